@@ -1,0 +1,128 @@
+"""The Hydra application behind ``bmrun``: compose, validate, train, report.
+
+This module imports Hydra and OmegaConf only; TensorFlow is imported by the training path, so
+``bmrun --cfg job`` stays fast. ``bmrun --help`` does not even come here (see :mod:`bmrun.cli`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from bmrun.config.schema import register_schemas
+from bmrun.errors import BmrunError
+from bmrun.help import config_dir
+
+log = logging.getLogger("bmrun")
+
+
+def _full_errors() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def _hydra_context() -> tuple[Path, bool, tuple[str, ...]]:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    return (Path(hydra_cfg.runtime.output_dir), hydra_cfg.mode == RunMode.MULTIRUN,
+            tuple(hydra_cfg.overrides.task))
+
+
+def _console_verbosity(verbose: int) -> None:
+    if verbose <= 0:
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.DEBUG)
+    logging.getLogger("bmrun").setLevel(logging.DEBUG)
+
+
+def run_job(cfg: DictConfig) -> Optional[float]:
+    """The Hydra task: validate, train, report. Returns the objective for sweepers.
+
+    A failure in a single run exits with the error's code and one paragraph on stderr. In a
+    multirun the failure is recorded in the job's metrics.json and the sweep goes on.
+    """
+    from bmrun.artifacts.run_files import write_config
+    from bmrun.config import validate
+    from bmrun.console import print_error, print_results
+    from bmrun.resume import config_for_resume
+
+    run_dir, multirun, overrides = _hydra_context()
+    config = None
+    try:
+        if cfg.get("resume"):
+            cfg = config_for_resume(Path(cfg.resume), overrides)
+        config = validate(cfg)
+        _console_verbosity(config.verbose)
+        if not config.resume:
+            write_config(run_dir, OmegaConf.to_yaml(cfg, resolve=True))
+        from bmrun.training.run import train  # imports TensorFlow
+
+        metrics = train(config, run_dir, overrides=overrides)
+        print_results(metrics, str(run_dir))
+        return _objective_value(metrics)
+    except BmrunError as error:
+        if _full_errors():
+            raise
+        print_error(error.title, str(error))
+        _record_failure(run_dir, error, overrides)
+        if multirun:
+            return _failed_value(config)
+        sys.exit(error.exit_code)
+    except Exception as error:  # a bug: keep the traceback, but never lose the sweep
+        if not multirun or _full_errors():
+            raise
+        log.error("job failed:\n%s", traceback.format_exc())
+        print_error("job failed", f"{type(error).__name__}: {error} (traceback in {run_dir / 'bmrun.log'})")
+        _record_failure(run_dir, error, overrides)
+        return _failed_value(config)
+
+
+def _record_failure(run_dir: Path, error: Exception, overrides) -> None:
+    """metrics.json for a job that failed before or outside training (training writes its own)."""
+    from bmrun.artifacts.run_files import read_metrics, write_metrics
+
+    if not run_dir.is_dir():
+        return
+    try:
+        existing = read_metrics(run_dir)
+    except (OSError, ValueError):
+        existing = {}
+    if existing.get("status") in ("diverged", "interrupted"):
+        return
+    try:
+        write_metrics(run_dir, {**existing, "status": "failed", "error": f"{type(error).__name__}: {error}",
+                                "overrides": list(overrides)})
+    except OSError:
+        pass  # an unwritable run dir is itself the error being reported
+
+
+def _objective_value(metrics: dict) -> Optional[float]:
+    value = metrics.get("objective", {}).get("value")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _failed_value(config) -> float:
+    """What a failed job returns to a sweeper: the worst possible value, so optimisers avoid it."""
+    from bmrun.training.metrics import objective_direction
+
+    key = "val/accuracy" if config is None or config.objective == "auto" else config.objective
+    return float("-inf") if objective_direction(key) == "max" else float("inf")
+
+
+register_schemas()
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
+def hydra_entry(cfg: DictConfig) -> Any:
+    """Hydra's entry point: parses sys.argv, composes the config, calls :func:`run_job`."""
+    return run_job(cfg)

@@ -1,0 +1,49 @@
+"""The ``bmrun`` console script.
+
+Kept tiny on purpose: ``bmrun --help`` is answered from the config files alone (no Hydra, no
+TensorFlow), and everything else is handed to the Hydra application in :mod:`bmrun.app`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bmrun.errors import BmrunError, RunDirError
+
+
+def _prepare_resume_argv(argv: list[str]) -> list[str]:
+    """``resume=DIR`` continues in DIR: point Hydra's run dir there and leave DIR/.hydra alone."""
+    resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
+    if not resume or resume[-1] in ("", "null"):
+        return argv
+    run_dir = Path(resume[-1]).expanduser()
+    if not (run_dir / "config.yaml").is_file():
+        raise RunDirError(f"resume={resume[-1]}: not a bmrun run dir (no config.yaml there). Pass the folder of "
+                          f"an earlier run, e.g. outputs/<date>/<time>.")
+    extra = [f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
+    return argv + [e for e in extra if not any(a.startswith(e.split("=")[0] + "=") for a in argv)]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    argv = sys.argv[1:]
+    if "--help" in argv or "-h" in argv:
+        from bmrun.help import print_help
+
+        print_help()
+        return
+    try:
+        sys.argv[1:] = _prepare_resume_argv(argv)
+    except BmrunError as error:
+        from bmrun.console import print_error
+
+        print_error(error.title, str(error))
+        sys.exit(error.exit_code)
+    from bmrun.app import hydra_entry
+
+    hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

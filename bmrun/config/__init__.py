@@ -1,0 +1,73 @@
+"""From a composed Hydra config to validated, typed objects (no TensorFlow import).
+
+:func:`validate` merges each group onto its schema (unknown keys, wrong types), builds the
+dataclasses (ranges and choices, in ``__post_init__``) and checks that the groups fit together
+(model vs. data, loss vs. task). Every failure is a :class:`~bmrun.errors.ConfigError` naming
+the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from bmrun.config.schema import SCHEMAS, TrainConfig
+from bmrun.errors import ConfigError
+
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger")
+
+
+def _schema_for(group: str, node: Any) -> type:
+    options = SCHEMAS[group]
+    name = node.get("name") if isinstance(node, DictConfig) else None
+    if group == "model":
+        from bmrun.models import family
+
+        family(str(name))  # unknown model -> ConfigError listing the registry
+        return options[name]
+    return options.get(name, options["base"])
+
+
+def _typed(group: str, node: Any) -> Any:
+    if not isinstance(node, DictConfig):
+        raise ConfigError(group, f"must be a config group (e.g. {group}=<option>), got {node!r}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(_schema_for(group, node)), node)
+        return OmegaConf.to_object(merged)
+    except ConfigError as error:
+        raise ConfigError(f"{group}.{error.key}", str(error).split(": ", 1)[1]) from None
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", "") or ""
+        message = str(error).splitlines()[0]
+        raise ConfigError(f"{group}.{key}" if key else group, message) from None
+
+
+def validate(cfg: DictConfig) -> TrainConfig:
+    """Validate a composed (or reloaded) config and return it as typed dataclasses.
+
+    Args:
+        cfg: The job config from Hydra or a run dir's ``config.yaml``.
+
+    Returns:
+        A :class:`TrainConfig` whose group fields hold their schema dataclasses.
+
+    Raises:
+        ConfigError: Unknown key, wrong type, out-of-range value or incompatible groups.
+    """
+    from bmrun.config.checks import check_compatibility
+
+    missing = [group for group in GROUPS if group not in cfg]
+    if missing:
+        raise ConfigError(missing[0], "config group is missing from the config")
+    groups = {group: _typed(group, cfg[group]) for group in GROUPS}
+    try:  # top-level keys: unknown ones and wrong types
+        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+    except OmegaConfBaseException as error:
+        raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
+    top = {f.name: merged[f.name] for f in fields(TrainConfig) if f.name not in GROUPS}
+    config = TrainConfig(**groups, **top)
+    check_compatibility(config)
+    return config

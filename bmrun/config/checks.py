@@ -1,0 +1,50 @@
+"""Cross-group checks: does this model read this data, does this loss fit this task?
+
+Runs before any data is loaded or TensorFlow imported, so a bad pairing fails in milliseconds.
+"""
+
+from __future__ import annotations
+
+from bmrun.config.schema import TrainConfig
+from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, REGRESSION, describe
+from bmrun.errors import ConfigError
+from bmrun.models import family
+
+LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
+
+
+def resolved_loss(config: TrainConfig) -> str:
+    """The loss a run uses: ``loss.name``, or the task's natural loss for ``auto``."""
+    task, _ = describe(config.data)
+    return LOSS_FOR_TASK[task.kind] if config.loss.name == "auto" else config.loss.name
+
+
+def check_compatibility(config: TrainConfig) -> None:
+    """Raise ConfigError when the model cannot read the data or the loss does not fit the task."""
+    task, inputs = describe(config.data)
+    entry = family(config.model.name)
+    if inputs.kind not in entry.accepts:
+        readable = ", ".join(sorted(entry.accepts))
+        raise ConfigError(
+            "model", f"model={config.model.name} cannot read data={config.data.name} ({inputs.kind} inputs); "
+            f"it reads {readable} ({entry.how}). Pick another model, e.g. model=mlp or model=linear.")
+    loss = resolved_loss(config)
+    natural = LOSS_FOR_TASK[task.kind]
+    if loss != natural:
+        raise ConfigError(
+            "loss", f"loss={loss} does not fit data={config.data.name}, a {task.kind} task; "
+            f"use loss={natural} (or loss=auto).")
+    if config.loss.label_smoothing and task.kind == REGRESSION:
+        raise ConfigError("loss.label_smoothing", "applies to classification only")
+    if config.model.name == "cnn" and inputs.kind == IMAGE:
+        side = min(inputs.shape[:2]) // (config.model.pool_size ** len(config.model.filters))
+        if side < 1:
+            raise ConfigError("model.filters", f"{len(config.model.filters)} pooling blocks shrink a "
+                              f"{inputs.shape[0]}x{inputs.shape[1]} image to nothing; use fewer blocks or model.pool_size=1")
+    if config.model.name == "transformer" and inputs.kind == IMAGE:
+        patch = config.model.patch_size
+        if inputs.shape[0] % patch or inputs.shape[1] % patch:
+            raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
+                              f"images of data={config.data.name}")
+    if config.device.name == "multi_worker" and config.device.logical_cpus:
+        raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")

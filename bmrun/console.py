@@ -1,0 +1,133 @@
+"""Everything bmrun prints: config tree, live progress, per-epoch lines, results and errors.
+
+Progress and the config tree go to stderr, the results table to stdout, so
+``bmrun ... > results.txt`` keeps the results and the terminal keeps the bar.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.tree import Tree
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def print_config(config: Mapping[str, Any], *, title: str = "config") -> None:
+    """Show the composed config as a tree, one branch per group."""
+    tree = Tree(f"[bold]{title}[/]")
+
+    def add(branch, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping):
+                add(branch.add(f"[cyan]{key}[/]"), value)
+            else:
+                branch.add(f"{key}: [green]{value}[/]")
+
+    add(tree, config)
+    err.print(tree)
+
+
+def print_error(title: str, message: str) -> None:
+    """One paragraph, no traceback."""
+    err.print(f"[bold red]bmrun {title}:[/] {message}", soft_wrap=True)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+    return str(value)
+
+
+def fmt_rate(samples_per_s: float) -> str:
+    return f"{samples_per_s / 1000:.1f}k/s" if samples_per_s >= 1000 else f"{samples_per_s:.0f}/s"
+
+
+class TrainingProgress:
+    """A rich progress bar over training steps with live loss and throughput.
+
+    Args:
+        enabled: False prints only the per-epoch lines (``logger.progress_bar=false``).
+        max_epochs: For the "epoch i/N" label.
+    """
+
+    def __init__(self, enabled: bool, max_epochs: int):
+        self.enabled = enabled
+        self.max_epochs = max_epochs
+        self._progress: Optional[Progress] = None
+        self._task = None
+
+    def __enter__(self) -> "TrainingProgress":
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def start_epoch(self, epoch: int, total_steps: int, done_steps: int = 0) -> None:
+        if self._progress is None:
+            return
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(f"epoch {epoch + 1}/{self.max_epochs}", total=total_steps,
+                                             completed=done_steps, loss="-", rate="")
+
+    def advance(self, steps: int, loss: float, samples_per_s: float) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=steps, loss=f"{loss:.4f}", rate=fmt_rate(samples_per_s))
+
+    def epoch_line(self, epoch: int, train: Mapping[str, float], val: Mapping[str, float],
+                   samples_per_s: float, seconds: float, note: str = "") -> None:
+        """Print the permanent summary line of one epoch above the bar."""
+        parts = [f"[bold]epoch {epoch + 1}/{self.max_epochs}[/]"]
+        parts.append("train " + " ".join(f"{k} {fmt(v)}" for k, v in train.items()))
+        if val:
+            parts.append("val " + " ".join(f"{k} {fmt(val[k])}" for k in _headline(val)))
+        parts.append(f"{fmt_rate(samples_per_s)} {seconds:.1f}s{note}")
+        err.print("  |  ".join(parts))
+
+
+def _headline(metrics: Mapping[str, float]) -> list[str]:
+    keys = [k for k in ("loss", "accuracy", "f1", "mse", "mae", "r2") if k in metrics]
+    return keys or list(metrics)
+
+
+def print_results(metrics: Mapping[str, Any], run_dir: str) -> None:
+    """The short results table at the end of a run."""
+    table = Table(title=f"bmrun results: {metrics.get('status', '?')}", title_justify="left")
+    table.add_column("split")
+    splits = [s for s in ("train", "val", "test") if isinstance(metrics.get(s), Mapping) and metrics[s]]
+    keys: list[str] = []
+    for split in splits:
+        for key in _headline(metrics[split]) + [k for k in metrics[split] if k.startswith("adv_")]:
+            if key not in keys and not isinstance(metrics[split][key], (dict, list)):
+                keys.append(key)
+    for key in keys:
+        table.add_column(key, justify="right")
+    for split in splits:
+        table.add_row(split, *[fmt(metrics[split].get(key, "")) for key in keys])
+    out.print(table)
+    speed = metrics.get("train", {}).get("samples_per_s")
+    line = f"epochs {metrics.get('epochs')}  time {metrics.get('duration_s', 0):.1f}s"
+    if speed:
+        line += f"  speed {fmt_rate(speed)}"
+    out.print(line + f"  run dir {run_dir}")
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start

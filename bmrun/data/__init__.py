@@ -1,0 +1,23 @@
+"""Datasets: a registry of loaders (``catalog``), NumPy preparation (``arrays``) and tf.data
+pipelines (``pipeline``, the only part that imports TensorFlow)."""
+
+from __future__ import annotations
+
+from bmrun.data.arrays import PreparedData, prepare
+from bmrun.data.catalog import describe, load_module
+
+
+def load_prepared(data_cfg, seed: int) -> PreparedData:
+    """Load the dataset named by ``data_cfg.name`` and split/normalise it for training.
+
+    Args:
+        data_cfg: The validated ``data`` config group.
+        seed: Run seed; fixes the subset chosen by ``limit`` and the validation split.
+
+    Returns:
+        Train/val/test splits plus the normalisation statistics of the training split.
+    """
+    task, inputs = describe(data_cfg)
+    raw = load_module(data_cfg.name).load(data_cfg, seed)
+    return prepare(raw, task, inputs, val_fraction=data_cfg.val_fraction, limit=data_cfg.limit,
+                   normalize=data_cfg.normalize, seed=seed, classes=data_cfg.classes)

@@ -1,0 +1,138 @@
+"""Plain-NumPy dataset handling: the arrays every loader returns and how they are split.
+
+Everything here is deterministic given the seed, so a resumed run sees the same split and
+the same example order as the run it continues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, InputSpec, TaskSpec
+from bmrun.errors import DataError
+
+
+@dataclass
+class RawData:
+    """What a loader returns: official train and test splits as NumPy arrays."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class PreparedData:
+    """Train/val/test splits plus the statistics the model's input and output layers need.
+
+    Attributes:
+        input_mean, input_variance: Training-split statistics; the model normalises its own
+            inputs with them so a saved model takes raw examples.
+        target_mean, target_std: Regression targets' training statistics (None otherwise).
+    """
+
+    task: TaskSpec
+    inputs: InputSpec
+    train: Split
+    val: Split
+    test: Split
+    input_mean: Optional[np.ndarray] = None
+    input_variance: Optional[np.ndarray] = None
+    target_mean: Optional[float] = None
+    target_std: Optional[float] = None
+
+
+def fixed_test_split(x: np.ndarray, y: np.ndarray, fraction: float = 0.2) -> RawData:
+    """Split a dataset that ships without a test split; fixed seed so the test set never moves."""
+    order = np.random.default_rng(20240601).permutation(len(x))
+    n_test = int(round(len(x) * fraction))
+    test, train = order[:n_test], order[n_test:]
+    return RawData(x[train], y[train], x[test], y[test])
+
+
+def check_pairs(raw: RawData, source: str) -> None:
+    """Refuse arrays whose examples and labels do not line up."""
+    for name, x, y in (("train", raw.x_train, raw.y_train), ("test", raw.x_test, raw.y_test)):
+        if len(x) != len(y) or len(x) == 0:
+            raise DataError(f"{source}: {name} split has {len(x)} examples but {len(y)} labels; the file is corrupt.")
+
+
+def filter_classes(raw: RawData, classes: Sequence[int]) -> RawData:
+    """Keep only ``classes`` and relabel them 0..k-1 in the order given."""
+    mapping = np.full(int(max(raw.y_train.max(), raw.y_test.max())) + 1, -1, dtype=np.int64)
+    mapping[np.asarray(classes)] = np.arange(len(classes))
+    keep_train = mapping[raw.y_train] >= 0
+    keep_test = mapping[raw.y_test] >= 0
+    return RawData(raw.x_train[keep_train], mapping[raw.y_train[keep_train]],
+                   raw.x_test[keep_test], mapping[raw.y_test[keep_test]])
+
+
+def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: float,
+            limit: Optional[int], normalize: bool, seed: int,
+            classes: Optional[Sequence[int]] = None) -> PreparedData:
+    """Filter, limit, carve the validation split and fit normalisation on the training part.
+
+    Args:
+        raw: The loader's arrays.
+        task, inputs: Specs of the dataset (after the class filter).
+        val_fraction: Share of the (limited) training split held out for validation.
+        limit: Keep this many training examples (taken after a seeded shuffle), or all.
+        normalize: Fit input statistics (else the model sees raw values).
+        seed: Seed of the shuffle that picks the limited subset and the validation split.
+        classes: Label filter, relabelled to 0..k-1.
+    """
+    if classes:
+        raw = filter_classes(raw, classes)
+    if task.kind == MULTICLASS:
+        for name, labels in (("train", raw.y_train), ("test", raw.y_test)):
+            if labels.min() < 0 or labels.max() >= task.num_classes:
+                raise DataError(f"{name} labels lie outside 0..{task.num_classes - 1}; the data file is corrupt.")
+    order = np.random.default_rng(seed).permutation(len(raw.x_train))
+    if limit is not None:
+        order = order[:limit]
+    n_val = int(round(len(order) * val_fraction))
+    if val_fraction > 0 and n_val == 0:
+        n_val = 1
+    if len(order) - n_val < 1:
+        raise DataError(f"only {len(order)} training examples left after data.limit and data.val_fraction.")
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train = Split(raw.x_train[train_idx], _labels(raw.y_train[train_idx], task))
+    val = Split(raw.x_train[val_idx], _labels(raw.y_train[val_idx], task))
+    test = Split(raw.x_test, _labels(raw.y_test, task))
+    prepared = PreparedData(task, inputs, train, val, test)
+    if normalize and inputs.kind != "tokens":
+        prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
+    elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling
+        prepared.input_mean, prepared.input_variance = np.float32(0.0), np.float32(255.0**2)
+    if task.kind == REGRESSION:
+        prepared.target_mean = float(train.y.mean())
+        prepared.target_std = float(train.y.std()) or 1.0
+    return prepared
+
+
+def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
+    return y.astype(np.float32) if task.kind == REGRESSION else y.astype(np.int32)
+
+
+def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Images: one mean/variance over all pixels. Tabular and sequences: per feature."""
+    if inputs.kind == IMAGE:
+        values = x.astype(np.float64)
+        return np.array(values.mean(), np.float32), np.array(max(values.var(), 1e-12), np.float32)
+    axes = tuple(range(x.ndim - 1))
+    mean = x.astype(np.float64).mean(axis=axes)
+    variance = np.maximum(x.astype(np.float64).var(axis=axes), 1e-12)
+    return mean.astype(np.float32), variance.astype(np.float32)

@@ -1,0 +1,66 @@
+"""Errors that reach the user as one clear paragraph instead of a traceback.
+
+Everything bmrun raises on purpose derives from :class:`BmrunError`. The CLI catches these,
+prints ``str(error)`` and exits with ``error.exit_code``; anything else is a bug and keeps its
+traceback (``HYDRA_FULL_ERROR=1`` shows tracebacks for ours too).
+"""
+
+from __future__ import annotations
+
+
+class BmrunError(Exception):
+    """Base class for errors caused by the user's input or environment, not by a bug."""
+
+    exit_code = 2
+    title = "error"
+
+
+class ConfigError(BmrunError):
+    """A config value is out of range or config groups do not fit together."""
+
+    title = "config error"
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class DataError(BmrunError):
+    """A dataset is missing, corrupt or cannot be read."""
+
+    title = "data error"
+
+
+class RunDirError(BmrunError):
+    """The output or resume directory cannot be used."""
+
+    title = "run directory error"
+
+
+class DivergedError(BmrunError):
+    """The loss became NaN or infinite at ``step``."""
+
+    title = "training diverged"
+    exit_code = 3
+
+    def __init__(self, step: int, last_checkpoint: str | None):
+        self.step = step
+        self.last_checkpoint = last_checkpoint
+        kept = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
+        super().__init__(
+            f"the loss became NaN or infinite at step {step}; training stopped and {kept}. Lower the learning "
+            f"rate (e.g. optimizer.lr=<a tenth of the current one>) or clip gradients (optimizer.clip_norm=1.0).")
+
+
+class TrainingInterrupted(BmrunError):
+    """SIGINT or SIGTERM arrived; a checkpoint was saved before raising."""
+
+    title = "interrupted"
+
+    def __init__(self, signum: int, message: str):
+        import signal as _signal
+
+        self.signum = signum
+        self.exit_code = 128 + int(signum)
+        self.signal_name = _signal.Signals(signum).name
+        super().__init__(message)

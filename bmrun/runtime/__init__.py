@@ -1,0 +1,1 @@
+"""Process-level setup for training: importing TensorFlow quietly, devices, precision, seeds."""

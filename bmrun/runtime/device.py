@@ -1,0 +1,125 @@
+"""Devices, distribution strategy, precision and seeds for one training job.
+
+Device visibility, GPU memory growth, logical CPU devices and thread pools can only be set
+before TensorFlow's runtime starts, i.e. once per process: the first job of a sweep fixes them
+and a later job asking for different ones gets a clear error. Precision policy, seeds and the
+Keras session are reset for every job, so jobs of one sweep do not leak state into each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from bmrun.errors import ConfigError
+from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
+
+_PROCESS_SETTINGS: Optional[tuple] = None  # what the first job fixed for this process
+_STRATEGIES: dict = {}  # one multi-device strategy per process: they own collective state
+
+
+@dataclass
+class DeviceSetup:
+    """What a job trains on.
+
+    Attributes:
+        strategy: The ``tf.distribute`` strategy (the default one for a single device).
+        platform: ``cpu`` or ``gpu``.
+        num_replicas: Replicas in sync (1 for a single device).
+        is_chief: Whether this process writes artifacts (always, except non-chief workers).
+        description: One line for the terminal, e.g. ``1x GPU, mixed_float16``.
+    """
+
+    strategy: Any
+    platform: str
+    num_replicas: int
+    is_chief: bool
+    description: str
+
+
+def _process_settings(device_cfg) -> tuple:
+    return (device_cfg.name == "cpu", device_cfg.memory_growth, device_cfg.logical_cpus,
+            device_cfg.intra_op_threads, device_cfg.inter_op_threads)
+
+
+def _configure_process(tf, device_cfg) -> None:
+    global _PROCESS_SETTINGS
+    settings = _process_settings(device_cfg)
+    if _PROCESS_SETTINGS is not None:
+        if settings != _PROCESS_SETTINGS:
+            raise ConfigError("device", "device visibility, memory growth, logical_cpus and thread counts are fixed "
+                              "by the first job of a process; sweep them with hydra/launcher=joblib (one process per job)")
+        return
+    gpus = tf.config.list_physical_devices("GPU")
+    if device_cfg.name == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+    elif device_cfg.memory_growth:
+        for gpu in gpus:  # without this TensorFlow takes all GPU memory for the life of the process
+            tf.config.experimental.set_memory_growth(gpu, True)
+    if device_cfg.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * device_cfg.logical_cpus)
+    if device_cfg.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(device_cfg.intra_op_threads)
+    if device_cfg.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(device_cfg.inter_op_threads)
+    _PROCESS_SETTINGS = settings
+
+
+def _strategy(tf, device_cfg, gpus: list):
+    name = device_cfg.name
+    if name == "gpu" and not gpus:
+        raise ConfigError("device", "device=gpu but TensorFlow sees no GPU (is this a CUDA build with a driver?); "
+                          "use device=auto or device=cpu")
+    if name == "multi_gpu":
+        if "multi_gpu" not in _STRATEGIES:
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+                      [d.name for d in tf.config.list_logical_devices("CPU")]
+            _STRATEGIES["multi_gpu"] = tf.distribute.MirroredStrategy(devices=devices)
+        return _STRATEGIES["multi_gpu"]
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError("device", "device=multi_worker needs TF_CONFIG (cluster and task) in the environment")
+        if "multi_worker" not in _STRATEGIES:
+            _STRATEGIES["multi_worker"] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _STRATEGIES["multi_worker"]
+    return tf.distribute.get_strategy()  # single device: the default strategy, no overhead
+
+
+def _is_chief() -> bool:
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    kind, index = task.get("type", "chief"), int(task.get("index", 0))
+    return kind == "chief" or (kind == "worker" and index == 0 and
+                               "chief" not in json.loads(os.environ["TF_CONFIG"]).get("cluster", {}))
+
+
+def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0) -> DeviceSetup:
+    """Prepare TensorFlow for one job and return its strategy.
+
+    Args:
+        device_cfg: The validated ``device`` config group.
+        seed: Seeds Python, NumPy, TensorFlow and Keras.
+        deterministic: Turn on TensorFlow's deterministic ops (process-wide, cannot be undone).
+        verbose: 2 shows TensorFlow's own logs.
+    """
+    tf = import_tensorflow(verbose)
+    import keras
+
+    with quiet_native_logs(verbose):
+        _configure_process(tf, device_cfg)
+        gpus = tf.config.list_logical_devices("GPU")
+        strategy = _strategy(tf, device_cfg, gpus)
+        tf.constant(0.0)  # start the runtime now, while its log lines are hidden
+    keras.backend.clear_session(free_memory=True)
+    keras.mixed_precision.set_global_policy(device_cfg.precision)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    platform = "gpu" if gpus and device_cfg.name != "cpu" else "cpu"
+    replicas = strategy.num_replicas_in_sync
+    kind = type(strategy).__name__ if replicas > 1 or device_cfg.name == "multi_worker" else "single device"
+    description = f"{replicas}x {platform.upper()} ({kind}), {device_cfg.precision}" + (", XLA" if device_cfg.xla else "")
+    return DeviceSetup(strategy, platform, replicas, _is_chief(), description)

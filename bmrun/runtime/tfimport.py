@@ -1,0 +1,57 @@
+"""Import and start TensorFlow without its start-up noise.
+
+TensorFlow's C++ runtime logs through absl before its log level is read ("All log messages
+before absl::InitializeLog() ..."), so ``TF_CPP_MIN_LOG_LEVEL`` alone cannot silence it. While
+TensorFlow imports and while its runtime starts, :func:`quiet_native_logs` points file
+descriptor 2 at a temporary file and replays it only if something fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import warnings
+
+
+@contextlib.contextmanager
+def quiet_native_logs(verbose: int = 0):
+    """Hide what native code writes to stderr inside the block (unless ``verbose >= 2``)."""
+    if verbose >= 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def import_tensorflow(verbose: int = 0):
+    """Import and return ``tensorflow`` with Python-side logging quieted to errors.
+
+    Args:
+        verbose: 0/1 hide TensorFlow's own logs; 2 shows them.
+    """
+    if verbose < 2:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with quiet_native_logs(verbose):
+        import tensorflow as tf
+    if verbose < 2:
+        warnings.filterwarnings("ignore", module="keras")
+        warnings.filterwarnings("ignore", module="tensorflow")
+        tf.get_logger().setLevel(logging.ERROR)
+        logging.getLogger("absl").setLevel(logging.ERROR)
+    return tf

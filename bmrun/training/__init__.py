@@ -1,0 +1,1 @@
+"""The training side of bmrun: losses, optimizers, the compiled loop and its bookkeeping."""

@@ -1,0 +1,115 @@
+"""The compiled training and evaluation steps: one loop serves every model and strategy.
+
+``train_steps(iterator, n)`` runs ``n`` optimizer steps inside one ``tf.function`` call: the
+Python dispatch cost is paid once per call, not per step, and the host reads back a handful
+of sums only at the end of the call. The step itself may be XLA-compiled. Evaluation runs a
+whole split in one call and returns sums (a confusion matrix, or regression moments) from
+which :mod:`bmrun.training.metrics` derives every reported metric.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from bmrun.data.catalog import MULTICLASS, REGRESSION, TaskSpec
+
+TRAIN_SUMS = ("loss_sum", "correct", "count", "first_bad_step")
+
+
+class CompiledLoop:
+    """Owns the traced train/eval functions of one model.
+
+    Args:
+        model: A built Keras model returning logits (or values for regression).
+        loss_fn: Per-example loss ``loss_fn(y, outputs) -> [batch]``.
+        optimizer: Keras optimizer, already built on ``model.trainable_variables``.
+        task: The dataset's task spec (how to count correct predictions).
+        strategy: ``tf.distribute`` strategy the model and optimizer were created under.
+        global_batch_size: Examples per step over all replicas; per-example losses are summed
+            and divided by it, which gives the right gradient scale under any replica count.
+        jit_compile: XLA-compile the step function.
+        trainable_variables: Variables to update (a frozen backbone leaves some out).
+    """
+
+    def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
+                 global_batch_size: int, jit_compile: bool = False, trainable_variables=None):
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.task = task
+        self.strategy = strategy
+        self.global_batch_size = float(global_batch_size)
+        self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
+        self.trace_count = {"train": 0, "eval": 0}
+        step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
+        self._step = step
+        self.train_steps = tf.function(self._train_steps)
+        self.evaluate = tf.function(self._evaluate)
+
+    # ------------------------------------------------------------------ training
+    def _train_step(self, x, y):
+        with tf.GradientTape() as tape:
+            outputs = self.model(x, training=True)
+            per_example = self.loss_fn(y, outputs)
+            loss = tf.reduce_sum(per_example) / self.global_batch_size
+            if self.model.losses:  # weight regularisers: each replica adds its share
+                loss += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.variables)
+        self.optimizer.apply(grads, self.variables)
+        loss_sum = tf.reduce_sum(tf.cast(per_example, tf.float32))
+        count = tf.cast(tf.shape(per_example)[0], tf.float32)
+        return tf.stack([loss_sum, self._correct(y, outputs), count])
+
+    def _train_steps(self, iterator, num_steps):
+        self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
+        sums = tf.zeros([3], tf.float32)
+        first_bad = tf.constant(-1, tf.int32)
+        for i in tf.range(num_steps):
+            x, y = next(iterator)
+            per_replica = self.strategy.run(self._step, args=(x, y))
+            step_sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            bad = tf.logical_not(tf.math.is_finite(step_sums[0]))
+            first_bad = tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
+            sums += step_sums
+        return tf.concat([sums, [tf.cast(first_bad, tf.float32)]], axis=0)
+
+    def _correct(self, y, outputs):
+        if self.task.kind == MULTICLASS:
+            predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+            return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32))
+        if self.task.kind == REGRESSION:
+            return tf.constant(0.0)
+        predicted = tf.cast(tf.squeeze(outputs, -1) > 0, tf.int32)
+        return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32))
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_step(self, x, y):
+        outputs = self.model(x, training=False)
+        loss_sum = tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64))
+        count = tf.cast(tf.shape(outputs)[0], tf.float64)
+        if self.task.kind == REGRESSION:
+            pred = tf.cast(tf.squeeze(outputs, -1), tf.float64)
+            true = tf.cast(y, tf.float64)
+            moments = [tf.reduce_sum(tf.square(true - pred)), tf.reduce_sum(tf.abs(true - pred)),
+                       tf.reduce_sum(true), tf.reduce_sum(tf.square(true))]
+            return tf.concat([[loss_sum, count], tf.stack(moments)], axis=0)
+        num_classes = self.task.num_classes
+        if self.task.kind == MULTICLASS:
+            predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+        else:
+            predicted = tf.cast(tf.squeeze(outputs, -1) > 0, tf.int32)
+        confusion = tf.math.confusion_matrix(tf.cast(y, tf.int32), predicted, num_classes=num_classes,
+                                             dtype=tf.float64)
+        return tf.concat([[loss_sum, count], tf.reshape(confusion, [-1])], axis=0)
+
+    def _evaluate(self, dataset):
+        self.trace_count["eval"] += 1
+        width = 6 if self.task.kind == REGRESSION else 2 + self.task.num_classes ** 2
+        sums = tf.zeros([width], tf.float64)
+        for x, y in dataset:
+            per_replica = self.strategy.run(self._eval_step, args=(x, y))
+            sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return sums

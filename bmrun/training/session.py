@@ -1,0 +1,137 @@
+"""Everything one training job holds: data, model, optimizer, compiled loop and reporting sinks.
+
+:func:`build_session` wires the pieces together; :mod:`bmrun.training.run` drives it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import tensorflow as tf
+
+from bmrun import console
+from bmrun.artifacts.export import export_model
+from bmrun.artifacts.run_files import History
+from bmrun.artifacts.tensorboard import TensorBoardLogger, truncate_events
+from bmrun.config.checks import resolved_loss
+from bmrun.data import load_prepared
+from bmrun.data.pipeline import DataPipeline
+from bmrun.errors import RunDirError
+from bmrun.models import build_model
+from bmrun.training.checkpoint import Checkpointer, TrainingState
+from bmrun.training.fit import EpochLoop, describe_best
+from bmrun.training.losses import make_loss
+from bmrun.training.loop import CompiledLoop
+from bmrun.training.optim import make_optimizer
+from bmrun.training.signals import StopRequest
+
+log = logging.getLogger("bmrun")
+
+
+class Session:
+    """The live objects of one job (see :func:`build_session`)."""
+
+    def __init__(self, config, run_dir: Path, device, scratch_dir: Optional[Path]):
+        self.config, self.run_dir, self.device = config, Path(run_dir), device
+        writes = scratch_dir is None
+        self.data = load_prepared(config.data, config.seed)
+        self.task = self.data.task
+        self.pipeline = DataPipeline(self.data, batch_size=config.data.batch_size,
+                                     eval_batch_size=config.data.eval_batch_size, shuffle=config.data.shuffle,
+                                     seed=config.seed, limit_train_batches=config.trainer.limit_train_batches)
+        total_steps = self.pipeline.steps_per_epoch * config.trainer.max_epochs
+        strategy = device.strategy
+        with strategy.scope():
+            self.model = build_model(config.model, self.data)
+            self.trainable = self._trainable_variables()
+            self.optimizer = make_optimizer(config.optimizer, total_steps=total_steps,
+                                            steps_per_epoch=self.pipeline.steps_per_epoch,
+                                            precision=config.device.precision)
+            self.optimizer.build(self.trainable)
+        self.num_params = int(sum(int(tf.size(v)) for v in self.model.trainable_variables))
+        loss_fn = make_loss(resolved_loss(config), num_classes=self.task.num_classes,
+                            label_smoothing=config.loss.label_smoothing, target_std=self.data.target_std)
+        jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
+        if config.device.xla and not jit:
+            log.warning("XLA is off for RNNs on GPU: cuDNN's LSTM/GRU kernels do not run under XLA")
+        self.loop = CompiledLoop(self.model, loss_fn, self.optimizer, self.task, strategy,
+                                 global_batch_size=config.data.batch_size, jit_compile=jit,
+                                 trainable_variables=self.trainable)
+        self.state = TrainingState()
+        checkpoint_dir = (scratch_dir or self.run_dir) / "checkpoints"
+        self.checkpointer = Checkpointer(checkpoint_dir, self.model, self.optimizer, self.state)
+        self.tensorboard = TensorBoardLogger(self.run_dir / "tensorboard", enabled=config.logger.tensorboard and writes)
+        self.history = History(self.run_dir) if writes else _NullHistory()
+        self.progress = console.TrainingProgress(config.logger.progress_bar and writes, config.trainer.max_epochs)
+        self.stop = StopRequest()
+        self.epoch_loop = EpochLoop(loop=self.loop, pipeline=self.pipeline, strategy=strategy, state=self.state,
+                                    checkpointer=self.checkpointer, trainer_cfg=config.trainer,
+                                    progress=self.progress, tensorboard=self.tensorboard, history=self.history,
+                                    stop=self.stop, learning_rate=self._current_lr)
+
+    def _trainable_variables(self) -> list:
+        return list(self.model.trainable_variables)
+
+    def _current_lr(self) -> float:
+        return float(self.optimizer.learning_rate.numpy()) if hasattr(self.optimizer.learning_rate, "numpy") \
+            else float(self.optimizer.learning_rate)
+
+    def describe(self) -> str:
+        d = self.data
+        return (f"{self.config.model.name} ({self.num_params:,} params) on {self.config.data.name}: "
+                f"{len(d.train)} train / {len(d.val)} val / {len(d.test)} test, {self.task.kind}; "
+                f"{self.device.description}; run dir {self.run_dir}")
+
+    def restore_for_resume(self) -> None:
+        """Load the latest checkpoint and cut history/TensorBoard back to its step."""
+        if not self.checkpointer.restore_latest():
+            raise RunDirError(f"{self.run_dir} has no checkpoint to resume from (checkpoints/ is empty); "
+                              f"start a new run instead.")
+        epoch, step = int(self.state.epoch.numpy()), int(self.state.global_step.numpy())
+        self.history.truncate(epoch)
+        truncate_events(self.run_dir / "tensorboard", step)
+        console.err.print(f"[dim]resuming {self.run_dir} at epoch {epoch + 1}, step {step}[/]")
+
+    def final_test(self) -> dict[str, Any]:
+        """Test metrics of the best weights (``trainer.test_with=best``) or the last ones."""
+        if self.config.trainer.test_with == "best":
+            self.checkpointer.restore_best()
+        metrics, _ = self.epoch_loop.evaluate("test")
+        self.tensorboard.scalars("test", metrics, int(self.state.global_step.numpy()))
+        return metrics
+
+    def best_summary(self) -> dict[str, Any]:
+        best = describe_best(self.state)
+        return {"best_epoch": best["best_epoch"], "monitor": self.epoch_loop.monitor,
+                "monitor_best": best["best_value"], "tested_weights": self.config.trainer.test_with}
+
+    def partial_metrics(self) -> dict[str, Any]:
+        rows = self.history.rows
+        return {"epochs": int(self.state.epoch.numpy()), "global_step": int(self.state.global_step.numpy()),
+                "history_rows": len(rows)}
+
+    def export(self) -> dict[str, int]:
+        return export_model(self.model, self.run_dir / "model")
+
+    def log_hparams(self, metrics: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        self.tensorboard.close()
+
+
+class _NullHistory:
+    rows: list = []
+
+    def append(self, row) -> None:
+        pass
+
+    def truncate(self, epochs_done: int) -> None:
+        pass
+
+
+def build_session(config, run_dir: Path, device, *, scratch_dir: Optional[Path] = None) -> Session:
+    """Load data, build model/optimizer/loop under the device's strategy, open the sinks."""
+    return Session(config, run_dir, device, scratch_dir)
