@@ -1,0 +1,29 @@
+# Two commands on a fresh machine:
+#   make run    create .venv, install bmrun, train the default job (offline: bundled digits)
+#   make test   create .venv, install bmrun with test extras, run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bmrun-installed
+PYTEST_ARGS ?= -n 2 -q
+
+.PHONY: setup run test bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,sweeps]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/bmrun
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/bench_loops.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

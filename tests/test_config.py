@@ -1,0 +1,94 @@
+"""Config composition and validation: groups, schemas, ranges, compatibility (no TensorFlow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from bmrun.config.schema import CnnModelConfig, TrainConfig
+from bmrun.errors import ConfigError
+from bmrun.help import groups
+from conftest import REPO, compose, validated
+
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "experiment", "debug")
+
+
+def test_default_config_composes_and_validates():
+    config = validated()
+    assert isinstance(config, TrainConfig)
+    assert isinstance(config.model, CnnModelConfig)
+    assert config.data.name == "digits" and config.model.name == "cnn"
+    assert config.model.filters == [32] and config.model.dense_dims == [64]
+
+
+def test_every_group_exists_and_every_option_composes():
+    found = groups()
+    for group in GROUPS:
+        assert group in found, group
+    for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger"):
+        for option in found[group]:
+            cfg = compose([f"{group}={option}"])
+            assert group in cfg
+
+
+@pytest.mark.parametrize("option", sorted(groups()["experiment"]) + sorted(groups()["debug"]))
+def test_presets_compose(option):
+    group = "experiment" if option in groups()["experiment"] else "debug"
+    validated([f"{group}={option}"])
+
+
+def test_unknown_key_is_rejected_by_schema():
+    with pytest.raises(ConfigCompositionException):
+        compose(["optimizer.lrr=0.1"])
+
+
+def test_wrong_type_is_rejected_by_schema():
+    with pytest.raises(ConfigCompositionException) as info:
+        compose(["optimizer.lr=abc"])
+    assert isinstance(info.value.__cause__, ValidationError) or "lr" in str(info.value)
+
+
+def test_unknown_option_is_rejected():
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)):
+        compose(["model=nope"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("trainer.max_epochs=-1", "trainer.max_epochs"),
+    ("optimizer.lr=-0.1", "optimizer.lr"),
+    ("data.batch_size=0", "data.batch_size"),
+    ("model.dropout_rate=1.0", "model.dropout_rate"),
+    ("data.val_fraction=1.0", "data.val_fraction"),
+    ("device.precision=float64", "device.precision"),
+    ("optimizer.schedule=step", "optimizer.schedule"),
+])
+def test_out_of_range_values_name_their_key(override, key):
+    with pytest.raises(ConfigError) as info:
+        validated([override])
+    assert info.value.key == key
+
+
+def test_incompatible_loss_is_refused_before_training():
+    with pytest.raises(ConfigError, match="loss=mse does not fit"):
+        validated(["loss=mse"])
+
+
+def test_cnn_pooling_too_deep_for_small_images():
+    with pytest.raises(ConfigError, match="pooling blocks"):
+        validated(["model.filters=[8,8,8,8]"])
+
+
+def test_config_path_does_not_import_tensorflow():
+    code = ("import sys; sys.path.insert(0, 'tests'); from conftest import validated; "
+            "validated(['model=mlp', 'data=fashion_mnist']); import bmrun.app, bmrun.cli; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_debug_fast_shrinks_the_run():
+    config = validated(["debug=fast"])
+    assert config.trainer.max_epochs == 1 and config.data.limit == 256
