@@ -6,6 +6,7 @@ TensorFlow), and everything else is handed to the Hydra application in :mod:`bmr
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,24 @@ def _prepare_resume_argv(argv: list[str]) -> list[str]:
     return argv + [e for e in extra if not any(a.startswith(e.split("=")[0] + "=") for a in argv)]
 
 
+def _check_output_dir(argv: list[str]) -> None:
+    """Fail before Hydra does (with a traceback) when the run dir cannot be created."""
+    multirun = "-m" in argv or "--multirun" in argv
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    given = [a[len(key):] for a in argv if a.startswith(key)]
+    template = given[-1] if given else ("outputs/multirun" if multirun else "outputs")
+    static = Path(template.split("${", 1)[0] or ".").expanduser().absolute()
+    probe = static
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunDirError(f"cannot create the run dir {template}: {probe} is a file, not a folder. Choose another "
+                          f"place with {key}<dir>.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirError(f"cannot create the run dir {template}: {probe} is not writable. Run from a writable "
+                          f"folder or pass {key}<writable dir>.")
+
+
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
@@ -35,6 +54,8 @@ def main() -> None:
         return
     try:
         sys.argv[1:] = _prepare_resume_argv(argv)
+        if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
+            _check_output_dir(sys.argv[1:])
     except BmrunError as error:
         from bmrun.console import print_error
 

@@ -62,8 +62,8 @@ def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
 def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run ``python -m bmrun ARGS`` in ``cwd`` and capture its output."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
-    full_env.pop("HYDRA_FULL_ERROR", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    full_env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})})
     proc = subprocess.run([sys.executable, "-m", "bmrun", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:

@@ -8,8 +8,8 @@ the key.
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+from dataclasses import fields, is_dataclass
+from typing import Any, get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -31,9 +31,25 @@ def _schema_for(group: str, node: Any) -> type:
     return options.get(name, options["base"])
 
 
+def _reject_unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:
+    """Hydra's ``+key=value`` can slip a key past a schema; nothing unknown reaches training."""
+    known = {f.name: f for f in fields(schema)}
+    for key in node.keys():
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", f"unknown key; {schema.__name__} has: {', '.join(known)}")
+        value = node._get_node(key)
+        if isinstance(value, DictConfig) and is_dataclass(_resolve_type(schema, key)):
+            _reject_unknown_keys(value, _resolve_type(schema, key), f"{prefix}{key}.")
+
+
+def _resolve_type(schema: type, key: str) -> Any:
+    return get_type_hints(schema).get(key)
+
+
 def _typed(group: str, node: Any) -> Any:
     if not isinstance(node, DictConfig):
         raise ConfigError(group, f"must be a config group (e.g. {group}=<option>), got {node!r}")
+    _reject_unknown_keys(node, _schema_for(group, node), f"{group}.")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(_schema_for(group, node)), node)
         return OmegaConf.to_object(merged)
@@ -63,6 +79,9 @@ def validate(cfg: DictConfig) -> TrainConfig:
     if missing:
         raise ConfigError(missing[0], "config group is missing from the config")
     groups = {group: _typed(group, cfg[group]) for group in GROUPS}
+    for key in cfg.keys():
+        if key not in {f.name for f in fields(TrainConfig)}:
+            raise ConfigError(str(key), "unknown top-level key (see bmrun --help or bmrun --cfg job)")
     try:  # top-level keys: unknown ones and wrong types
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
     except OmegaConfBaseException as error:

@@ -30,10 +30,13 @@ class TrainingState:
         self.best_value = tf.Variable(float("nan"), dtype=tf.float64, trainable=False)
         self.best_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False)
         self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # Running (loss sum, correct, count) of the epoch in progress: a mid-epoch resume
+        # reports the same epoch metrics as an uninterrupted run.
+        self.epoch_sums = tf.Variable(tf.zeros([3], tf.float64), trainable=False)
 
     def trackables(self) -> dict:
         return {name: getattr(self, name) for name in ("epoch", "step_in_epoch", "global_step", "best_value",
-                                                       "best_epoch", "epochs_without_improvement")}
+                                                       "best_epoch", "epochs_without_improvement", "epoch_sums")}
 
 
 class Checkpointer:

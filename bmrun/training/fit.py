@@ -85,7 +85,7 @@ class EpochLoop:
             skip = int(state.step_in_epoch.numpy())
             iterator = iter(self._distribute(self.pipeline.train_dataset(epoch, skip)))
             self.progress.start_epoch(epoch, steps_per_epoch, skip)
-            sums = np.zeros(3)
+            sums = state.epoch_sums.numpy() if skip else np.zeros(3)
             train_seconds, timed_samples, epoch_start = 0.0, 0.0, time.perf_counter()
             done = skip
             while done < steps_per_epoch:
@@ -101,6 +101,7 @@ class EpochLoop:
                     step_times.append(seconds / n)
                 self._check_finite(out, n)
                 sums += out[:3]
+                state.epoch_sums.assign(sums)
                 done += n
                 state.global_step.assign_add(n)
                 state.step_in_epoch.assign(done)
@@ -125,6 +126,7 @@ class EpochLoop:
             improved = self._track_best(epoch, result.train, val)
             state.epoch.assign(epoch + 1)
             state.step_in_epoch.assign(0)
+            state.epoch_sums.assign(np.zeros(3))
             epoch_seconds = time.perf_counter() - epoch_start
             self.history.append({"epoch": epoch + 1, "step": step,
                                  **{f"train_{k}": v for k, v in result.train.items()},

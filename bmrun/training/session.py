@@ -90,6 +90,9 @@ class Session:
             raise RunDirError(f"{self.run_dir} has no checkpoint to resume from (checkpoints/ is empty); "
                               f"start a new run instead.")
         epoch, step = int(self.state.epoch.numpy()), int(self.state.global_step.numpy())
+        if epoch >= self.config.trainer.max_epochs:
+            raise RunDirError(f"{self.run_dir} already finished {epoch} epochs; to train further pass "
+                              f"trainer.max_epochs=<more than {epoch}> with resume=.")
         self.history.truncate(epoch)
         truncate_events(self.run_dir / "tensorboard", step)
         console.err.print(f"[dim]resuming {self.run_dir} at epoch {epoch + 1}, step {step}[/]")
@@ -116,7 +119,12 @@ class Session:
         return export_model(self.model, self.run_dir / "model")
 
     def log_hparams(self, metrics: dict) -> None:
-        pass
+        """TensorBoard HParams session of the finished run (``logger.hparams``, needs ``logger.tensorboard``)."""
+        if not (self.config.logger.hparams and self.tensorboard.enabled):
+            return
+        from bmrun.sweep.hparams import log_run_hparams
+
+        log_run_hparams(self.run_dir / "tensorboard", self.config, metrics)
 
     def close(self) -> None:
         self.tensorboard.close()

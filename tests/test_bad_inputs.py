@@ -1,0 +1,137 @@
+"""The bad-input catalogue: every invocation exits non-zero with one paragraph naming the key or
+file, and never prints a Python traceback (HYDRA_FULL_ERROR=1 still shows one)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+TINY = ["data.limit=64", "trainer.max_epochs=1", "logger.progress_bar=false"]
+
+
+def _corrupt_idx_folder(root: Path) -> Path:
+    folder = root / "idx"
+    folder.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (folder / name).write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x05garbage")
+    return folder
+
+
+def _truncated_npz(root: Path) -> Path:
+    path = root / "mnist.npz"
+    np.savez(path, x_train=np.zeros((10, 28, 28), np.uint8), y_train=np.zeros(10), x_test=np.zeros((2, 28, 28)),
+             y_test=np.zeros(2))
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+def _text_file(root: Path) -> Path:
+    path = root / "notes.txt"
+    path.write_text("not a dataset")
+    return path
+
+
+def _not_a_run(root: Path) -> Path:
+    folder = root / "empty_dir"
+    folder.mkdir()
+    return folder
+
+
+def _run_without_checkpoints(root: Path) -> Path:
+    folder = root / "half_run"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("seed: 0\n")
+    return folder
+
+
+def _file_blocking_output(root: Path) -> Path:
+    (root / "blocker").write_text("a file where a folder should be")
+    return root / "blocker" / "run"
+
+
+# (arguments, text the message must contain); {tmp} is the test's temporary folder.
+CATALOGUE = [
+    (["model=nope"], "nope"),
+    (["datum=digits"], "datum"),
+    (["optimizer.lrr=1"], "lrr"),
+    (["+foo=1"], "foo"),
+    (["+optimizer.foo=1"], "optimizer.foo"),
+    (["+trainer.early_stopping.patiance=2"], "trainer.early_stopping.patiance"),
+    (["optimizer.lr=abc"], "lr"),
+    (["trainer.max_epochs=1.5"], "max_epochs"),
+    (["data.batch_size=many"], "batch_size"),
+    (["trainer.deterministic=maybe"], "deterministic"),
+    (["optimizer.lr=-0.1"], "optimizer.lr"),
+    (["optimizer.lr=0"], "optimizer.lr"),
+    (["data.batch_size=0"], "data.batch_size"),
+    (["model.dropout_rate=1.0"], "model.dropout_rate"),
+    (["data.val_fraction=1.0"], "data.val_fraction"),
+    (["trainer.max_epochs=-1"], "trainer.max_epochs"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs"),
+    (["loss.label_smoothing=1.5"], "loss.label_smoothing"),
+    (["seed=-1"], "seed"),
+    (["optimizer.schedule=step"], "optimizer.schedule"),
+    (["device.precision=float64"], "device.precision"),
+    (["data.classes=[1,1]"], "data.classes"),
+    (["model=cnn", "data=diabetes"], "cannot read"),
+    (["loss=mse"], "loss=mse"),
+    (["loss=binary_cross_entropy"], "binary_cross_entropy"),
+    (["model=transformer", "model.patch_size=3"], "patch_size"),
+    (["model=transformer", "model.num_heads=5"], "num_heads"),
+    (["model=rnn", "model.cell=rnnn"], "model.cell"),
+    (["data=mnist", "data.path=/no/such/mnist.npz", *TINY], "/no/such/mnist.npz"),
+    (["data=mnist", "data.path={corrupt_idx}", *TINY], "train-images-idx3-ubyte"),
+    (["data=mnist", "data.path={truncated_npz}", *TINY], "mnist.npz"),
+    (["data=mnist", "data.path={text_file}", *TINY], "notes.txt"),
+    (["data=mnist", "data.download=false", *TINY], "MNIST data not found"),
+    (["hydra.run.dir={blocked_output}", *TINY], "blocker"),
+    (["resume=/nonexistent/run"], "/nonexistent/run"),
+    (["resume={not_a_run}"], "empty_dir"),
+    (["resume={no_checkpoints}"], "checkpoints"),
+]
+
+FACTORIES = {"corrupt_idx": _corrupt_idx_folder, "truncated_npz": _truncated_npz, "text_file": _text_file,
+             "not_a_run": _not_a_run, "no_checkpoints": _run_without_checkpoints,
+             "blocked_output": _file_blocking_output}
+
+
+@pytest.mark.parametrize("args, needle", CATALOGUE, ids=[" ".join(a)[:60] for a, _ in CATALOGUE])
+def test_bad_invocation_is_one_clear_paragraph(tmp_path, keras_home, args, needle):
+    values = {name: factory(tmp_path) for name, factory in FACTORIES.items() if any(f"{{{name}}}" in a for a in args)}
+    args = [a.format(**values) for a in args]
+    needle = needle.format(**values)
+    proc = run_cli(args, tmp_path, env={"KERAS_HOME": str(keras_home)})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert needle in output, output
+    assert "Traceback" not in output, output
+    # One paragraph (Hydra's composition errors add the list of valid options and a hint line).
+    assert len(proc.stderr.strip().splitlines()) <= 16, proc.stderr
+
+
+def test_catalogue_is_large_enough():
+    assert len(CATALOGUE) >= 25
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU is present")
+def test_device_gpu_without_gpu_is_refused(tmp_path):
+    proc = run_cli(["device=gpu", *TINY], tmp_path)
+    assert proc.returncode == 2 and "device=gpu" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resume_cannot_swap_config_groups(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([f"hydra.run.dir={run_dir}", *TINY], tmp_path, check=True)
+    proc = run_cli([f"resume={run_dir}", "model=rnn"], tmp_path)
+    assert proc.returncode == 2 and "model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_hydra_full_error_shows_the_traceback_for_debugging(tmp_path):
+    proc = run_cli(["data=mnist", "data.path=/no/such/file.npz", *TINY], tmp_path, env={"HYDRA_FULL_ERROR": "1"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
