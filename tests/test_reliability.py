@@ -1,0 +1,150 @@
+"""Runs are never lost: kill/resume exactness, graceful signals, divergence, early stopping."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from bmrun.errors import DivergedError
+from conftest import load_metrics, run_cli, train_in_process
+
+# Long enough (~2,400 steps) to be killed mid-epoch; checkpoints every 8 steps.
+RESUMABLE = ["model=mlp", "data=digits", "data.batch_size=16", "trainer.max_epochs=30", "trainer.steps_per_call=4",
+             "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true", "logger.progress_bar=false", "seed=7"]
+
+
+def _start(args, cwd) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.Popen([sys.executable, "-m", "bmrun", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not (run_dir / "checkpoints" / "checkpoint").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+def _history(run_dir: Path) -> list[dict]:
+    with open(run_dir / "history.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # timings differ between runs by nature; everything else must not
+        for key in ("epoch_s", "samples_per_s"):
+            row.pop(key, None)
+    return rows
+
+
+def _event_steps(log_dir: Path) -> dict:
+    import tensorflow as tf
+    from tensorboard.compat.proto import event_pb2
+
+    steps = defaultdict(list)
+    for path in sorted(log_dir.rglob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            for value in event.summary.value:
+                steps[(path.parent.name, value.tag)].append(event.step)
+    return steps
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
+    reference = tmp_path / "reference"
+    run_cli([*RESUMABLE, f"hydra.run.dir={reference}"], tmp_path, check=True)
+    expected = load_metrics(reference)
+    for attempt in range(4):
+        interrupted = tmp_path / f"killed{attempt}"
+        proc = _start([*RESUMABLE, f"hydra.run.dir={interrupted}"], tmp_path)
+        _wait_for_checkpoint(interrupted, proc)
+        time.sleep(random.uniform(0.2, 2.5) / (attempt + 1))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        if load_metrics(interrupted)["status"] == "running":
+            break
+    else:
+        pytest.fail("the run always finished before the kill")
+    resumed = run_cli([f"resume={interrupted}"], tmp_path, check=True)
+    assert "resuming" in resumed.stderr
+    got = load_metrics(interrupted)
+    assert got["status"] == "completed" and got["epochs"] == 30
+    assert got["test"] == expected["test"]  # identical, not approximately equal
+    assert got["val"] == expected["val"]
+    assert _history(interrupted) == _history(reference)
+    for (split, tag), steps in _event_steps(interrupted / "tensorboard").items():
+        assert steps == sorted(set(steps)), f"duplicate or out-of-order steps in {split}/{tag}"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_checkpoints_reports_and_resumes(tmp_path, sig, code):
+    run_dir = tmp_path / "run"
+    args = [*RESUMABLE, "trainer.max_epochs=6", f"hydra.run.dir={run_dir}"]
+    proc = _start(args, tmp_path)
+    _wait_for_checkpoint(run_dir, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    metrics = load_metrics(run_dir)
+    assert metrics["status"] == "interrupted"
+    assert metrics["resume_command"] == f"bmrun resume={run_dir}"
+    run_cli([f"resume={run_dir}"], tmp_path, check=True)
+    metrics = load_metrics(run_dir)
+    assert metrics["status"] == "completed" and metrics["epochs"] == 6
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_can_extend_training(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli(["model=linear", "trainer.max_epochs=2", "logger.progress_bar=false", f"hydra.run.dir={run_dir}"],
+            tmp_path, check=True)
+    first = load_metrics(run_dir)
+    proc = run_cli([f"resume={run_dir}"], tmp_path)
+    assert proc.returncode == 2 and "already finished 2 epochs" in proc.stderr
+    run_cli([f"resume={run_dir}", "trainer.max_epochs=4"], tmp_path, check=True)
+    metrics = load_metrics(run_dir)
+    assert metrics["epochs"] == 4 and metrics["duration_s"] > first["duration_s"]
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3, 4]
+
+
+def test_nan_loss_stops_with_diverged_status(tmp_path):
+    with pytest.raises(DivergedError) as info:
+        train_in_process(tmp_path, ["model=mlp", "optimizer=sgd", "optimizer.lr=1e30", "optimizer.momentum=0",
+                                    "trainer.max_epochs=3", "trainer.steps_per_call=2"])
+    metrics = load_metrics(tmp_path)
+    assert metrics["status"] == "diverged"
+    assert metrics["step"] == info.value.step >= 1
+    assert "learning rate" in metrics["error"]
+
+
+def test_early_stopping_keeps_and_tests_the_best_epoch(tmp_path):
+    common = ["model=linear", "trainer.max_epochs=6", "trainer.early_stopping.enabled=true",
+              "trainer.early_stopping.patience=1", "trainer.early_stopping.min_delta=100",
+              "trainer.early_stopping.monitor=val/loss"]
+    best = train_in_process(tmp_path / "best", common)
+    assert best["stopped_early"] and best["epochs"] == 2
+    assert best["best_epoch"] == 1 and best["tested_weights"] == "best"
+    last = train_in_process(tmp_path / "last", [*common, "trainer.test_with=last"])
+    assert last["epochs"] == 2 and last["test"] != best["test"]  # epoch-2 weights differ from epoch-1 ones
+    assert (tmp_path / "best" / "checkpoints" / "best.weights.h5").is_file()
+
+
+def test_saved_model_loads_in_safe_mode_and_predicts_like_training(tmp_path):
+    import numpy as np
+
+    from bmrun.artifacts.export import load_model
+
+    train_in_process(tmp_path, ["model=mlp", "trainer.max_epochs=1", "data.limit=200"])
+    model = load_model(tmp_path)
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 1)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (4, 10)
