@@ -44,6 +44,19 @@ def _check_output_dir(argv: list[str]) -> None:
                           f"folder or pass {key}<writable dir>.")
 
 
+def _worker_argv(argv: list[str]) -> list[str]:
+    """Non-chief multi-worker processes write nothing under outputs/: Hydra's dir is a temp dir."""
+    from bmrun.runtime.cluster import is_chief
+
+    if is_chief():
+        return argv
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="bmrun-worker-")
+    return [a for a in argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}",
+                                                                       "hydra.output_subdir=null"]
+
+
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
@@ -53,7 +66,7 @@ def main() -> None:
         print_help()
         return
     try:
-        sys.argv[1:] = _prepare_resume_argv(argv)
+        sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
         if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
             _check_output_dir(sys.argv[1:])
     except BmrunError as error:

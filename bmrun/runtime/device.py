@@ -8,12 +8,12 @@ Keras session are reset for every job, so jobs of one sweep do not leak state in
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from bmrun.errors import ConfigError
+from bmrun.runtime.cluster import is_chief
 from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
 
 _PROCESS_SETTINGS: Optional[tuple] = None  # what the first job fixed for this process
@@ -89,13 +89,6 @@ def _strategy(tf, device_cfg, gpus: list):
     return tf.distribute.get_strategy()  # single device: the default strategy, no overhead
 
 
-def _is_chief() -> bool:
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    kind, index = task.get("type", "chief"), int(task.get("index", 0))
-    return kind == "chief" or (kind == "worker" and index == 0 and
-                               "chief" not in json.loads(os.environ["TF_CONFIG"]).get("cluster", {}))
-
-
 def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0) -> DeviceSetup:
     """Prepare TensorFlow for one job and return its strategy.
 
@@ -110,7 +103,9 @@ def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0
 
     with quiet_native_logs(verbose):
         _configure_process(tf, device_cfg)
-        gpus = tf.config.list_logical_devices("GPU")
+        # Listing *physical* devices does not start the runtime; multi-worker collectives must be
+        # configured (by creating the strategy) before it starts.
+        gpus = tf.config.list_physical_devices("GPU") if device_cfg.name != "cpu" else []
         strategy = _strategy(tf, device_cfg, gpus)
         tf.constant(0.0)  # start the runtime now, while its log lines are hidden
     keras.backend.clear_session(free_memory=True)
@@ -120,6 +115,7 @@ def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0
         tf.config.experimental.enable_op_determinism()
     platform = "gpu" if gpus and device_cfg.name != "cpu" else "cpu"
     replicas = strategy.num_replicas_in_sync
-    kind = type(strategy).__name__ if replicas > 1 or device_cfg.name == "multi_worker" else "single device"
+    kind = {"multi_worker": "MultiWorkerMirroredStrategy", "multi_gpu": "MirroredStrategy"}.get(
+        device_cfg.name, "single device")
     description = f"{replicas}x {platform.upper()} ({kind}), {device_cfg.precision}" + (", XLA" if device_cfg.xla else "")
-    return DeviceSetup(strategy, platform, replicas, _is_chief(), description)
+    return DeviceSetup(strategy, platform, replicas, is_chief(), description)
