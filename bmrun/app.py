@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.config.schema import register_schemas
-from bmrun.errors import BmrunError
+from bmrun.errors import BmrunError, TrainingInterrupted
 from bmrun.help import config_dir
 
 log = logging.getLogger("bmrun")
@@ -75,7 +76,8 @@ def run_job(cfg: DictConfig) -> Optional[float]:
             raise
         print_error(error.title, str(error))
         _record_failure(run_dir, error, overrides)
-        if multirun:
+        # Ctrl-C stops the whole sweep; SIGTERM (a cluster's time limit) only ends this job.
+        if multirun and not (isinstance(error, TrainingInterrupted) and error.signum == signal.SIGINT):
             return _failed_value(config)
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: keep the traceback, but never lose the sweep
@@ -113,7 +115,7 @@ def _objective_value(metrics: dict) -> Optional[float]:
 
 def _failed_value(config) -> float:
     """What a failed job returns to a sweeper: the worst possible value, so optimisers avoid it."""
-    from bmrun.training.metrics import objective_direction
+    from bmrun.objective import objective_direction
 
     key = "val/accuracy" if config is None or config.objective == "auto" else config.objective
     return float("-inf") if objective_direction(key) == "max" else float("inf")

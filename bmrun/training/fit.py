@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.errors import DivergedError, TrainingInterrupted
-from bmrun.training.metrics import eval_metrics, objective_direction, train_metrics
+from bmrun.objective import objective_direction
+from bmrun.training.metrics import eval_metrics, train_metrics
 
 
 @dataclass

@@ -49,8 +49,3 @@ def train_metrics(loss_sum: float, correct: float, count: float, task: TaskSpec)
         result["accuracy"] = correct / count
     return result
 
-
-def objective_direction(metric: str) -> str:
-    """``max`` for accuracy-like metrics, ``min`` for losses and errors."""
-    name = metric.rsplit("/", 1)[-1]
-    return "max" if name in ("accuracy", "precision", "recall", "f1", "r2", "adv_accuracy") else "min"

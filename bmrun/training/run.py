@@ -10,20 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from bmrun import console
-from bmrun.artifacts.run_files import History, lookup, read_metrics, write_metrics
+from bmrun.artifacts.run_files import lookup, read_metrics, write_metrics
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
-from bmrun.errors import BmrunError, DivergedError, TrainingInterrupted
+from bmrun.errors import DivergedError, TrainingInterrupted
+from bmrun.objective import objective_key
 from bmrun.runtime.device import setup_device
 
 log = logging.getLogger("bmrun")
-
-
-def objective_key(config: TrainConfig, task_kind: str) -> str:
-    """The metric a sweeper optimises: ``objective``, or val accuracy / val mse by task."""
-    if config.objective != "auto":
-        return config.objective
-    return "val/mse" if task_kind == "regression" else "val/accuracy"
 
 
 def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -96,8 +90,8 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
         "device": device.description,
         "num_params": session.num_params,
     })
-    metrics["objective"] = {"key": objective_key(config, session.task.kind),
-                            "value": lookup(metrics, objective_key(config, session.task.kind))}
+    key = objective_key(config.objective, session.task.kind)
+    metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
         metrics["artifacts"] = session.export()
         session.log_hparams(metrics)
@@ -111,4 +105,3 @@ def _total_duration(previous: dict, watch: console.Stopwatch) -> float:
     return round(float(earlier or 0.0) + watch.seconds(), 3)
 
 
-__all__ = ["train", "objective_key", "BmrunError", "History"]

@@ -1,0 +1,20 @@
+"""What a run is judged by: the objective metric and whether higher or lower is better.
+
+Shared by early stopping, sweepers (the value a job returns) and reports; no heavy imports.
+"""
+
+from __future__ import annotations
+
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "r2", "adv_accuracy"})
+
+
+def objective_direction(metric: str) -> str:
+    """``max`` for accuracy-like metrics (``val/accuracy``), ``min`` for losses and errors."""
+    return "max" if metric.rsplit("/", 1)[-1] in HIGHER_IS_BETTER else "min"
+
+
+def objective_key(objective: str, task_kind: str) -> str:
+    """The metric a sweeper optimises: ``objective``, or val accuracy / val mse by task for ``auto``."""
+    if objective != "auto":
+        return objective
+    return "val/mse" if task_kind == "regression" else "val/accuracy"
