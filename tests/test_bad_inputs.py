@@ -85,6 +85,7 @@ CATALOGUE = [
     (["model=transformer", "model.patch_size=3"], "patch_size"),
     (["model=transformer", "model.num_heads=5"], "num_heads"),
     (["model=rnn", "model.cell=rnnn"], "model.cell"),
+    (["trainer.deterministic=true", "device.xla=true"], "MaxPool"),
     (["data=mnist", "data.path=/no/such/mnist.npz", *TINY], "/no/such/mnist.npz"),
     (["data=mnist", "data.path={corrupt_idx}", *TINY], "train-images-idx3-ubyte"),
     (["data=mnist", "data.path={truncated_npz}", *TINY], "mnist.npz"),

@@ -89,6 +89,17 @@ def _strategy(tf, device_cfg, gpus: list):
     return tf.distribute.get_strategy()  # single device: the default strategy, no overhead
 
 
+def _set_op_determinism(tf, enabled: bool) -> None:
+    """Deterministic ops for this job only: a sweep's later jobs must not inherit the setting."""
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+        return
+    from tensorflow.python.framework import config as tf_config  # no public switch-off exists
+
+    if getattr(tf_config, "is_op_determinism_enabled", lambda: False)():
+        tf_config.disable_op_determinism()
+
+
 def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0) -> DeviceSetup:
     """Prepare TensorFlow for one job and return its strategy.
 
@@ -111,8 +122,7 @@ def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0
     keras.backend.clear_session(free_memory=True)
     keras.mixed_precision.set_global_policy(device_cfg.precision)
     keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
+    _set_op_determinism(tf, deterministic)
     platform = "gpu" if gpus and device_cfg.name != "cpu" else "cpu"
     replicas = strategy.num_replicas_in_sync
     kind = {"multi_worker": "MultiWorkerMirroredStrategy", "multi_gpu": "MirroredStrategy"}.get(

@@ -89,11 +89,12 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
         "loss": resolved_loss(config),
         "device": device.description,
         "num_params": session.num_params,
+        "traces": dict(session.loop.trace_count),  # more than 1 each means retracing: a bug
     })
     key = objective_key(config.objective, session.task.kind)
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
-        metrics["artifacts"] = session.export()
+        metrics["export"] = session.export()
         session.log_hparams(metrics)
         write_metrics(run_dir, metrics)
     return metrics

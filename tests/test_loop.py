@@ -1,0 +1,60 @@
+"""The compiled loop: no retracing, precision and XLA switches that train correctly on CPU."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from conftest import train_in_process
+
+SHORT = ["model=cnn", "trainer.max_epochs=3", "data.limit=600"]
+
+
+def test_one_trace_per_function_whatever_the_call_sizes(tmp_path):
+    # 540 train examples / 32 = 17 steps per epoch: calls of 5, 5, 5 and 2 steps, three epochs.
+    metrics = train_in_process(tmp_path, [*SHORT, "data.batch_size=32", "trainer.steps_per_call=5"])
+    assert metrics["traces"] == {"train": 1, "eval": 1}
+
+
+def test_fused_and_unfused_steps_train_identically(tmp_path):
+    common = [*SHORT, "trainer.deterministic=true", "seed=4"]
+    fused = train_in_process(tmp_path / "fused", [*common, "trainer.steps_per_call=9"])
+    single = train_in_process(tmp_path / "single", [*common, "trainer.steps_per_call=1"])
+    assert fused["test"] == single["test"]
+
+
+def test_metrics_report_speed_and_compile_time(tmp_path):
+    metrics = train_in_process(tmp_path, SHORT)
+    assert metrics["train"]["samples_per_s"] > 0
+    assert metrics["compile_s"] >= 0 and math.isfinite(metrics["compile_s"])
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_on_cpu(tmp_path, precision):
+    metrics = train_in_process(tmp_path, [*SHORT, "trainer.max_epochs=4", f"device.precision={precision}"])
+    assert metrics["status"] == "completed" and math.isfinite(metrics["train"]["loss"])
+    assert metrics["test"]["accuracy"] > 0.8
+    import keras
+
+    model = keras.saving.load_model(str(tmp_path / "model" / "model.keras"))
+    assert model.get_layer("conv_0").dtype_policy.name == precision
+    assert model.get_layer("head").dtype_policy.name == "float32"  # logits and loss in full precision
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_float16_uses_loss_scaling(tmp_path):
+    import keras
+
+    from bmrun.training.optim import make_optimizer
+    from conftest import validated
+
+    config = validated(["device.precision=mixed_float16"])
+    optimizer = make_optimizer(config.optimizer, total_steps=10, steps_per_epoch=5, precision="mixed_float16")
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_xla_step_trains_on_cpu(tmp_path):
+    metrics = train_in_process(tmp_path, [*SHORT, "device.xla=true"])
+    assert metrics["status"] == "completed" and metrics["test"]["accuracy"] > 0.8
+    assert "XLA" in metrics["device"]
