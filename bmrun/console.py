@@ -19,17 +19,29 @@ err = Console(stderr=True, highlight=False)
 
 
 def print_config(config: Mapping[str, Any], *, title: str = "config") -> None:
-    """Show the composed config as a tree, one branch per group."""
+    """Show the composed config as a tree: one branch per group, its values on one line.
+
+    Unset (null) values are left out to keep the tree short; ``bmrun --cfg job`` shows all.
+    """
     tree = Tree(f"[bold]{title}[/]")
 
-    def add(branch, node: Mapping[str, Any]) -> None:
+    def line(node: Mapping[str, Any], prefix: str = "") -> list[str]:
+        parts = []
         for key, value in node.items():
             if isinstance(value, Mapping):
-                add(branch.add(f"[cyan]{key}[/]"), value)
-            else:
-                branch.add(f"{key}: [green]{value}[/]")
+                parts += line(value, f"{prefix}{key}.")
+            elif value is not None:
+                parts.append(f"{prefix}{key}=[green]{value}[/]")
+        return parts
 
-    add(tree, config)
+    top = []
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            tree.add(f"[cyan]{key}[/]  " + " ".join(line(value)))
+        elif value is not None:
+            top.append(f"{key}=[green]{value}[/]")
+    if top:
+        tree.add(" ".join(top))
     err.print(tree)
 
 

@@ -14,7 +14,8 @@ from bmrun.errors import ConfigError
 from bmrun.help import groups
 from conftest import REPO, compose, validated
 
-GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "experiment", "debug")
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "experiment", "debug",
+          "hparams_search")
 
 
 def test_default_config_composes_and_validates():
@@ -29,7 +30,7 @@ def test_every_group_exists_and_every_option_composes():
     found = groups()
     for group in GROUPS:
         assert group in found, group
-    for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger"):
+    for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment"):
         for option in found[group]:
             cfg = compose([f"{group}={option}"])
             assert group in cfg

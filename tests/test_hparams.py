@@ -33,12 +33,12 @@ def read_session(log_dir: Path) -> tuple[dict, dict]:
 
 
 def test_hparams_are_the_touched_config_values_plus_model_and_data():
-    overrides = ["optimizer=sgd", "optimizer.lr=1e-2", "model.filters=[8,16]", "+trainer.deterministic=true",
+    overrides = ["optimizer=sgd", "optimizer.lr=1e-2", "model.filters=[8,16]", "model.padding=same", "+trainer.deterministic=true",
                  "seed=3", "data.limit=200", "logger.progress_bar=false", "~model.init_from", "objective=val/f1"]
     config = validated([o.lstrip("+") for o in overrides if not o.startswith(("~", "objective"))])
     values = hparams_for(config, overrides + ["experiment=fashion_cnn_fast"])
     assert values == {"model": "cnn", "data": "digits", "optimizer": "sgd", "optimizer.lr": 0.01,
-                      "model.filters": "[8, 16]", "trainer.deterministic": True, "seed": 3, "data.limit": 200,
+                      "model.filters": "[8, 16]", "model.padding": "same", "trainer.deterministic": True, "seed": 3, "data.limit": 200,
                       "experiment": "fashion_cnn_fast"}
     # Typed from the config, not from the text: "1e-2" and "0.01" are one float hparam.
     assert isinstance(values["optimizer.lr"], float) and isinstance(values["seed"], int)

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from bmrun.config.schema import SCHEMAS, TrainConfig
 from bmrun.errors import ConfigError
 
-GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger")
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment")
 
 
 def _schema_for(group: str, node: Any) -> type:

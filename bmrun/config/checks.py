@@ -37,14 +37,44 @@ def check_compatibility(config: TrainConfig) -> None:
     if config.loss.label_smoothing and task.kind == REGRESSION:
         raise ConfigError("loss.label_smoothing", "applies to classification only")
     if config.model.name == "cnn" and inputs.kind == IMAGE:
-        side = min(inputs.shape[:2]) // (config.model.pool_size ** len(config.model.filters))
+        model = config.model
+        side = min(inputs.shape[:2])
+        for _ in model.filters:  # what each block leaves of the image
+            side -= model.kernel_size - 1 if model.padding == "valid" else 0
+            side = side // model.pool_size if side >= 1 else 0
         if side < 1:
-            raise ConfigError("model.filters", f"{len(config.model.filters)} pooling blocks shrink a "
-                              f"{inputs.shape[0]}x{inputs.shape[1]} image to nothing; use fewer blocks or model.pool_size=1")
+            raise ConfigError("model.filters", f"{len(model.filters)} convolution/pooling blocks shrink a "
+                              f"{inputs.shape[0]}x{inputs.shape[1]} image to nothing; use fewer blocks, "
+                              f"model.padding=same or model.pool_size=1")
     if config.model.name == "transformer" and inputs.kind == IMAGE:
         patch = config.model.patch_size
         if inputs.shape[0] % patch or inputs.shape[1] % patch:
             raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
                               f"images of data={config.data.name}")
+    trainer = config.trainer
+    if (trainer.adversarial != "none" or trainer.adv_eval_epsilon) and not (
+            inputs.kind == IMAGE and task.is_classification):
+        key = "trainer.adversarial" if trainer.adversarial != "none" else "trainer.adv_eval_epsilon"
+        raise ConfigError(key, f"adversarial examples need image classification data; data={config.data.name} "
+                               f"is {task.kind} on {inputs.kind} inputs")
+    if (config.trainer.deterministic and config.device.xla and config.model.name == "cnn"
+            and config.model.pool_size > 1):
+        raise ConfigError("device.xla", "XLA has no deterministic MaxPool gradient; with "
+                          "trainer.deterministic=true use device.xla=false (or model.pool_size=1)")
     if config.device.name == "multi_worker" and config.device.logical_cpus:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
+    _check_augment(config, inputs)
+
+
+def _check_augment(config: TrainConfig, inputs) -> None:
+    """Augmentation transforms pixels: refuse it for other inputs, and shifts past the image."""
+    augment = config.augment
+    if not augment.enabled:
+        return
+    if inputs.kind != IMAGE:
+        raise ConfigError("augment", f"augment={augment.name} transforms images, but data={config.data.name} has "
+                          f"{inputs.kind} inputs; use augment=none (the default) for this dataset.")
+    side = min(inputs.shape[:2])
+    if augment.shift >= side:
+        raise ConfigError("augment.shift", f"{augment.shift} pixels would move a {inputs.shape[0]}x{inputs.shape[1]} "
+                          f"image of data={config.data.name} out of its frame; use fewer than {side}.")

@@ -114,6 +114,7 @@ class MlpModelConfig(ModelConfig):
 class CnnModelConfig(ModelConfig):
     filters: List[int] = field(default_factory=lambda: [32])
     kernel_size: int = 3
+    padding: str = "valid"  # valid | same
     pool_size: int = 2
     dense_dims: List[int] = field(default_factory=lambda: [64])
     batch_norm: bool = False
@@ -126,6 +127,7 @@ class CnnModelConfig(ModelConfig):
         for width in list(self.filters) + list(self.dense_dims):
             _at_least("filters/dense_dims", width, 1)
         _at_least("kernel_size", self.kernel_size, 1)
+        _choice("padding", self.padding, ("valid", "same"))
         _at_least("pool_size", self.pool_size, 1)
 
 
@@ -253,6 +255,12 @@ class TrainerConfig:
     test_with: str = "best"  # best | last: which weights the final test uses
     limit_train_batches: int = 0  # 0 = all
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    # Adversarial training (images): epsilons on the [0, 1] pixel scale.
+    adversarial: str = "none"  # none | fgsm | pgd
+    adv_epsilon: float = 0.1
+    adv_steps: int = 5  # pgd
+    adv_step_size: float = 0.03  # pgd
+    adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     adv_eval_epsilon: float = 0.0  # > 0: report test/adv_accuracy under FGSM at this epsilon
 
     def __post_init__(self) -> None:
@@ -262,7 +270,12 @@ class TrainerConfig:
         _at_least("checkpoint_every_n_steps", self.checkpoint_every_n_steps, 0)
         _choice("test_with", self.test_with, ("best", "last"))
         _at_least("limit_train_batches", self.limit_train_batches, 0)
-        _at_least("adv_eval_epsilon", self.adv_eval_epsilon, 0.0)
+        _choice("adversarial", self.adversarial, ("none", "fgsm", "pgd"))
+        _in_unit_interval("adv_epsilon", self.adv_epsilon, closed_top=True)
+        _at_least("adv_steps", self.adv_steps, 1)
+        _in_unit_interval("adv_step_size", self.adv_step_size, closed_top=True)
+        _in_unit_interval("adv_fraction", self.adv_fraction, closed_top=True)
+        _in_unit_interval("adv_eval_epsilon", self.adv_eval_epsilon, closed_top=True)
 
 
 # ----------------------------------------------------------------------------- logger
@@ -276,9 +289,35 @@ class LoggerConfig:
     misclassified: bool = False
     saliency: bool = False
     histograms_every_n_epochs: int = 0  # 0 = off
+    tflite: List[str] = field(default_factory=list)  # TFLite copies to write and test: float32, int8, float16
 
     def __post_init__(self) -> None:
         _at_least("histograms_every_n_epochs", self.histograms_every_n_epochs, 0)
+        for kind in self.tflite:
+            _choice("tflite", kind, ("float32", "int8", "float16"))
+
+
+# ----------------------------------------------------------------------------- augment
+@dataclass
+class AugmentConfig:
+    """Random transforms of training images (never val/test); see ``bmrun/data/augment.py``."""
+
+    name: str = "none"
+    shift: int = 0  # pixels: zero-pad by this much on each side, crop back at a random offset
+    horizontal_flip: bool = False  # off by default: digits and letters must not mirror
+    rotation: float = 0.0  # degrees: each image turns by a uniform angle in [-rotation, rotation]
+    noise_std: float = 0.0  # Gaussian noise, in pixel units (raw images are 0..255)
+
+    @property
+    def enabled(self) -> bool:
+        return self.shift > 0 or self.horizontal_flip or self.rotation > 0 or self.noise_std > 0
+
+    def __post_init__(self) -> None:
+        _at_least("shift", self.shift, 0)
+        _at_least("rotation", self.rotation, 0.0)
+        if self.rotation > 180:
+            raise ConfigError("rotation", f"is a largest angle in degrees, at most 180, got {self.rotation}")
+        _at_least("noise_std", self.noise_std, 0.0)
 
 
 # ----------------------------------------------------------------------------- top level
@@ -291,6 +330,7 @@ class TrainConfig:
     device: Any = MISSING
     trainer: Any = MISSING
     logger: Any = MISSING
+    augment: Any = MISSING
     seed: int = 0
     resume: Optional[str] = None  # a run dir: continue that run with its own config
     verbose: int = 0  # 1: bmrun debug lines; 2: TensorFlow's own logs too
@@ -316,6 +356,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "device": {"base": DeviceConfig},
     "trainer": {"base": TrainerConfig},
     "logger": {"base": LoggerConfig},
+    "augment": {"base": AugmentConfig},
 }
 
 

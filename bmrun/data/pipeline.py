@@ -3,7 +3,8 @@
 The arrays live in CPU-side ``tf.Variable``s (captured by handle, never copied into a graph) and
 each batch is one vectorised ``tf.gather`` of a slice of a per-epoch permutation. The order of
 epoch ``e`` is a pure function of ``(seed, e)``, so a resumed run can skip exactly the batches
-it already trained on and see the same examples next.
+it already trained on and see the same examples next. Augmentation (``augment=``) is keyed
+on ``(seed, epoch, batch index)`` for the same reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.data.arrays import PreparedData, Split
+from bmrun.data.augment import Augmenter
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -29,15 +31,17 @@ class DataPipeline:
         shuffle: Shuffle the training split every epoch.
         seed: Seed of the per-epoch permutations.
         limit_train_batches: Cap on training batches per epoch (0 = all).
+        augment: The ``augment`` config group (random transforms of training images), or None.
     """
 
     def __init__(self, data: PreparedData, *, batch_size: int, eval_batch_size: int, shuffle: bool,
-                 seed: int, limit_train_batches: int = 0):
+                 seed: int, limit_train_batches: int = 0, augment=None):
         self.data = data
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.augmenter = Augmenter.from_config(augment, seed)
         full = math.ceil(len(data.train) / batch_size)
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
         with tf.device("/cpu:0"):
@@ -63,6 +67,11 @@ class DataPipeline:
             return _as_model_input(tf.gather(x_var, idx)), tf.gather(y_var, idx)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
+        if self.augmenter is not None:  # training batches only; indices count from the epoch's start
+            augment = self.augmenter
+            dataset = dataset.enumerate(start=skip_batches).map(
+                lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
+                deterministic=True)
         return dataset.prefetch(AUTOTUNE).with_options(_options())
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:

@@ -72,6 +72,10 @@ class EpochLoop:
             return dataset
         return self.strategy.experimental_distribute_dataset(dataset)
 
+    def test_dataset(self):
+        """The test split, distributed like every evaluation dataset."""
+        return self._distribute(self.pipeline.eval_dataset("test"))
+
     def evaluate(self, split: str, dataset=None) -> tuple[dict, np.ndarray]:
         dataset = dataset if dataset is not None else self._distribute(self.pipeline.eval_dataset(split))
         sums = self.loop.evaluate(dataset).numpy()

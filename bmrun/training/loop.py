@@ -9,11 +9,24 @@ which :mod:`bmrun.training.metrics` derives every reported metric.
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import tensorflow as tf
 
 from bmrun.data.catalog import MULTICLASS, REGRESSION, TaskSpec
+from bmrun.training import adversarial as attacks
+
+
+@dataclass(frozen=True)
+class AdversarialTraining:
+    """How each training batch is attacked (see :mod:`bmrun.training.adversarial`)."""
+
+    kind: str  # fgsm | pgd
+    epsilon: float
+    steps: int
+    step_size: float
+    fraction: float
 
 TRAIN_SUMS = ("loss_sum", "correct", "count", "first_bad_step")
 
@@ -31,10 +44,12 @@ class CompiledLoop:
             and divided by it, which gives the right gradient scale under any replica count.
         jit_compile: XLA-compile the step function.
         trainable_variables: Variables to update (a frozen backbone leaves some out).
+        adversarial: Train on adversarial examples made inside the step (None = clean data).
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
-                 global_batch_size: int, jit_compile: bool = False, trainable_variables=None):
+                 global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
+                 adversarial: Optional[AdversarialTraining] = None):
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -42,14 +57,27 @@ class CompiledLoop:
         self.strategy = strategy
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
+        self.adversarial = adversarial
         self.trace_count = {"train": 0, "eval": 0}
         step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self._step = step
         self.train_steps = tf.function(self._train_steps)
         self.evaluate = tf.function(self._evaluate)
+        self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
 
     # ------------------------------------------------------------------ training
+    def _attack(self, x, y):
+        spec = self.adversarial
+        if spec.kind == "fgsm":
+            x_adv = attacks.fgsm(self.model, self.loss_fn, x, y, spec.epsilon)
+        else:  # the random start is a pure function of the step: exact resumes
+            seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), tf.constant(20150, tf.int32)])
+            x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
+        return attacks.mix(x, x_adv, spec.fraction)
+
     def _train_step(self, x, y):
+        if self.adversarial is not None:
+            x = self._attack(x, y)
         with tf.GradientTape() as tape:
             outputs = self.model(x, training=True)
             per_example = self.loss_fn(y, outputs)
@@ -104,6 +132,17 @@ class CompiledLoop:
         confusion = tf.math.confusion_matrix(tf.cast(y, tf.int32), predicted, num_classes=num_classes,
                                              dtype=tf.float64)
         return tf.concat([[loss_sum, count], tf.reshape(confusion, [-1])], axis=0)
+
+    def _evaluate_fgsm(self, dataset, epsilon):
+        """(correct, count) of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""
+        def step(x, y):
+            outputs = self.model(attacks.fgsm(self.model, self.loss_fn, x, y, epsilon), training=False)
+            return tf.stack([self._correct(y, outputs), tf.cast(tf.shape(outputs)[0], tf.float32)])
+
+        sums = tf.zeros([2], tf.float32)
+        for x, y in dataset:
+            sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(step, args=(x, y)), axis=None)
+        return sums
 
     def _evaluate(self, dataset):
         self.trace_count["eval"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import statistics
@@ -54,7 +55,7 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
     fit_result = None
     try:
         if config.logger.print_config and writes and not resuming:
-            console.err.print(f"[dim]{session.describe()}[/]")
+            console.print_config(dataclasses.asdict(config), title=session.describe())
         if resuming:
             session.restore_for_resume()
         with session.progress, session.stop:

@@ -19,11 +19,12 @@ from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
 from bmrun.data.pipeline import DataPipeline
 from bmrun.errors import RunDirError
+from bmrun.insight.tensorboard_images import build_insight
 from bmrun.models import build_model
 from bmrun.training.checkpoint import Checkpointer, TrainingState
 from bmrun.training.fit import EpochLoop, describe_best
 from bmrun.training.losses import make_loss
-from bmrun.training.loop import CompiledLoop
+from bmrun.training.loop import AdversarialTraining, CompiledLoop
 from bmrun.training.optim import make_optimizer
 from bmrun.training.signals import StopRequest
 
@@ -40,11 +41,12 @@ class Session:
         self.task = self.data.task
         self.pipeline = DataPipeline(self.data, batch_size=config.data.batch_size,
                                      eval_batch_size=config.data.eval_batch_size, shuffle=config.data.shuffle,
-                                     seed=config.seed, limit_train_batches=config.trainer.limit_train_batches)
+                                     seed=config.seed, limit_train_batches=config.trainer.limit_train_batches,
+                                     augment=config.augment)
         total_steps = self.pipeline.steps_per_epoch * config.trainer.max_epochs
         strategy = device.strategy
         with strategy.scope():
-            self.model = build_model(config.model, self.data)
+            self.model = self._build_model(config, announce=writes)
             self.trainable = self._trainable_variables()
             self.optimizer = make_optimizer(config.optimizer, total_steps=total_steps,
                                             steps_per_epoch=self.pipeline.steps_per_epoch,
@@ -56,9 +58,12 @@ class Session:
         jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
         if config.device.xla and not jit:
             log.warning("XLA is off for RNNs on GPU: cuDNN's LSTM/GRU kernels do not run under XLA")
+        trainer = config.trainer
+        adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
+            trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
         self.loop = CompiledLoop(self.model, loss_fn, self.optimizer, self.task, strategy,
                                  global_batch_size=config.data.batch_size, jit_compile=jit,
-                                 trainable_variables=self.trainable)
+                                 trainable_variables=self.trainable, adversarial=adversarial)
         self.state = TrainingState()
         checkpoint_dir = (scratch_dir or self.run_dir) / "checkpoints"
         self.checkpointer = Checkpointer(checkpoint_dir, self.model, self.optimizer, self.state)
@@ -66,12 +71,37 @@ class Session:
         self.history = History(self.run_dir) if writes else _NullHistory()
         self.progress = console.TrainingProgress(config.logger.progress_bar and writes, config.trainer.max_epochs)
         self.stop = StopRequest()
+        self.insight = build_insight(config.logger, self.tensorboard, model=self.model, pipeline=self.pipeline,
+                                     loss_fn=loss_fn, variables=self.trainable)
         self.epoch_loop = EpochLoop(loop=self.loop, pipeline=self.pipeline, strategy=strategy, state=self.state,
                                     checkpointer=self.checkpointer, trainer_cfg=config.trainer,
                                     progress=self.progress, tensorboard=self.tensorboard, history=self.history,
-                                    stop=self.stop, learning_rate=self._current_lr)
+                                    stop=self.stop, learning_rate=self._current_lr,
+                                    extra_epoch_logs=self.insight.on_epoch_end if self.insight else None)
+
+    def _build_model(self, config, *, announce: bool):
+        """The model, started from ``model.init_from``'s weights, with ``model.freeze`` applied.
+
+        A resumed run skips init_from: its checkpoint holds the weights (and the source run may
+        be gone). Freezing still applies, so the optimizer's variables match the checkpoint's.
+        """
+        model = build_model(config.model, self.data)
+        if config.model.init_from or config.model.freeze != "none":
+            from bmrun.models.transfer import freeze_backbone, init_from_run
+
+            if config.model.init_from and not config.resume:
+                report = init_from_run(model, config.model.init_from, config.data)
+                if announce:
+                    console.err.print(f"[dim]{report.summary()}[/]")
+            if config.model.freeze == "backbone":
+                if not config.model.init_from:
+                    log.warning("model.freeze=backbone without model.init_from trains a head on random features")
+                freeze_backbone(model)
+        return model
 
     def _trainable_variables(self) -> list:
+        """What the optimizer updates: a frozen backbone's layers are not trainable, so with
+        ``model.freeze=backbone`` these are the head's kernel and bias only."""
         return list(self.model.trainable_variables)
 
     def _current_lr(self) -> float:
@@ -102,7 +132,14 @@ class Session:
         if self.config.trainer.test_with == "best":
             self.checkpointer.restore_best()
         metrics, _ = self.epoch_loop.evaluate("test")
+        epsilon = self.config.trainer.adv_eval_epsilon
+        if epsilon:  # robust accuracy: the same test set, each image pushed by FGSM
+            correct, count = self.loop.evaluate_fgsm(self.epoch_loop.test_dataset(),
+                                                     tf.constant(epsilon, tf.float32)).numpy()
+            metrics.update(adv_accuracy=float(correct / max(count, 1.0)), adv_epsilon=epsilon)
         self.tensorboard.scalars("test", metrics, int(self.state.global_step.numpy()))
+        if self.insight:
+            self.insight.on_test_end(int(self.state.global_step.numpy()))
         return metrics
 
     def best_summary(self) -> dict[str, Any]:
@@ -115,8 +152,22 @@ class Session:
         return {"epochs": int(self.state.epoch.numpy()), "global_step": int(self.state.global_step.numpy()),
                 "history_rows": len(rows)}
 
-    def export(self) -> dict[str, int]:
-        return export_model(self.model, self.run_dir / "model")
+    def export(self) -> dict[str, dict[str, Any]]:
+        """Write ``model/`` (Keras file, SavedModel, the TFLite copies of ``logger.tflite``).
+
+        Returns:
+            metrics.json's ``export`` section: each artifact's ``bytes`` and, for TFLite
+            files, their test accuracy (or mse), or the ``error`` that stopped them.
+        """
+        model_dir = self.run_dir / "model"
+        result: dict[str, dict[str, Any]] = {name: {"bytes": size}
+                                             for name, size in export_model(self.model, model_dir).items()}
+        if self.config.logger.tflite:
+            from bmrun.artifacts.tflite import export_tflite
+
+            result.update(export_tflite(self.model, model_dir, self.config.logger.tflite, self.data.test.x,
+                                        self.data.test.y, self.task))
+        return result
 
     def log_hparams(self, metrics: dict) -> None:
         """TensorBoard HParams session of the finished run (``logger.hparams``, needs ``logger.tensorboard``)."""

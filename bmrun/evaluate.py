@@ -1,0 +1,240 @@
+"""``bmrun-eval <run dir> [data=... data.key=value ...]``: test a finished run's model again.
+
+The run's own ``config.yaml`` says which data it was trained on; overrides may point the test at
+another dataset with the same input shape and number of classes (``data=<option>``, then any
+``data.<key>=<value>``: a local copy with ``data.path``, a label filter with ``data.classes``).
+The model is ``model/model.keras`` (Keras safe mode), which holds the weights the run's final test
+used. Metrics come from the training loop's own evaluation, so evaluating the run's data gives
+back the run's test metrics; they are printed and written to ``<run dir>/eval.json`` (or
+``eval-<data>.json`` when overrides change the data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from bmrun import console
+from bmrun.errors import BmrunError, ConfigError, RunDirError
+
+_KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target"}
+
+
+@dataclass
+class OpenRun:
+    """A run dir's config (as saved) and its trained model."""
+
+    run_dir: Path
+    cfg: DictConfig
+    model: Any
+
+    @property
+    def task_kind(self) -> str:
+        """What the model predicts, read from the model itself (its config may be overridden)."""
+        if getattr(self.model, "target_mean", None) is not None:
+            return "regression"
+        return "binary" if int(self.model.output_shape[-1]) == 1 else "multiclass"
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.model.input_shape[1:])
+
+
+def finished_run_dir(run_dir: str) -> Path:
+    """``run_dir`` as a path, once it is known to hold a config.yaml and an exported model.
+
+    Raises:
+        RunDirError: Not a run dir, or a run that exported no model.
+    """
+    from bmrun.artifacts.export import KERAS_FILE
+
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise RunDirError(f"{run_dir}: no such folder; pass the folder of a finished run, e.g. outputs/<date>/<time>.")
+    if not (path / "config.yaml").is_file():
+        raise RunDirError(f"{run_dir}: not a bmrun run dir (no config.yaml); pass the folder of a finished run.")
+    if not (path / "model" / KERAS_FILE).is_file():
+        raise RunDirError(f"{run_dir}: no model/{KERAS_FILE}; the run did not complete ({_status(path)}), so it "
+                          f"exported no model. Use a completed run, or finish this one with bmrun resume={run_dir}.")
+    return path
+
+
+def open_run(run_dir: str) -> OpenRun:
+    """Load ``run_dir``'s config.yaml and model, or explain what is missing.
+
+    Raises:
+        RunDirError: Not a run dir, no exported model, or a model Keras cannot read.
+    """
+    from bmrun.artifacts.export import KERAS_FILE, load_model
+
+    path = finished_run_dir(run_dir)
+    cfg = OmegaConf.load(path / "config.yaml")
+    from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
+
+    tf = import_tensorflow()
+    try:
+        with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
+            tf.constant(0.0)
+            model = load_model(path)
+    except Exception as error:  # Keras raises ValueError, TypeError, OSError... for a bad file
+        raise RunDirError(f"{path / 'model' / KERAS_FILE} cannot be loaded ({type(error).__name__}: {error}).") from None
+    return OpenRun(path.resolve(), cfg, model)
+
+
+def _status(run_dir: Path) -> str:
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        return f"status {metrics.get('status', 'unknown')} in its metrics.json"
+    except (OSError, ValueError):
+        return "it has no readable metrics.json"
+
+
+def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """The run's config with ``data=<option>`` and ``data.<key>=<value>`` overrides applied."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    cfg = cfg.copy()
+    parser = OverridesParser.create()
+    for text in overrides:
+        try:
+            override = parser.parse_override(text)
+        except HydraException as error:
+            raise ConfigError(text, f"not a key=value override ({str(error).splitlines()[0]})") from None
+        key = override.key_or_group
+        if key == "data":
+            cfg.data = _data_option(str(override.value()))
+        elif key.startswith("data."):
+            OmegaConf.update(cfg, key, override.value(), merge=False)
+        else:
+            raise ConfigError(key, "bmrun-eval only changes the data: data=<option> or data.<key>=<value>")
+    cfg.resume = None
+    return cfg
+
+
+def _data_option(name: str) -> DictConfig:
+    """The ``data`` group as ``bmrun data=<name>`` composes it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    from bmrun.config.schema import register_schemas
+    from bmrun.help import config_dir, groups
+
+    options = groups().get("data", {})
+    if name not in options:
+        raise ConfigError("data", f"unknown option {name!r}; choose one of: {', '.join(options)}")
+    register_schemas()
+    try:
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            return compose(config_name="train", overrides=[f"data={name}"]).data
+    except HydraException as error:
+        raise ConfigError("data", str(error).splitlines()[0]) from None
+
+
+def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:
+    """Refuse data the model cannot read or whose labels it does not predict."""
+    if tuple(inputs.shape) != run.example_shape:
+        raise ConfigError("data", f"data={data_name} has {_shape(inputs.shape)} inputs but the model in {run.run_dir} "
+                          f"takes {_shape(run.example_shape)}; evaluate it on data with the same input shape.")
+    if task.kind != run.task_kind:
+        raise ConfigError("data", f"data={data_name} has {_KIND_NAMES[task.kind]} but the model in {run.run_dir} "
+                          f"predicts {_KIND_NAMES[run.task_kind]}.")
+    if task.kind == "multiclass" and task.num_outputs != int(run.model.output_shape[-1]):
+        raise ConfigError("data", f"data={data_name} has {task.num_classes} classes but the model predicts "
+                          f"{int(run.model.output_shape[-1])}; pick a dataset (or data.classes=[...]) with as many.")
+
+
+def _shape(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str, Any], Path]:
+    """Evaluate the run's model on the test split and write the result file.
+
+    Args:
+        run_dir: A finished run dir.
+        overrides: ``data=<option>`` / ``data.<key>=<value>`` overrides.
+
+    Returns:
+        The content written (data, overrides, test metrics) and the path of the file.
+
+    Raises:
+        BmrunError: Bad run dir, bad override, incompatible or unreadable data.
+    """
+    from bmrun.config import validate
+    from bmrun.data.catalog import describe
+
+    run = open_run(run_dir)
+    config = validate(data_overrides(run.cfg, overrides))
+    task, inputs = describe(config.data)
+    check_compatible(run, task, inputs, config.data.name)
+    test = _test_metrics(run.model, config)
+    result = {"run_dir": str(run.run_dir), "data": config.data.name, "overrides": list(overrides),
+              "num_examples": int(test.pop("_count")), "test": test}
+    out = run.run_dir / ("eval.json" if not overrides else f"eval-{config.data.name}.json")
+    from bmrun.artifacts.run_files import atomic_write
+
+    atomic_write(out, json.dumps(result, indent=2) + "\n")
+    return result, out
+
+
+def _test_metrics(model, config) -> dict[str, Any]:
+    """The training loop's evaluation of the test split (same batches, same metric code)."""
+    import tensorflow as tf
+
+    from bmrun.config.checks import resolved_loss
+    from bmrun.data import load_prepared
+    from bmrun.data.pipeline import DataPipeline
+    from bmrun.training.losses import make_loss
+    from bmrun.training.loop import CompiledLoop
+    from bmrun.training.metrics import eval_metrics
+
+    data = load_prepared(config.data, config.seed)
+    pipeline = DataPipeline(data, batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch_size,
+                            shuffle=False, seed=config.seed)
+    loss_fn = make_loss(resolved_loss(config), num_classes=data.task.num_classes,
+                        label_smoothing=config.loss.label_smoothing, target_std=data.target_std)
+    loop = CompiledLoop(model, loss_fn, None, data.task, tf.distribute.get_strategy(),
+                        global_batch_size=config.data.eval_batch_size)
+    sums = loop.evaluate(pipeline.eval_dataset("test")).numpy()
+    return {**eval_metrics(sums, data.task), "_count": len(data.test)}
+
+
+def print_eval(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console.out.print(f"[bold]bmrun eval[/]: data={result['data']}, test split, {result['num_examples']} examples")
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result["test"].items():
+        table.add_row(key, console.fmt(value))
+    console.out.print(table)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Console-script entry point of ``bmrun-eval``."""
+    parser = argparse.ArgumentParser(
+        prog="bmrun-eval", description="Evaluate a finished run's model on the test split of its data, or of "
+        "another dataset with the same input shape and classes; writes <run dir>/eval.json.",
+        epilog="example: bmrun-eval outputs/2026-01-02/10-11-12-123456 data=mnist data.path=~/data/mnist.npz")
+    parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
+    parser.add_argument("overrides", nargs="*", help="data=<option> and data.<key>=<value> overrides")
+    args = parser.parse_args(argv)
+    try:
+        result, out = evaluate_run(args.run_dir, args.overrides)
+    except BmrunError as error:
+        console.print_error(error.title, str(error))
+        sys.exit(error.exit_code)
+    print_eval(result)
+    console.out.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

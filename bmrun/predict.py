@@ -1,0 +1,191 @@
+"""``bmrun-predict <run dir> <files...>``: what a finished run's model says about new inputs.
+
+Inputs are image files (PNG, JPEG, GIF, BMP), converted to the model's height x width x channels
+with raw pixel values 0..255 as the model expects (it normalises inside), or ``.npy`` arrays
+holding one example or a batch in the model's input shape. For each example it prints the
+predicted class (and its name when the dataset names its classes) with its probability
+(softmax, or sigmoid for binary tasks), or the predicted value for regression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from bmrun import console
+from bmrun.errors import BmrunError, ConfigError, DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
+def read_inputs(paths: Sequence[str], example_shape: tuple[int, ...], dtype: str) -> tuple[np.ndarray, list[str]]:
+    """Stack every example of ``paths`` into one batch for the model.
+
+    Returns:
+        The batch and one label per example (``file`` or ``file[i]`` for rows of a batch).
+
+    Raises:
+        DataError: A file is missing, unreadable, or its shape does not fit the model.
+    """
+    batches, labels = [], []
+    for name in paths:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise DataError(f"{name}: no such file.")
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            batch = _read_npy(path, example_shape)
+        elif suffix in IMAGE_SUFFIXES:
+            batch = _read_image(path, example_shape)
+        else:
+            raise DataError(f"{name}: unknown kind of input; give image files ({', '.join(IMAGE_SUFFIXES)}) "
+                            f"or .npy arrays.")
+        batches.append(batch.astype(dtype))
+        labels += [name] if len(batch) == 1 else [f"{name}[{i}]" for i in range(len(batch))]
+    return np.concatenate(batches), labels
+
+
+def _read_npy(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)  # pickles could run code: never
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({error}).") from None
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise DataError(f"{path}: holds {array.dtype} values; the model takes numbers.")
+    shape = tuple(array.shape)
+    if shape == example_shape:
+        return array[None]
+    if shape[1:] == example_shape and shape[0] > 0:
+        return array
+    # Grayscale images are often saved without their channel axis.
+    if example_shape[-1:] == (1,) and len(example_shape) == 3:
+        if shape == example_shape[:-1]:
+            return array[None, ..., None]
+        if shape[1:] == example_shape[:-1] and shape[0] > 0:
+            return array[..., None]
+    wanted = "x".join(map(str, example_shape))
+    raise DataError(f"{path}: array of shape {shape} does not fit the model, which takes examples of shape "
+                    f"{wanted} (one example) or N x {wanted} (a batch).")
+
+
+def _read_image(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
+    """Decode, match the channels (grayscale/RGB), resize; values stay 0..255."""
+    if len(example_shape) != 3:
+        raise DataError(f"{path}: the model does not read images (its examples have shape "
+                        f"{'x'.join(map(str, example_shape))}); give .npy arrays.")
+    import tensorflow as tf
+
+    height, width, channels = example_shape
+    try:
+        image = tf.io.decode_image(path.read_bytes(), expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\]", "", error.message.splitlines()[0])  # TF's op noise
+        raise DataError(f"{path}: not a readable image ({reason}).") from None
+    if image.shape[-1] in (2, 4):  # grayscale + alpha, RGBA: drop the alpha channel
+        image = image[..., :-1]
+    if channels == 1 and image.shape[-1] == 3:
+        image = tf.image.rgb_to_grayscale(image)
+    elif channels == 3 and image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    elif image.shape[-1] != channels:
+        raise DataError(f"{path}: has {image.shape[-1]} channels; the model takes {channels}.")
+    image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
+    return np.clip(image.numpy(), 0.0, 255.0)[None]
+
+
+def predictions(outputs: np.ndarray, task_kind: str, class_names: Optional[Sequence[str]]) -> list[dict[str, Any]]:
+    """One record per example: class, name and probability, or the value for regression."""
+    records: list[dict[str, Any]] = []
+    if task_kind == "regression":
+        return [{"value": float(v)} for v in outputs.reshape(len(outputs), -1)[:, 0]]
+    if task_kind == "binary":
+        positive = 1.0 / (1.0 + np.exp(-outputs.reshape(-1).astype(np.float64)))
+        classes = (positive > 0.5).astype(int)
+        probabilities = np.where(classes == 1, positive, 1.0 - positive)
+    else:
+        logits = outputs.astype(np.float64)
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        softmax = shifted / shifted.sum(axis=-1, keepdims=True)
+        classes = softmax.argmax(axis=-1)
+        probabilities = softmax[np.arange(len(softmax)), classes]
+    for cls, probability in zip(classes, probabilities):
+        record: dict[str, Any] = {"class": int(cls)}
+        if class_names is not None and int(cls) < len(class_names):
+            record["name"] = class_names[int(cls)]
+        records.append({**record, "probability": float(probability)})
+    return records
+
+
+def _class_names(cfg) -> Optional[tuple[str, ...]]:
+    """The names of the classes the run was trained on (after its data.classes filter)."""
+    from bmrun.config import validate
+    from bmrun.data.catalog import describe
+
+    try:
+        return describe(validate(cfg).data)[0].class_names
+    except ConfigError:  # a config.yaml from another bmrun version: predict without names
+        return None
+
+
+def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Predict every example in ``paths`` with the model of ``run_dir``.
+
+    Raises:
+        BmrunError: Bad run dir, missing or ill-shaped input.
+    """
+    from bmrun.evaluate import finished_run_dir, open_run
+
+    finished_run_dir(run_dir)
+    missing = [name for name in paths if not Path(name).expanduser().is_file()]
+    if missing:  # before loading TensorFlow and the model: a typo should fail fast
+        raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
+    run = open_run(run_dir)
+    batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
+    outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
+    records = predictions(outputs, run.task_kind, _class_names(run.cfg))
+    return [{"input": label, **record} for label, record in zip(labels, records)]
+
+
+def print_predictions(records: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="bmrun predict", title_justify="left")
+    columns = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("input", "name") else "right",
+                         overflow="fold")  # a long path wraps rather than losing its file name
+    for record in records:
+        table.add_row(*[console.fmt(record.get(column, "")) for column in columns])
+    console.out.print(table)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Console-script entry point of ``bmrun-predict``."""
+    parser = argparse.ArgumentParser(
+        prog="bmrun-predict", description="Predict classes (with probabilities) or values for image files or "
+        ".npy arrays with a finished run's model.",
+        epilog="example: bmrun-predict outputs/2026-01-02/10-11-12-123456 seven.png batch.npy")
+    parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
+    parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
+    parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
+    args = parser.parse_args(argv)
+    try:
+        records = predict_files(args.run_dir, args.inputs)
+    except BmrunError as error:
+        console.print_error(error.title, str(error))
+        sys.exit(error.exit_code)
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        print_predictions(records)
+
+
+if __name__ == "__main__":
+    main()

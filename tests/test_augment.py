@@ -1,0 +1,176 @@
+"""Training-image augmentation (``augment=``): what it changes, what it must never change.
+
+Pipeline tests run on the bundled digits; transform tests on synthetic batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bmrun.errors import ConfigError
+from conftest import train_in_process, validated
+
+
+def _pipeline(overrides=(), seed=0):
+    from bmrun.data import load_prepared
+    from bmrun.data.pipeline import DataPipeline
+
+    config = validated(list(overrides) + [f"seed={seed}"])
+    data = load_prepared(config.data, config.seed)
+    return DataPipeline(data, batch_size=64, eval_batch_size=256, shuffle=True, seed=config.seed,
+                        augment=config.augment)
+
+
+def _batches(dataset):
+    return [(x.numpy(), y.numpy()) for x, y in dataset]
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return _pipeline(["augment=none"])
+
+
+@pytest.fixture(scope="module")
+def augmented():
+    return _pipeline(["augment=standard"])
+
+
+def _augmenter(**kwargs):
+    from bmrun.data.augment import Augmenter
+
+    return Augmenter(seed=kwargs.pop("seed", 0), **kwargs)
+
+
+def _images(n=32, side=12, seed=0):
+    """Random bright squares on black, like digits: content away from the border."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, side, side, 1), np.float32)
+    images[:, 3:side - 3, 3:side - 3] = rng.uniform(20, 255, (n, side - 6, side - 6, 1))
+    return images
+
+
+def test_none_is_the_default_and_standard_never_flips():
+    assert not validated().augment.enabled
+    standard = validated(["augment=standard"]).augment
+    assert standard.enabled and not standard.horizontal_flip  # digits must not mirror
+
+
+def test_augmentation_changes_training_batches_but_not_labels_or_eval(plain, augmented):
+    assert plain.augmenter is None and augmented.augmenter is not None
+    base, changed = _batches(plain.train_dataset(0)), _batches(augmented.train_dataset(0))
+    assert len(base) == len(changed)
+    for (x0, y0), (x1, y1) in zip(base, changed):
+        assert x0.shape == x1.shape and x0.dtype == x1.dtype == np.float32
+        np.testing.assert_array_equal(y0, y1)  # same examples in the same order
+        assert not np.array_equal(x0, x1)
+    for split in ("val", "test"):
+        for (x0, y0), (x1, y1) in zip(_batches(plain.eval_dataset(split)), _batches(augmented.eval_dataset(split))):
+            np.testing.assert_array_equal(x0, x1)
+            np.testing.assert_array_equal(y0, y1)
+
+
+def test_same_seed_epoch_and_batch_give_identical_batches(augmented):
+    again = _pipeline(["augment=standard"])
+    first = _batches(augmented.train_dataset(1))
+    for (x0, _), (x1, _) in zip(first, _batches(again.train_dataset(1))):
+        np.testing.assert_array_equal(x0, x1)
+    # A resumed epoch (skipping 3 trained batches) sees exactly the batches the full epoch had.
+    for (x0, y0), (x1, y1) in zip(first[3:], _batches(augmented.train_dataset(1, skip_batches=3))):
+        np.testing.assert_array_equal(x0, x1)
+        np.testing.assert_array_equal(y0, y1)
+    assert len(_batches(augmented.train_dataset(1, skip_batches=3))) == len(first) - 3
+
+
+def test_randomness_depends_on_seed_epoch_and_batch():
+    images = _images()
+    augment = _augmenter(shift=2, rotation=10, noise_std=5)
+    reference = augment(images, 0, 0).numpy()
+    np.testing.assert_array_equal(reference, augment(images, 0, 0).numpy())
+    np.testing.assert_array_equal(reference, _augmenter(shift=2, rotation=10, noise_std=5)(images, 0, 0).numpy())
+    for other in (augment(images, 1, 0), augment(images, 0, 1),
+                  _augmenter(shift=2, rotation=10, noise_std=5, seed=1)(images, 0, 0)):
+        assert not np.array_equal(reference, other.numpy())
+
+
+def test_shape_and_dtype_are_preserved():
+    images = np.random.default_rng(0).uniform(0, 255, (5, 9, 7, 3)).astype(np.float32)
+    out = _augmenter(shift=2, horizontal_flip=True, rotation=15, noise_std=3)(images, 0, 0)
+    assert out.shape == images.shape and out.dtype.name == "float32"
+
+
+def test_noise_has_the_configured_standard_deviation():
+    images = _images(n=64, side=16)
+    diff = _augmenter(noise_std=12.0)(images, 2, 5).numpy() - images
+    assert abs(diff.std() - 12.0) < 0.5 and abs(diff.mean()) < 0.5
+
+
+def test_shift_moves_each_image_by_at_most_shift_pixels_like_pad_and_crop():
+    images = _images(n=40)
+    out = _augmenter(shift=2)(images, 0, 3).numpy()
+    moves = set()
+    for original, shifted in zip(images, out):
+        padded = np.pad(original, ((2, 2), (2, 2), (0, 0)))
+        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                   if np.array_equal(shifted, padded[2 - dy:2 - dy + 12, 2 - dx:2 - dx + 12])]
+        assert matches, "a shifted image must be an exact crop of the zero-padded original"
+        moves.add(matches[0])
+    assert len(moves) > 5  # offsets vary from image to image
+
+
+def test_flip_mirrors_about_half_the_images_exactly():
+    images = _images(n=64)
+    out = _augmenter(horizontal_flip=True)(images, 0, 0).numpy()
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)]
+    kept = [np.array_equal(o, i) for o, i in zip(out, images)]
+    assert all(m or k for m, k in zip(mirrored, kept))
+    assert 16 <= sum(mirrored) <= 48
+
+
+def test_rotation_turns_images_a_little():
+    images = _images(n=16, side=20)
+    out = _augmenter(rotation=10)(images, 0, 0).numpy()
+    assert not np.array_equal(out, images)
+    # A small turn keeps the content in frame: total intensity within a few percent.
+    ratio = out.reshape(16, -1).sum(axis=1) / images.reshape(16, -1).sum(axis=1)
+    assert np.all(np.abs(ratio - 1.0) < 0.05)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["data=diabetes", "model=linear", "augment=standard"], "augment"),
+    (["data=breast_cancer", "model=mlp", "augment.noise_std=1"], "augment"),
+    (["augment=standard", "augment.shift=8"], "augment.shift"),
+    (["augment.rotation=200"], "augment.rotation"),
+    (["augment.noise_std=-1"], "augment.noise_std"),
+])
+def test_bad_augment_configs_are_config_errors(overrides, key):
+    with pytest.raises(ConfigError) as info:
+        validated(overrides)
+    assert info.value.key == key
+
+
+def test_non_image_data_with_augment_none_is_fine():
+    assert not validated(["data=diabetes", "model=linear"]).augment.enabled
+
+
+def test_tiny_training_run_with_standard_augmentation_completes(tmp_path):
+    metrics = train_in_process(tmp_path, ["augment=standard", "data.limit=200", "trainer.max_epochs=2",
+                                          "logger=none"])
+    assert metrics["status"] == "completed" and metrics["epochs"] == 2
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+
+
+def test_resumed_augmented_run_matches_an_uninterrupted_one(tmp_path):
+    """Epoch 2's augmentation after a resume is the one the uninterrupted run drew."""
+    from bmrun.config import validate
+    from bmrun.resume import config_for_resume
+    from bmrun.training.run import train
+
+    common = ["augment=standard", "data.limit=300", "trainer.deterministic=true", "logger=none", "seed=3"]
+    reference = train_in_process(tmp_path / "reference", common + ["trainer.max_epochs=2"])
+    first = train_in_process(tmp_path / "resumed", common + ["trainer.max_epochs=1"])
+    assert first["epochs"] == 1
+    config = validate(config_for_resume(tmp_path / "resumed", ["trainer.max_epochs=2"]))
+    resumed = train(config, tmp_path / "resumed")
+    assert resumed["epochs"] == 2
+    assert resumed["test"] == reference["test"] and resumed["val"] == reference["val"]

@@ -1,0 +1,147 @@
+"""Pictures in TensorBoard (``logger=images``): written where expected, readable, harmless.
+
+Tiny runs write the event files; the tests read them back as TFRecords of ``Event`` protos.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import train_in_process
+
+TINY = ["data.limit=300", "trainer.max_epochs=2", "trainer.deterministic=true"]
+
+
+def read_events(run_dir: Path) -> dict[tuple[str, str], list]:
+    """``{(split, tag): [(step, plugin, value), ...]}`` for image and histogram summaries."""
+    import tensorflow as tf
+    from tensorboard.compat.proto import event_pb2
+
+    found = defaultdict(list)
+    for path in sorted(Path(run_dir, "tensorboard").rglob("events.out.tfevents.*")):
+        split = path.parent.name
+        for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                if plugin in ("images", "histograms"):
+                    found[(split, value.tag)].append((event.step, plugin, tf.make_ndarray(value.tensor)))
+    return found
+
+
+def decode(image_tensor: np.ndarray) -> np.ndarray:
+    """An image summary's tensor is [width, height, png bytes...]; return the decoded PNG."""
+    import tensorflow as tf
+
+    picture = tf.io.decode_png(image_tensor[2]).numpy()
+    assert (picture.shape[1], picture.shape[0]) == (int(image_tensor[0]), int(image_tensor[1]))
+    return picture
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    """The same tiny run twice: with every picture (histograms every 2nd epoch) and without."""
+    root = tmp_path_factory.mktemp("insight")
+    with_pictures = train_in_process(root / "images", TINY + ["logger=images", "logger.histograms_every_n_epochs=2"])
+    without = train_in_process(root / "plain", TINY + ["logger=tensorboard"])
+    return root, with_pictures, without
+
+
+def test_digits_run_logs_every_picture_for_val_and_test(digits_runs):
+    root, _, _ = digits_runs
+    events = read_events(root / "images")
+    epoch_steps = [int(row["step"]) for row in csv.DictReader(open(root / "images" / "history.csv"))]
+    val_steps = [step for step, _, _ in events[("val", "confusion_matrix")]]
+    assert val_steps == epoch_steps and len(val_steps) == 2  # one per epoch, at the epoch's last step
+    for tag in ("confusion_matrix", "misclassified", "saliency"):
+        entries = events[("test", tag)]
+        assert len(entries) == 1, tag
+        step, plugin, tensor = entries[0]
+        assert plugin == "images" and step == val_steps[-1]
+        picture = decode(tensor)
+        assert picture.ndim == 3 and picture.shape[2] in (3, 4)
+        assert 100 <= picture.shape[0] <= 2000 and 200 <= picture.shape[1] <= 2000, (tag, picture.shape)
+        assert picture.std() > 10, f"{tag} is a blank picture"
+    matrix = decode(events[("val", "confusion_matrix")][0][2])
+    assert matrix.shape[0] > 300 and matrix.shape[1] > 300  # 10 classes, room for names
+
+
+def test_histograms_follow_the_configured_interval(digits_runs):
+    root, _, _ = digits_runs
+    events = read_events(root / "images")
+    val_steps = [step for step, _, _ in events[("val", "confusion_matrix")]]
+    weights = {tag for split, tag in events if split == "train" and tag.startswith("weights/")}
+    gradients = {tag for split, tag in events if split == "train" and tag.startswith("gradients/")}
+    assert "weights/head/kernel" in weights and "gradients/head/kernel" in gradients
+    assert {t.split("/", 1)[1] for t in weights} == {t.split("/", 1)[1] for t in gradients}
+    for tag in weights | gradients:
+        entries = events[("train", tag)]
+        assert [step for step, _, _ in entries] == [val_steps[1]], tag  # every 2nd epoch: only epoch 2
+        assert entries[0][1] == "histograms"
+        buckets = entries[0][2]
+        assert buckets.ndim == 2 and buckets.shape[1] == 3 and buckets[:, 2].sum() > 0
+
+
+def test_pictures_do_not_change_training(digits_runs):
+    root, with_pictures, without = digits_runs
+    assert with_pictures["test"] == without["test"]
+    assert with_pictures["val"] == without["val"]
+    assert not any(split in ("val", "test") or tag.startswith(("weights/", "gradients/"))
+                   for split, tag in read_events(root / "plain"))
+
+
+def test_regression_run_logs_a_predicted_vs_true_scatter(tmp_path):
+    metrics = train_in_process(tmp_path, ["data=diabetes", "model=linear", "logger=images", "trainer.max_epochs=2"])
+    assert metrics["status"] == "completed"
+    events = read_events(tmp_path)
+    assert len(events[("val", "predicted_vs_true")]) == 2
+    step, _, tensor = events[("test", "predicted_vs_true")][0]
+    picture = decode(tensor)
+    assert picture.shape[0] >= 300 and picture.shape[1] >= 300 and picture.std() > 10
+    assert not any(tag in ("confusion_matrix", "misclassified", "saliency") for _, tag in events)
+    assert events[("train", "weights/head/kernel")]
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_nothing_is_built_when_tensorboard_is_off(tmp_path):
+    from bmrun.artifacts.tensorboard import TensorBoardLogger
+    from bmrun.insight.tensorboard_images import build_insight
+    from conftest import validated
+
+    images = validated(["logger=images"]).logger
+    assert build_insight(images, TensorBoardLogger(tmp_path, enabled=False), model=None, pipeline=None,
+                         loss_fn=None, variables=[]) is None  # non-chief workers, logger.tensorboard=false
+    assert build_insight(validated().logger, TensorBoardLogger(tmp_path, enabled=True), model=None,
+                         pipeline=None, loss_fn=None, variables=[]) is None  # nothing switched on
+
+
+# ----------------------------------------------------------------------------- drawing (NumPy/PIL only)
+def test_confusion_matrix_picture_has_a_cell_per_class_pair():
+    from bmrun.insight.images import confusion_matrix_image
+
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+             "Ankle boot")
+    small = confusion_matrix_image(np.eye(2) * 5, ("negative", "positive"), "val")
+    large = confusion_matrix_image(np.arange(100).reshape(10, 10), names, "test · confusion matrix")
+    for picture in (small, large):
+        assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    assert large.shape[0] > small.shape[0] and large.shape[1] > small.shape[1]
+
+
+def test_grid_saliency_and_scatter_pictures_have_plausible_sizes():
+    from bmrun.insight.images import GREEN, image_grid, saliency_image, scatter_image
+
+    images = np.random.default_rng(0).uniform(0, 255, (20, 8, 8, 1))
+    grid = image_grid(images, [[("true 1", GREEN)]] * 20, "misclassified", columns=8)
+    assert grid.shape[2] == 3 and grid.shape[1] >= 8 * 56 and grid.shape[0] >= 3 * 56
+    saliency = saliency_image(images[:4], np.abs(images[:4, ..., 0]), ["pred 1"] * 4, "saliency")
+    assert saliency.shape[1] >= 4 * 56 and saliency.shape[0] >= 2 * 56
+    scatter = scatter_image(np.arange(50.0), np.arange(50.0) + 1, "scatter")
+    flat = scatter_image(np.ones(3), np.ones(3), "all equal")  # zero span must not divide by zero
+    assert scatter.shape[0] == flat.shape[0] >= 360 and scatter.shape[1] >= 360
