@@ -9,8 +9,10 @@ neighbour hurts all of them alike. Reported: median samples/s per way and ratios
     python benchmarks/bench_loops.py --models cnn --repeats 5 --json out.json
 
 Ways:
-    bmrun           DataPipeline + CompiledLoop, steps fused per call (trainer.steps_per_call auto)
-    bmrun-1step     the same with one step per call (what fusion buys)
+    bmrun           bmrun's defaults on one device: batches gathered in-graph from the resident
+                    arrays (data.feed=auto), steps fused per call (trainer.steps_per_call auto)
+    bmrun-tfdata    the same loop fed by tf.data (data.feed=tf_data, what multi-device runs use)
+    bmrun-1step     resident feed, one step per call (what fusion buys)
     bmrun-bf16      bmrun with device.precision=mixed_bfloat16 (not in the ratios: other numerics)
     fit             model.fit on NumPy arrays, defaults (what most users write)
     fit-spe32       model.fit on a tf.data pipeline, steps_per_execution=32 (fit's best setting)
@@ -79,23 +81,33 @@ class Way:
         self.rates = []
 
 
-def bmrun_way(config, data, steps_per_call, precision="float32"):
+def bmrun_way(config, data, steps_per_call, precision="float32", resident=True):
     model, optimizer = fresh_model(config, data, precision)
     optimizer.build(model.trainable_variables)
     pipeline = DataPipeline(data, batch_size=BATCH, eval_batch_size=1024, shuffle=True, seed=0)
     loss = make_loss("cross_entropy", num_classes=10)
-    loop = CompiledLoop(model, loss, optimizer, data.task, tf.distribute.get_strategy(), global_batch_size=BATCH)
-    state = {"epoch": 0, "it": None, "left": 0}
+    loop = CompiledLoop(model, loss, optimizer, data.task, tf.distribute.get_strategy(), global_batch_size=BATCH,
+                        batch_at=pipeline.batch_at)
+    state = {"epoch": -1, "left": 0}
 
-    def run(steps):
+    def run(steps):  # what bmrun.training.fit.EpochLoop does, minus logging and checkpoints
         start = time.perf_counter()
         done = 0
         while done < steps:
             if state["left"] == 0:
-                state["it"], state["left"] = iter(pipeline.train_dataset(state["epoch"])), pipeline.steps_per_epoch
                 state["epoch"] += 1
+                state["left"] = pipeline.steps_per_epoch
+                if resident:
+                    state["order"] = pipeline.order_tensor(state["epoch"])
+                else:
+                    state["it"] = iter(pipeline.train_dataset(state["epoch"]))
             n = min(steps_per_call, steps - done, state["left"])
-            loop.train_steps(state["it"], tf.constant(n, tf.int32)).numpy()
+            if resident:
+                first = pipeline.steps_per_epoch - state["left"]
+                loop.train_steps_resident(state["order"], tf.constant(state["epoch"], tf.int64),
+                                          tf.constant(first, tf.int32), tf.constant(n, tf.int32)).numpy()
+            else:
+                loop.train_steps(state["it"], tf.constant(n, tf.int32)).numpy()
             done += n
             state["left"] -= n
         return time.perf_counter() - start
@@ -158,6 +170,7 @@ def bench_model(name: str, repeats: int, extra=()) -> dict:
     auto = config.trainer.steps_per_call or config.trainer.log_every_n_steps
     ways = {
         "bmrun": lambda: bmrun_way(config, data, auto),
+        "bmrun-tfdata": lambda: bmrun_way(config, data, auto, resident=False),
         "bmrun-1step": lambda: bmrun_way(config, data, 1),
         "bmrun-bf16": lambda: bmrun_way(config, data, auto, "mixed_bfloat16"),
         "fit": lambda: fit_way(config, data, 1),

@@ -52,6 +52,9 @@ def check_compatibility(config: TrainConfig) -> None:
             raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
                               f"images of data={config.data.name}")
     trainer = config.trainer
+    if config.data.feed == "resident" and (config.device.name in ("multi_gpu", "multi_worker")):
+        raise ConfigError("data.feed", "resident feeding runs on one device; multi-device runs split batches "
+                                       "through tf.data (data.feed=auto or tf_data)")
     if (trainer.adversarial != "none" or trainer.adv_eval_epsilon) and not (
             inputs.kind == IMAGE and task.is_classification):
         key = "trainer.adversarial" if trainer.adversarial != "none" else "trainer.adv_eval_epsilon"

@@ -48,11 +48,16 @@ class DataConfig:
     normalize: bool = True
     classes: Optional[List[int]] = None  # keep only these labels (relabelled 0..k-1)
     download: bool = True  # last resort after every local copy; off = fail fast offline
+    # How training batches reach the step: gathered in-graph from the resident arrays (fastest
+    # on one device, measured in BENCHMARKS.md) or through tf.data (needed to split batches
+    # across replicas). auto = resident on one device, tf_data on several.
+    feed: str = "auto"  # auto | resident | tf_data
 
     def __post_init__(self) -> None:
         _in_unit_interval("val_fraction", self.val_fraction)
         _at_least("batch_size", self.batch_size, 1)
         _at_least("eval_batch_size", self.eval_batch_size, 1)
+        _choice("feed", self.feed, ("auto", "resident", "tf_data"))
         if self.limit is not None:
             _at_least("limit", self.limit, 1)
 

@@ -74,6 +74,19 @@ class DataPipeline:
                 deterministic=True)
         return dataset.prefetch(AUTOTUNE).with_options(_options())
 
+    def order_tensor(self, epoch: int) -> tf.Tensor:
+        """The epoch's example order as an int32 tensor, for :meth:`batch_at` (same shape every epoch)."""
+        return tf.constant(self.order(epoch)[: self.steps_per_epoch * self.batch_size].astype(np.int32))
+
+    def batch_at(self, order: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor):
+        """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields."""
+        batch = self.batch_size
+        idx = order[index * batch:(index + 1) * batch]
+        x = _as_model_input(tf.gather(self._train_x, idx))
+        if self.augmenter is not None:
+            x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
+        return x, tf.gather(self._train_y, idx)
+
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
         """Sequential batches of ``val`` or ``test`` (optionally only the first ``limit`` examples)."""
         part: Split = getattr(self.data, split)

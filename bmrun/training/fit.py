@@ -49,12 +49,13 @@ class EpochLoop:
     """
 
     def __init__(self, *, loop, pipeline, strategy, state, checkpointer, trainer_cfg, progress, tensorboard,
-                 history, stop, learning_rate, extra_epoch_logs=None):
+                 history, stop, learning_rate, extra_epoch_logs=None, resident: bool = False):
         self.loop, self.pipeline, self.strategy, self.state = loop, pipeline, strategy, state
         self.checkpointer, self.cfg, self.progress = checkpointer, trainer_cfg, progress
         self.tensorboard, self.history, self.stop = tensorboard, history, stop
         self.learning_rate = learning_rate
         self.extra_epoch_logs = extra_epoch_logs
+        self.resident = resident  # batches gathered in-graph (single device) instead of tf.data
         self.task = pipeline.data.task
         self.steps_per_call = trainer_cfg.steps_per_call or trainer_cfg.log_every_n_steps
         self.has_val = len(pipeline.data.val) > 0
@@ -88,7 +89,7 @@ class EpochLoop:
         step_times: list[float] = []
         for epoch in range(int(state.epoch.numpy()), max_epochs):
             skip = int(state.step_in_epoch.numpy())
-            iterator = iter(self._distribute(self.pipeline.train_dataset(epoch, skip)))
+            next_steps = self._batch_source(epoch, skip)
             self.progress.start_epoch(epoch, steps_per_epoch, skip)
             sums = state.epoch_sums.numpy() if skip else np.zeros(3)
             train_seconds, timed_samples, epoch_start = 0.0, 0.0, time.perf_counter()
@@ -96,7 +97,7 @@ class EpochLoop:
             while done < steps_per_epoch:
                 n = self._call_size(steps_per_epoch - done, int(state.global_step.numpy()))
                 start = time.perf_counter()
-                out = self.loop.train_steps(iterator, tf.constant(n, tf.int32)).numpy()
+                out = next_steps(done, n).numpy()
                 seconds = time.perf_counter() - start
                 if first_call:
                     result.compile_s, first_call = seconds, False
@@ -157,6 +158,15 @@ class EpochLoop:
             first_steps = min(self.steps_per_call, steps_per_epoch)
             result.compile_s = max(result.compile_s - steady * first_steps, 0.0)
         return result
+
+    def _batch_source(self, epoch: int, skip: int):
+        """``run(done, n)``: train the epoch's next ``n`` steps, from batch ``done`` on."""
+        if self.resident:
+            order, epoch_t = self.pipeline.order_tensor(epoch), tf.constant(epoch, tf.int64)
+            return lambda done, n: self.loop.train_steps_resident(order, epoch_t, tf.constant(done, tf.int32),
+                                                                  tf.constant(n, tf.int32))
+        iterator = iter(self._distribute(self.pipeline.train_dataset(epoch, skip)))
+        return lambda done, n: self.loop.train_steps(iterator, tf.constant(n, tf.int32))
 
     def _call_size(self, remaining: int, global_step: int) -> int:
         n = min(self.steps_per_call, remaining)

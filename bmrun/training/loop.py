@@ -2,7 +2,9 @@
 
 ``train_steps(iterator, n)`` runs ``n`` optimizer steps inside one ``tf.function`` call: the
 Python dispatch cost is paid once per call, not per step, and the host reads back a handful
-of sums only at the end of the call. The step itself may be XLA-compiled. Evaluation runs a
+of sums only at the end of the call. ``train_steps_resident(order, epoch, start, n)`` does the
+same without tf.data: each batch is gathered inside the graph from the resident arrays (per
+step this saves tf.data's hand-off between threads, which dominates small models). The step itself may be XLA-compiled. Evaluation runs a
 whole split in one call and returns sums (a confusion matrix, or regression moments) from
 which :mod:`bmrun.training.metrics` derives every reported metric.
 """
@@ -45,11 +47,13 @@ class CompiledLoop:
         jit_compile: XLA-compile the step function.
         trainable_variables: Variables to update (a frozen backbone leaves some out).
         adversarial: Train on adversarial examples made inside the step (None = clean data).
+        batch_at: ``batch_at(order, epoch, index) -> (x, y)``, the in-graph batch source of
+            ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
-                 adversarial: Optional[AdversarialTraining] = None):
+                 adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None):
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -61,7 +65,9 @@ class CompiledLoop:
         self.trace_count = {"train": 0, "eval": 0}
         step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self._step = step
+        self.batch_at = batch_at
         self.train_steps = tf.function(self._train_steps)
+        self.train_steps_resident = tf.function(self._train_steps_resident)
         self.evaluate = tf.function(self._evaluate)
         self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
 
@@ -92,11 +98,18 @@ class CompiledLoop:
         return tf.stack([loss_sum, self._correct(y, outputs), count])
 
     def _train_steps(self, iterator, num_steps):
+        return self._run_steps(lambda i: next(iterator), num_steps)
+
+    def _train_steps_resident(self, order, epoch, start, num_steps):
+        return self._run_steps(lambda i: self.batch_at(order, epoch, start + i), num_steps)
+
+    def _run_steps(self, next_batch: Callable, num_steps):
+        """``num_steps`` optimizer steps; returns (loss sum, correct, count, first bad step or -1)."""
         self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
         sums = tf.zeros([3], tf.float32)
         first_bad = tf.constant(-1, tf.int32)
         for i in tf.range(num_steps):
-            x, y = next(iterator)
+            x, y = next_batch(i)
             per_replica = self.strategy.run(self._step, args=(x, y))
             step_sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
             bad = tf.logical_not(tf.math.is_finite(step_sums[0]))

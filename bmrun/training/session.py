@@ -63,7 +63,10 @@ class Session:
             trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
         self.loop = CompiledLoop(self.model, loss_fn, self.optimizer, self.task, strategy,
                                  global_batch_size=config.data.batch_size, jit_compile=jit,
-                                 trainable_variables=self.trainable, adversarial=adversarial)
+                                 trainable_variables=self.trainable, adversarial=adversarial,
+                                 batch_at=self.pipeline.batch_at)
+        single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
+        resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
         self.state = TrainingState()
         checkpoint_dir = (scratch_dir or self.run_dir) / "checkpoints"
         self.checkpointer = Checkpointer(checkpoint_dir, self.model, self.optimizer, self.state)
@@ -77,7 +80,8 @@ class Session:
                                     checkpointer=self.checkpointer, trainer_cfg=config.trainer,
                                     progress=self.progress, tensorboard=self.tensorboard, history=self.history,
                                     stop=self.stop, learning_rate=self._current_lr,
-                                    extra_epoch_logs=self.insight.on_epoch_end if self.insight else None)
+                                    extra_epoch_logs=self.insight.on_epoch_end if self.insight else None,
+                                    resident=resident)
 
     def _build_model(self, config, *, announce: bool):
         """The model, started from ``model.init_from``'s weights, with ``model.freeze`` applied.
