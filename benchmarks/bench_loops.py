@@ -35,7 +35,6 @@ from bmrun.runtime.tfimport import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from bmrun.config import validate  # noqa: E402
 from bmrun.data import load_prepared  # noqa: E402
