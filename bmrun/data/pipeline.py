@@ -46,6 +46,7 @@ class DataPipeline:
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
         with tf.device("/cpu:0"):
             self._train_x, self._train_y = _resident(data.train)
+        self._eval_tensors: dict = {}
 
     def order(self, epoch: int) -> np.ndarray:
         """The training example order of ``epoch`` (0-based)."""
@@ -86,6 +87,14 @@ class DataPipeline:
         if self.augmenter is not None:
             x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
         return x, tf.gather(self._train_y, idx)
+
+    def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
+        """``val`` or ``test`` as model-ready tensors (converted once per run, then reused)."""
+        if split not in self._eval_tensors:
+            part: Split = getattr(self.data, split)
+            with tf.device("/cpu:0"):
+                self._eval_tensors[split] = (_as_model_input(tf.constant(part.x)), tf.constant(part.y))
+        return self._eval_tensors[split]
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
         """Sequential batches of ``val`` or ``test`` (optionally only the first ``limit`` examples)."""

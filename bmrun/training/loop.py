@@ -70,6 +70,7 @@ class CompiledLoop:
         self.train_steps_resident = tf.function(self._train_steps_resident)
         self.evaluate = tf.function(self._evaluate)
         self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
+        self._evaluate_tensors = None
 
     # ------------------------------------------------------------------ training
     def _attack(self, x, y):
@@ -157,11 +158,34 @@ class CompiledLoop:
             sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(step, args=(x, y)), axis=None)
         return sums
 
+    def _eval_width(self) -> int:
+        return 6 if self.task.kind == REGRESSION else 2 + self.task.num_classes ** 2
+
     def _evaluate(self, dataset):
         self.trace_count["eval"] += 1
-        width = 6 if self.task.kind == REGRESSION else 2 + self.task.num_classes ** 2
-        sums = tf.zeros([width], tf.float64)
+        sums = tf.zeros([self._eval_width()], tf.float64)
         for x, y in dataset:
             per_replica = self.strategy.run(self._eval_step, args=(x, y))
             sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return sums
+
+    def evaluate_tensors(self, x: tf.Tensor, y: tf.Tensor, batch_size: int):
+        """Evaluate a whole split held as tensors, batch by batch in-graph (single device).
+
+        Skips tf.data: building and tracing an eval pipeline costs more than the evaluation
+        itself on small splits, and this path traces once for val and test alike.
+        """
+        if self._evaluate_tensors is None:
+            spec = [tf.TensorSpec([None, *x.shape[1:]], x.dtype), tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
+            self._evaluate_tensors = tf.function(self._evaluate_in_graph, input_signature=spec)
+            self._eval_batch_size = batch_size
+        return self._evaluate_tensors(x, y)
+
+    def _evaluate_in_graph(self, x, y):
+        self.trace_count["eval"] += 1
+        batch = self._eval_batch_size
+        sums = tf.zeros([self._eval_width()], tf.float64)
+        num_batches = (tf.shape(x)[0] + batch - 1) // batch
+        for i in tf.range(num_batches):
+            sums += self._eval_step(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
         return sums
