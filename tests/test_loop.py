@@ -61,3 +61,18 @@ def test_xla_step_trains_on_cpu_like_the_plain_step(tmp_path):
     assert xla["status"] == "completed" and "XLA" in xla["device"]
     assert abs(xla["test"]["accuracy"] - plain["test"]["accuracy"]) < 0.05
     assert xla["test"]["accuracy"] > 0.7
+
+
+def test_l2_penalty_shrinks_kernels(tmp_path):
+    import keras
+    import numpy as np
+
+    def kernel_norm(run_dir):
+        model = keras.saving.load_model(str(run_dir / "model" / "model.keras"))
+        return float(np.sum(np.square(model.get_layer("head").get_weights()[0])))
+
+    common = ["model=linear", "trainer.max_epochs=3", "seed=1", "optimizer=sgd", "optimizer.lr=0.05",
+              "optimizer.momentum=0", "optimizer.nesterov=false"]
+    train_in_process(tmp_path / "plain", common)
+    train_in_process(tmp_path / "l2", [*common, "loss.l2=0.05"])
+    assert kernel_norm(tmp_path / "l2") < 0.75 * kernel_norm(tmp_path / "plain")

@@ -25,10 +25,12 @@ from bmrun.errors import ConfigError
 class LossConfig:
     name: str = "auto"  # auto picks from the dataset's task
     label_smoothing: float = 0.0
+    l2: float = 0.0  # adds l2 * sum(w^2) over kernels and embeddings (coupled L2; see optimizer.weight_decay)
 
     def __post_init__(self) -> None:
         choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse"))
         in_unit_interval("label_smoothing", self.label_smoothing)
+        at_least("l2", self.l2, 0.0)
 
 
 # ----------------------------------------------------------------------------- optimizer

@@ -49,11 +49,14 @@ class CompiledLoop:
         adversarial: Train on adversarial examples made inside the step (None = clean data).
         batch_at: ``batch_at(order, epoch, index) -> (x, y)``, the in-graph batch source of
             ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
+        l2: Coefficient of the L2 penalty ``l2 * sum(w**2)`` on kernels and embeddings (biases,
+            normalisation and other parameters are left alone, as Keras's regularizers do).
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
-                 adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None):
+                 adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
+                 l2: float = 0.0):
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -62,6 +65,8 @@ class CompiledLoop:
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
+        self.l2 = l2
+        self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
         step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self._step = step
@@ -91,6 +96,9 @@ class CompiledLoop:
             loss = tf.reduce_sum(per_example) / self.global_batch_size
             if self.model.losses:  # weight regularisers: each replica adds its share
                 loss += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
+            if self.l2 and self._penalised:
+                penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._penalised])
+                loss += self.l2 * penalty / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)

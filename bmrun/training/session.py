@@ -64,7 +64,7 @@ class Session:
         self.loop = CompiledLoop(self.model, loss_fn, self.optimizer, self.task, strategy,
                                  global_batch_size=config.data.batch_size, jit_compile=jit,
                                  trainable_variables=self.trainable, adversarial=adversarial,
-                                 batch_at=self.pipeline.batch_at)
+                                 batch_at=self.pipeline.batch_at, l2=config.loss.l2)
         single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
         resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
         self.state = TrainingState()
