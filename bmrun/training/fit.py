@@ -93,7 +93,7 @@ class EpochLoop:
     def run(self, max_epochs: int) -> FitResult:
         result = FitResult()
         state, steps_per_epoch = self.state, self.pipeline.steps_per_epoch
-        first_call = True
+        first_call, first_steps = True, 0
         step_times: list[float] = []
         for epoch in range(int(state.epoch.numpy()), max_epochs):
             skip = int(state.step_in_epoch.numpy())
@@ -108,7 +108,7 @@ class EpochLoop:
                 out = next_steps(done, n).numpy()
                 seconds = time.perf_counter() - start
                 if first_call:
-                    result.compile_s, first_call = seconds, False
+                    result.compile_s, first_call, first_steps = seconds, False, n
                 else:
                     train_seconds += seconds
                     timed_samples += out[2]
@@ -163,7 +163,6 @@ class EpochLoop:
         if step_times and result.compile_s:
             # The first call paid tracing and graph optimisation; subtract its share of work.
             steady = statistics.median(step_times)
-            first_steps = min(self.steps_per_call, steps_per_epoch)
             result.compile_s = max(result.compile_s - steady * first_steps, 0.0)
         return result
 
