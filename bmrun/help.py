@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bmrun.config.paths import packaged_config_dir
+
 USAGE = """\
 bmrun: train basic models (linear, MLP, CNN, RNN, Transformer) in a compiled TensorFlow loop.
 
@@ -38,11 +40,8 @@ _HIDDEN = {"hydra", "schema"}
 
 
 def config_dir() -> str:
-    """``conf/`` inside the installed package (wheel), else the source checkout's ``conf/``."""
-    packaged = Path(__file__).resolve().parent / "conf"
-    if packaged.is_dir():
-        return str(packaged)
-    return str(Path(__file__).resolve().parent.parent / "conf")
+    """bmrun's own ``conf/`` folder (see :mod:`bmrun.config.paths`)."""
+    return packaged_config_dir()
 
 
 def _summary(path: Path) -> str:

@@ -21,15 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def compose(overrides: Iterable[str] = ()):
     """The job config ``bmrun <overrides>`` would run (Hydra compose API, no TensorFlow)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from bmrun.config import compose as bmrun_compose
 
-    from bmrun.config.schema import register_schemas
-    from bmrun.help import config_dir
-
-    register_schemas()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return hydra_compose(config_name="train", overrides=list(overrides))
+    return bmrun_compose(overrides)
 
 
 def validated(overrides: Iterable[str] = ()):

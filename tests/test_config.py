@@ -6,8 +6,6 @@ import subprocess
 import sys
 
 import pytest
-from hydra.errors import ConfigCompositionException
-from omegaconf.errors import ConfigKeyError, ValidationError
 
 from bmrun.config.schema import CnnModelConfig, TrainConfig
 from bmrun.errors import ConfigError
@@ -43,18 +41,17 @@ def test_presets_compose(option):
 
 
 def test_unknown_key_is_rejected_by_schema():
-    with pytest.raises(ConfigCompositionException):
+    with pytest.raises(ConfigError, match="optimizer.lrr"):
         compose(["optimizer.lrr=0.1"])
 
 
 def test_wrong_type_is_rejected_by_schema():
-    with pytest.raises(ConfigCompositionException) as info:
+    with pytest.raises(ConfigError, match="optimizer.lr"):
         compose(["optimizer.lr=abc"])
-    assert isinstance(info.value.__cause__, ValidationError) or "lr" in str(info.value)
 
 
 def test_unknown_option_is_rejected():
-    with pytest.raises((ConfigCompositionException, ConfigKeyError)):
+    with pytest.raises(ConfigError, match="nope"):
         compose(["model=nope"])
 
 

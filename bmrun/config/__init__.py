@@ -14,8 +14,11 @@ from typing import Any, get_type_hints
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bmrun.config.compose import compose
 from bmrun.config.schema import SCHEMAS, TrainConfig
 from bmrun.errors import ConfigError
+
+__all__ = ["compose", "validate"]
 
 GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment")
 
