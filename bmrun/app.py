@@ -52,7 +52,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     A failure in a single run exits with the error's code and one paragraph on stderr. In a
     multirun the failure is recorded in the job's metrics.json and the sweep goes on.
     """
-    from bmrun.artifacts.run_files import write_config
+    from bmrun.run_dir import write_config
     from bmrun.config import validate
     from bmrun.console import print_error, print_results
     from bmrun.resume import config_for_resume
@@ -91,7 +91,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
 
 def _record_failure(run_dir: Path, error: Exception, overrides) -> None:
     """metrics.json for a job that failed before or outside training (training writes its own)."""
-    from bmrun.artifacts.run_files import read_metrics, write_metrics
+    from bmrun.run_dir import read_metrics, write_metrics
 
     if not run_dir.is_dir():
         return

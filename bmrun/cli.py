@@ -6,11 +6,11 @@ TensorFlow), and everything else is handed to the Hydra application in :mod:`bmr
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from bmrun.errors import BmrunError, RunDirError
+from bmrun.errors import BmrunError
+from bmrun.run_dir import create_run_dir, require_run_dir
 
 
 def _prepare_resume_argv(argv: list[str]) -> list[str]:
@@ -18,30 +18,24 @@ def _prepare_resume_argv(argv: list[str]) -> list[str]:
     resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
     if not resume or resume[-1] in ("", "null"):
         return argv
-    run_dir = Path(resume[-1]).expanduser()
-    if not (run_dir / "config.yaml").is_file():
-        raise RunDirError(f"resume={resume[-1]}: not a bmrun run dir (no config.yaml there). Pass the folder of "
-                          f"an earlier run, e.g. outputs/<date>/<time>.")
+    run_dir = require_run_dir(resume[-1], "resume")
     extra = [f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
     return argv + [e for e in extra if not any(a.startswith(e.split("=")[0] + "=") for a in argv)]
 
 
 def _check_output_dir(argv: list[str]) -> None:
-    """Fail before Hydra does (with a traceback) when the run dir cannot be created."""
+    """Fail before Hydra does (with a traceback) when the run dir cannot be created.
+
+    The part of the dir template before any ``${...}`` is made for real: only ``mkdir`` knows
+    (root passes every permission check, ``/proc`` refuses, a file may be in the way).
+    """
     multirun = "-m" in argv or "--multirun" in argv
-    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
-    given = [a[len(key):] for a in argv if a.startswith(key)]
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [a[len(key) + 1:] for a in argv if a.startswith(key + "=")]
     template = given[-1] if given else ("outputs/multirun" if multirun else "outputs")
-    static = Path(template.split("${", 1)[0] or ".").expanduser().absolute()
-    probe = static
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise RunDirError(f"cannot create the run dir {template}: {probe} is a file, not a folder. Choose another "
-                          f"place with {key}<dir>.")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunDirError(f"cannot create the run dir {template}: {probe} is not writable. Run from a writable "
-                          f"folder or pass {key}<writable dir>.")
+    static = template.split("${", 1)[0]
+    if static.rstrip("/"):
+        create_run_dir(Path(static), key)
 
 
 def _worker_argv(argv: list[str]) -> list[str]:

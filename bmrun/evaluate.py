@@ -12,7 +12,6 @@ back the run's test metrics; they are printed and written to ``<run dir>/eval.js
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun import console
-from bmrun.errors import BmrunError, ConfigError, RunDirError
+from bmrun.errors import BmrunError, ConfigError
+from bmrun.run_dir import CONFIG, atomic_write_json, require_finished_run
 
 _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target"}
 
@@ -46,53 +46,22 @@ class OpenRun:
         return tuple(int(d) for d in self.model.input_shape[1:])
 
 
-def finished_run_dir(run_dir: str) -> Path:
-    """``run_dir`` as a path, once it is known to hold a config.yaml and an exported model.
-
-    Raises:
-        RunDirError: Not a run dir, or a run that exported no model.
-    """
-    from bmrun.artifacts.export import KERAS_FILE
-
-    path = Path(run_dir).expanduser()
-    if not path.is_dir():
-        raise RunDirError(f"{run_dir}: no such folder; pass the folder of a finished run, e.g. outputs/<date>/<time>.")
-    if not (path / "config.yaml").is_file():
-        raise RunDirError(f"{run_dir}: not a bmrun run dir (no config.yaml); pass the folder of a finished run.")
-    if not (path / "model" / KERAS_FILE).is_file():
-        raise RunDirError(f"{run_dir}: no model/{KERAS_FILE}; the run did not complete ({_status(path)}), so it "
-                          f"exported no model. Use a completed run, or finish this one with bmrun resume={run_dir}.")
-    return path
-
-
-def open_run(run_dir: str) -> OpenRun:
+def open_run(run_dir: str, what: str = "bmrun-eval") -> OpenRun:
     """Load ``run_dir``'s config.yaml and model, or explain what is missing.
 
     Raises:
         RunDirError: Not a run dir, no exported model, or a model Keras cannot read.
     """
-    from bmrun.artifacts.export import KERAS_FILE, load_model
-
-    path = finished_run_dir(run_dir)
-    cfg = OmegaConf.load(path / "config.yaml")
+    from bmrun.models.loading import load_run_model
     from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
 
+    path = require_finished_run(run_dir, what)
+    cfg = OmegaConf.load(path / CONFIG)
     tf = import_tensorflow()
-    try:
-        with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
-            tf.constant(0.0)
-            model = load_model(path)
-    except Exception as error:  # Keras raises ValueError, TypeError, OSError... for a bad file
-        raise RunDirError(f"{path / 'model' / KERAS_FILE} cannot be loaded ({type(error).__name__}: {error}).") from None
+    with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
+        tf.constant(0.0)
+        model = load_run_model(path, what)
     return OpenRun(path.resolve(), cfg, model)
-
-
-def _status(run_dir: Path) -> str:
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        return f"status {metrics.get('status', 'unknown')} in its metrics.json"
-    except (OSError, ValueError):
-        return "it has no readable metrics.json"
 
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -178,9 +147,7 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     result = {"run_dir": str(run.run_dir), "data": config.data.name, "overrides": list(overrides),
               "num_examples": int(test.pop("_count")), "test": test}
     out = run.run_dir / ("eval.json" if not overrides else f"eval-{config.data.name}.json")
-    from bmrun.artifacts.run_files import atomic_write
-
-    atomic_write(out, json.dumps(result, indent=2) + "\n")
+    atomic_write_json(out, result)
     return result, out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from bmrun import console
 from bmrun.errors import BmrunError, ConfigError, DataError
+from bmrun.run_dir import require_finished_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
@@ -139,13 +140,13 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
     """
-    from bmrun.evaluate import finished_run_dir, open_run
+    from bmrun.evaluate import open_run
 
-    finished_run_dir(run_dir)
+    require_finished_run(run_dir, "bmrun-predict")
     missing = [name for name in paths if not Path(name).expanduser().is_file()]
     if missing:  # before loading TensorFlow and the model: a typo should fail fast
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
-    run = open_run(run_dir)
+    run = open_run(run_dir, "bmrun-predict")
     batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
     records = predictions(outputs, run.task_kind, _class_names(run.cfg))

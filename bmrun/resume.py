@@ -13,6 +13,7 @@ from typing import Iterable
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.errors import ConfigError, RunDirError
+from bmrun.run_dir import CHECKPOINTS, CONFIG, require_run_dir
 
 def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> DictConfig:
     """The config to resume ``run_dir`` with: its config.yaml plus value overrides.
@@ -21,10 +22,9 @@ def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> DictConfig:
         RunDirError: ``run_dir`` is not a run (no config.yaml or no checkpoints/).
         ConfigError: An override names a config group or a key the run does not have.
     """
-    config_file = run_dir / "config.yaml"
-    if not config_file.is_file():
-        raise RunDirError(f"resume={run_dir}: not a bmrun run dir (no config.yaml).")
-    if not (run_dir / "checkpoints").is_dir():
+    run_dir = require_run_dir(run_dir, "resume")
+    config_file = run_dir / CONFIG
+    if not (run_dir / CHECKPOINTS).is_dir():
         raise RunDirError(f"resume={run_dir}: the run has no checkpoints/ folder, so there is nothing to resume; "
                           f"start a new run instead.")
     cfg = OmegaConf.load(config_file)

@@ -40,7 +40,7 @@ def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
     """Train in this process (TensorFlow imported once per test session) and return metrics."""
     from omegaconf import OmegaConf
 
-    from bmrun.artifacts.run_files import write_config
+    from bmrun.run_dir import write_config
     from bmrun.config import validate
     from bmrun.training.run import train
 

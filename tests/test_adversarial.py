@@ -14,12 +14,12 @@ def trained(tmp_path_factory):
     """A small CNN trained on digits, its loss and a batch of test images (raw pixels)."""
     import tensorflow as tf
 
-    from bmrun.artifacts.export import load_model
+    from bmrun.models.loading import load_run_model
     from bmrun.training.losses import make_loss
 
     run_dir = tmp_path_factory.mktemp("clean")
     train_in_process(run_dir, ["trainer.max_epochs=3"])
-    model = load_model(run_dir)
+    model = load_run_model(run_dir, "test")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

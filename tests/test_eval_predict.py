@@ -109,9 +109,9 @@ def test_predict_a_png_and_a_npy_batch(run_dir, digits, tmp_path, capsys):
         assert 0 <= record["class"] <= 9 and record["name"] == str(record["class"])
         assert 0.0 <= record["probability"] <= 1.0
 
-    from bmrun.artifacts.export import load_model
+    from bmrun.models.loading import load_run_model
 
-    logits = load_model(run_dir).predict(images[:3, ..., None].astype("float32"), verbose=0)
+    logits = load_run_model(run_dir, "test").predict(images[:3, ..., None].astype("float32"), verbose=0)
     assert [r["class"] for r in records[1:]] == logits.argmax(-1).tolist()
 
 

@@ -183,13 +183,13 @@ TRAIN_RUNS = {
 
 @pytest.mark.parametrize("run", list(TRAIN_RUNS))
 def test_short_training_run_on_digits_completes_and_exports(run, tmp_path):
-    from bmrun.artifacts.export import load_model
+    from bmrun.models.loading import load_run_model
 
     metrics = train_in_process(tmp_path, TRAIN_RUNS[run] + ["data.limit=200", "trainer.max_epochs=1",
                                                             "logger.tensorboard=false"])
     assert metrics["status"] == "completed" and metrics["epochs"] == 1
     assert metrics["model"] == TRAIN_RUNS[run][0].split("=")[1]
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and np.isfinite(metrics["test"]["loss"])
-    loaded = load_model(tmp_path)
+    loaded = load_run_model(tmp_path, "test")
     assert sum(int(np.prod(w.shape)) for w in loaded.trainable_weights) == metrics["num_params"]
     assert predict(loaded, np.zeros((2, 8, 8, 1), np.float32)).shape == (2, 10)

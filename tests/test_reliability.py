@@ -142,9 +142,9 @@ def test_early_stopping_keeps_and_tests_the_best_epoch(tmp_path):
 def test_saved_model_loads_in_safe_mode_and_predicts_like_training(tmp_path):
     import numpy as np
 
-    from bmrun.artifacts.export import load_model
+    from bmrun.models.loading import load_run_model
 
     train_in_process(tmp_path, ["model=mlp", "trainer.max_epochs=1", "data.limit=200"])
-    model = load_model(tmp_path)
+    model = load_run_model(tmp_path, "test")
     x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 1)).astype("float32")
     assert model.predict(x, verbose=0).shape == (4, 10)

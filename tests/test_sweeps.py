@@ -89,7 +89,7 @@ def test_fail_on_job_error_false_exits_zero(tmp_path):
 
 def test_exit_status_counts_only_this_sweeps_jobs(tmp_path):
     """A sweep dir that is reused (e.g. a resumed Optuna study) keeps old failures out of the verdict."""
-    from bmrun.artifacts.run_files import write_metrics
+    from bmrun.run_dir import write_metrics
 
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}, "fail_on_job_error": True})
     (tmp_path / "0").mkdir()

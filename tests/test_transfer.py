@@ -15,7 +15,7 @@ def _saved_source(run_dir, overrides):
     """A run dir holding an (untrained) model and the config that built it."""
     from omegaconf import OmegaConf
 
-    from bmrun.artifacts.run_files import write_config
+    from bmrun.run_dir import write_config
     from bmrun.data import load_prepared
     from bmrun.models import build_model
 
@@ -63,13 +63,13 @@ def test_the_head_is_kept_for_the_same_labels_and_restarted_for_another_count(tm
 
 
 def test_freeze_backbone_trains_the_head_only(tmp_path):
-    from bmrun.artifacts.export import load_model
+    from bmrun.models.loading import load_run_model
 
     source = _saved_source(tmp_path / "source", [LOW_DIGITS, "data.limit=50"])
     run_dir = tmp_path / "tuned"
     metrics = train_in_process(run_dir, [HIGH_DIGITS, "data.limit=100", "trainer.max_epochs=1", "logger.tensorboard=false",
                                          f"model.init_from={tmp_path / 'source'}", "model.freeze=backbone"])
-    tuned = load_model(run_dir)
+    tuned = load_run_model(run_dir, "test")
     head_params = sum(int(np.prod(w.shape)) for w in tuned.get_layer("head").weights)
     assert metrics["num_params"] == head_params  # only the head is trainable
     for name in ("conv_0", "dense_0"):
@@ -80,7 +80,7 @@ def test_freeze_backbone_trains_the_head_only(tmp_path):
 
 @pytest.mark.parametrize("case, error, message", [
     ("missing", "RunDirError", "no such folder"),
-    ("no_model", "RunDirError", "no model/model.keras"),
+    ("no_model", "RunDirError", "not a bmrun run dir"),
     ("other_family", "ConfigError", "no layer of the mlp model"),
 ])
 def test_unusable_init_from_is_a_clear_error(tmp_path, case, error, message):

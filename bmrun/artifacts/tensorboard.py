@@ -8,11 +8,12 @@ duplicate or orphaned points.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Mapping
 
 import tensorflow as tf
+
+from bmrun.run_dir import atomic_path
 
 
 class TensorBoardLogger:
@@ -63,9 +64,7 @@ def truncate_events(log_dir: Path, last_step: int) -> int:
                 dropped += 1
                 continue
             kept.append(record)
-        tmp = path.with_name("." + path.name + ".truncating")
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
+        with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
             for record in kept:
                 writer.write(record)
-        os.replace(tmp, path)
     return dropped

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from bmrun.data.catalog import MULTICLASS, REGRESSION, TaskSpec
+from bmrun.run_dir import atomic_write_bytes
 from bmrun.runtime.tfimport import quiet_native_logs
 
 log = logging.getLogger("bmrun")
@@ -75,9 +75,7 @@ def _write_and_measure(content: bytes, how: dict[str, Any], model_dir: Path, kin
                        y_test: np.ndarray, task: TaskSpec) -> dict[str, Any]:
     """Write one converted model and return its metrics.json entry (size, test metric)."""
     path = model_dir / tflite_file(kind)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # readers never see half a file
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, content)
     entry: dict[str, Any] = {"file": path.name, "bytes": len(content), **how}
     try:
         entry.update(evaluate_tflite(path, x_test, y_test, task))

@@ -19,7 +19,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bmrun.errors import ConfigError, RunDirError
+from bmrun.errors import ConfigError
+from bmrun.run_dir import CONFIG
 
 log = logging.getLogger("bmrun")
 
@@ -42,32 +43,11 @@ class TransferReport:
         return text + (f"; freshly initialised: {', '.join(fresh)}" if fresh else "")
 
 
-def load_source_model(run_dir: str):
-    """The trained model of the run at ``run_dir`` (``model/model.keras``, safe mode).
-
-    Raises:
-        RunDirError: The folder does not exist, holds no exported model, or the model cannot
-            be read.
-    """
-    from bmrun.artifacts.export import KERAS_FILE, load_model
-
-    path = Path(run_dir).expanduser()
-    if not path.is_dir():
-        raise RunDirError(f"model.init_from={run_dir}: no such folder. Pass the run dir of a finished run, "
-                          f"e.g. outputs/<date>/<time>.")
-    if not (path / "model" / KERAS_FILE).is_file():
-        raise RunDirError(f"model.init_from={run_dir}: no model/{KERAS_FILE} there; only a run that completed "
-                          f"(status completed in its metrics.json) has exported its model.")
-    try:
-        return load_model(path)
-    except Exception as error:  # Keras raises ValueError, TypeError, OSError... for a bad file
-        raise RunDirError(f"model.init_from={run_dir}: model/{KERAS_FILE} cannot be loaded "
-                          f"({type(error).__name__}: {error}).") from None
-
-
 def init_from_run(model, run_dir: str, data_cfg) -> TransferReport:
     """Start ``model`` (built for ``data_cfg``) from the weights of the run at ``run_dir``."""
-    source = load_source_model(run_dir)
+    from bmrun.models.loading import load_run_model
+
+    source = load_run_model(run_dir, "model.init_from")
     return copy_matching_weights(source, model, run_dir, keep_head=same_labels(run_dir, data_cfg))
 
 
@@ -80,7 +60,7 @@ def same_labels(run_dir: str, data_cfg) -> bool:
     from bmrun.data.catalog import describe
 
     try:
-        source_data = OmegaConf.load(Path(run_dir).expanduser() / "config.yaml").data
+        source_data = OmegaConf.load(Path(run_dir).expanduser() / CONFIG).data
         return describe(source_data)[0] == describe(data_cfg)[0]
     except (OSError, OmegaConfBaseException, ConfigError):
         return False

@@ -20,7 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun import console
-from bmrun.artifacts.run_files import METRICS
+from bmrun.run_dir import METRICS
 from bmrun.sweep.report import print_report
 from bmrun.sweep.summary import SUMMARY_CSV, collect, find_run_dirs, is_failure, write_summary_csv
 

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-from bmrun.artifacts.run_files import METRICS, atomic_write
+from bmrun.run_dir import METRICS, atomic_write
 from bmrun.objective import objective_direction
 
 COMPLETED = "completed"
@@ -32,7 +32,7 @@ _HIGHER_IS_BETTER = {"samples_per_s", "train/samples_per_s"}
 
 def number(value: Any) -> Optional[float]:
     """A float from a metrics.json value: numbers, and the strings ``nan``/``inf`` that
-    :func:`bmrun.artifacts.run_files.write_metrics` stores for non-finite floats."""
+    :func:`bmrun.run_dir.write_metrics` stores for non-finite floats."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

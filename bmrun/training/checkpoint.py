@@ -16,6 +16,7 @@ from typing import Optional
 import tensorflow as tf
 
 from bmrun.errors import RunDirError
+from bmrun.run_dir import atomic_path
 
 BEST_WEIGHTS = "best.weights.h5"
 
@@ -81,10 +82,9 @@ class Checkpointer:
         """Keep the current weights as the best model (atomic: temp file, then rename)."""
         if not self.enabled:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".tmp-{os.getpid()}-{BEST_WEIGHTS}"
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, self.directory / BEST_WEIGHTS)
+        with atomic_path(self.directory / BEST_WEIGHTS) as tmp:
+            self.model.save_weights(str(tmp.with_name(tmp.name + ".weights.h5")))  # Keras wants the suffix
+            os.replace(tmp.with_name(tmp.name + ".weights.h5"), tmp)
 
     def restore_best(self) -> bool:
         path = self.directory / BEST_WEIGHTS

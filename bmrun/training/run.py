@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bmrun import console
-from bmrun.artifacts.run_files import lookup, read_metrics, write_metrics
+from bmrun.run_dir import lookup, read_metrics, write_metrics
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
 from bmrun.errors import DivergedError, TrainingInterrupted

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from bmrun import console
 from bmrun.artifacts.export import export_model
-from bmrun.artifacts.run_files import History
+from bmrun.run_dir import History
 from bmrun.artifacts.tensorboard import TensorBoardLogger, truncate_events
 from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
