@@ -52,7 +52,7 @@ def compose(model: str, extra=()):
     from hydra import initialize_config_dir
 
     from bmrun.config.schema import register_schemas
-    from bmrun.help import config_dir
+    from bmrun.cli.help import config_dir
 
     register_schemas()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):

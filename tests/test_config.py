@@ -9,7 +9,7 @@ import pytest
 
 from bmrun.config.schema import CnnModelConfig, TrainConfig
 from bmrun.errors import ConfigError
-from bmrun.help import groups
+from bmrun.cli.help import groups
 from conftest import REPO, compose, validated
 
 GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "experiment", "debug",
@@ -82,7 +82,7 @@ def test_cnn_pooling_too_deep_for_small_images():
 
 def test_config_path_does_not_import_tensorflow():
     code = ("import sys; sys.path.insert(0, 'tests'); from conftest import validated; "
-            "validated(['model=mlp', 'data=fashion_mnist']); import bmrun.app, bmrun.cli; "
+            "validated(['model=mlp', 'data=fashion_mnist']); import bmrun.cli.app, bmrun.cli; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 

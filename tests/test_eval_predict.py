@@ -40,7 +40,7 @@ def _main(module, args, capsys):
 
 
 def test_eval_of_the_runs_own_data_gives_its_test_metrics(run_dir, capsys):
-    from bmrun import evaluate
+    from bmrun.cli import eval as evaluate
 
     code, out, _ = _main(evaluate, [run_dir], capsys)
     assert code == 0
@@ -54,7 +54,7 @@ def test_eval_of_the_runs_own_data_gives_its_test_metrics(run_dir, capsys):
 
 
 def test_eval_with_a_compatible_override_writes_its_own_file(run_dir, capsys):
-    from bmrun import evaluate
+    from bmrun.cli import eval as evaluate
 
     code, _, _ = _main(evaluate, [run_dir, "data.eval_batch_size=100"], capsys)
     assert code == 0
@@ -64,7 +64,7 @@ def test_eval_with_a_compatible_override_writes_its_own_file(run_dir, capsys):
 
 
 def test_eval_on_mnist_is_refused_for_an_8x8_model(run_dir, tmp_path, capsys):
-    from bmrun import evaluate
+    from bmrun.cli import eval as evaluate
 
     fake = tmp_path / "mnist.npz"
     rng = np.random.default_rng(0)
@@ -83,7 +83,7 @@ def test_eval_on_mnist_is_refused_for_an_8x8_model(run_dir, tmp_path, capsys):
     (["data.colour=1"], "unknown key"),
 ])
 def test_eval_refuses_bad_overrides(run_dir, capsys, overrides, message):
-    from bmrun import evaluate
+    from bmrun.cli import eval as evaluate
 
     code, _, err = _main(evaluate, [run_dir, *overrides], capsys)
     assert code == 2 and message in err and "Traceback" not in err
@@ -92,7 +92,7 @@ def test_eval_refuses_bad_overrides(run_dir, capsys, overrides, message):
 def test_predict_a_png_and_a_npy_batch(run_dir, digits, tmp_path, capsys):
     import tensorflow as tf
 
-    from bmrun import predict
+    from bmrun.cli import predict
 
     images, labels = digits
     # A 32x32 RGB picture of a digit: predict must turn it grey and shrink it to 8x8.
@@ -116,7 +116,7 @@ def test_predict_a_png_and_a_npy_batch(run_dir, digits, tmp_path, capsys):
 
 
 def test_predict_prints_a_table(run_dir, digits, tmp_path, capsys, monkeypatch):
-    from bmrun import predict
+    from bmrun.cli import predict
 
     monkeypatch.chdir(tmp_path)
     np.save("one.npy", digits[0][0][..., None])
@@ -126,7 +126,7 @@ def test_predict_prints_a_table(run_dir, digits, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("case", ["no_run_dir", "no_model", "wrong_shape", "not_an_image", "missing_file"])
 def test_predict_bad_inputs_exit_without_traceback(run_dir, tmp_path, capsys, case):
-    from bmrun import predict
+    from bmrun.cli import predict
 
     target, inputs = run_dir, [tmp_path / "x.npy"]
     np.save(tmp_path / "x.npy", np.zeros((3, 5, 5)))
@@ -151,8 +151,8 @@ def test_predict_bad_inputs_exit_without_traceback(run_dir, tmp_path, capsys, ca
 
 def test_console_scripts_answer_bad_run_dirs_in_one_paragraph(tmp_path):
     env = {**os.environ, "COLUMNS": "200"}
-    for module in ("bmrun.evaluate", "bmrun.predict"):
-        args = [sys.executable, "-m", module, str(tmp_path / "missing")] + (["a.png"] if module == "bmrun.predict" else [])
+    for module in ("bmrun.cli.eval", "bmrun.cli.predict"):
+        args = [sys.executable, "-m", module, str(tmp_path / "missing")] + (["a.png"] if module == "bmrun.cli.predict" else [])
         proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and "error" in proc.stderr

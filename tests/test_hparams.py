@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bmrun.sweep.hparams import final_metrics, hparams_for
+from bmrun.tensorboard.hparams import final_metrics, hparams_for
 from conftest import train_in_process, validated
 
 TINY = ["data.limit=200", "trainer.max_epochs=1"]

@@ -110,8 +110,8 @@ def test_regression_run_logs_a_predicted_vs_true_scatter(tmp_path):
 
 
 def test_nothing_is_built_when_tensorboard_is_off(tmp_path):
-    from bmrun.artifacts.tensorboard import TensorBoardLogger
-    from bmrun.insight.tensorboard_images import build_insight
+    from bmrun.tensorboard.scalars import TensorBoardLogger
+    from bmrun.tensorboard.insight import build_insight
     from conftest import validated
 
     images = validated(["logger=images"]).logger
@@ -123,7 +123,7 @@ def test_nothing_is_built_when_tensorboard_is_off(tmp_path):
 
 # ----------------------------------------------------------------------------- drawing (NumPy/PIL only)
 def test_confusion_matrix_picture_has_a_cell_per_class_pair():
-    from bmrun.insight.images import confusion_matrix_image
+    from bmrun.tensorboard.pictures import confusion_matrix_image
 
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
              "Ankle boot")
@@ -135,7 +135,7 @@ def test_confusion_matrix_picture_has_a_cell_per_class_pair():
 
 
 def test_grid_saliency_and_scatter_pictures_have_plausible_sizes():
-    from bmrun.insight.images import GREEN, image_grid, saliency_image, scatter_image
+    from bmrun.tensorboard.pictures import GREEN, image_grid, saliency_image, scatter_image
 
     images = np.random.default_rng(0).uniform(0, 255, (20, 8, 8, 1))
     grid = image_grid(images, [[("true 1", GREEN)]] * 20, "misclassified", columns=8)

@@ -33,7 +33,7 @@ def test_wheel_installs_in_fresh_venv_and_runs(tmp_path):
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    where = subprocess.run([str(python), "-c", "import bmrun, bmrun.help as h; print(bmrun.__file__); print(h.config_dir())"],
+    where = subprocess.run([str(python), "-c", "import bmrun, bmrun.cli.help as h; print(bmrun.__file__); print(h.config_dir())"],
                            check=True, capture_output=True, text=True, cwd=workdir, env=env).stdout.split()
     assert where[0].startswith(str(env_dir)) and where[1].startswith(str(env_dir)), where
     bmrun = env_dir / "bin" / "bmrun"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bmrun.sweep.report import main, markdown, varying_overrides
+from bmrun.cli.report import main
+from bmrun.sweep.report import markdown, varying_overrides
 from bmrun.sweep.summary import collect, csv_text, default_sort_key, find_run_dirs, sort_rows
 
 
@@ -139,7 +140,7 @@ def test_cli_on_missing_or_empty_folder(tmp_path, capsys):
 
 
 def test_console_script_is_fast_and_never_imports_tensorflow(runs):
-    code = ("import sys; from bmrun.sweep.report import main; main(sys.argv[1:]); "
+    code = ("import sys; from bmrun.cli.report import main; main(sys.argv[1:]); "
             "assert 'tensorflow' not in sys.modules, 'report imported TensorFlow'")
     proc = subprocess.run([sys.executable, "-c", code, str(runs), "--top", "1"], capture_output=True, text=True,
                           timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})

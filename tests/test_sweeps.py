@@ -154,7 +154,7 @@ def _hydra_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
     from bmrun.config.schema import register_schemas
-    from bmrun.help import config_dir
+    from bmrun.cli.help import config_dir
 
     register_schemas()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):

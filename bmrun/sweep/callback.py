@@ -6,7 +6,7 @@ sweep, after the sweeper returns, and learns what the jobs did from the files th
 than from return values, which a launcher running jobs elsewhere does not hand to callbacks.
 
 A job that fails writes ``"status": "failed"`` (or ``diverged``, ``interrupted``) and the
-sweep goes on (see :func:`bmrun.app.run_job`); here, at the very end, any such job of this
+sweep goes on (see :func:`bmrun.cli.app.run_job`); here, at the very end, any such job of this
 sweep makes the process exit 1, unless ``fail_on_job_error=false``.
 """
 

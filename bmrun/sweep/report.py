@@ -1,14 +1,13 @@
 """Compare runs: a rich table, Markdown or CSV over every run dir in a folder.
 
-``bmrun-report DIR`` reads the ``metrics.json`` of each run under DIR (single runs, sweeps,
-nested folders of both) and prints them best first. The end-of-sweep table printed by
+``bmrun-report DIR`` (:mod:`bmrun.cli.report`) reads the ``metrics.json`` of each run under
+DIR (single runs, sweeps, nested folders of both) and prints them best first. The end-of-sweep table printed by
 :mod:`bmrun.sweep.callback` is the same table. Nothing here imports TensorFlow or Hydra, so the
 report answers in well under a second.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Mapping, Optional, Sequence
 from rich.table import Table
 
 from bmrun import console
-from bmrun.sweep.summary import (COMPLETED, collect, csv_text, default_sort_key, is_failure, metric_columns,
+from bmrun.sweep.summary import (COMPLETED, csv_text, default_sort_key, is_failure, metric_columns,
                                  sort_direction, sort_rows)
 
 # The metrics a compact table shows for test and val; everything else is in the CSV.
@@ -130,44 +129,3 @@ def print_report(root: Path, rows: list[dict[str, Any]], *, sort_key: Optional[s
         sys.stdout.write(markdown(rows, shown, sort_key))
     else:
         console.out.print(rich_table(root, rows, shown, sort_key))
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bmrun-report",
-        description="Compare bmrun runs: one row per run dir (a folder with metrics.json) under DIR, "
-                    "best first. Works on single runs, sweeps and folders of both.")
-    parser.add_argument("dir", nargs="?", default="outputs", help="folder to search for runs (default: outputs)")
-    parser.add_argument("--sort", metavar="KEY",
-                        help="column to rank by, e.g. test/accuracy, val/loss, duration_s "
-                             "(default: the runs' objective, usually val/accuracy or val/mse)")
-    parser.add_argument("--reverse", action="store_true", help="worst first")
-    parser.add_argument("--top", metavar="N", type=int, help="show only the N best")
-    parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table",
-                        help="table (rich, default), csv (every column) or markdown")
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Console-script entry point of ``bmrun-report``."""
-    args = _parser().parse_args(argv)
-    root = Path(args.dir).expanduser()
-    if not root.is_dir():
-        console.print_error("report error", f"{args.dir}: no such folder")
-        sys.exit(2)
-    if args.top is not None and args.top < 1:
-        console.print_error("report error", f"--top must be >= 1, got {args.top}")
-        sys.exit(2)
-    rows = collect(root)
-    if not rows:
-        console.print_error("report error", f"no runs under {args.dir} (a run dir holds metrics.json)")
-        sys.exit(1)
-    if args.sort and not any(args.sort in row for row in rows):
-        known = sorted({key for row in rows for key in row} - {"job", "run_dir", "error", "overrides"})
-        console.print_error("report error", f"--sort {args.sort}: no run has that column; try one of {', '.join(known)}")
-        sys.exit(2)
-    print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
-
-
-if __name__ == "__main__":
-    main()

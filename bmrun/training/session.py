@@ -14,12 +14,12 @@ import tensorflow as tf
 from bmrun import console
 from bmrun.artifacts.export import export_model
 from bmrun.run_dir import History
-from bmrun.artifacts.tensorboard import TensorBoardLogger, truncate_events
+from bmrun.tensorboard.scalars import TensorBoardLogger, truncate_events
 from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
 from bmrun.data.pipeline import DataPipeline
 from bmrun.errors import RunDirError
-from bmrun.insight.tensorboard_images import build_insight
+from bmrun.tensorboard.insight import build_insight
 from bmrun.models import build_model
 from bmrun.training.checkpoint import Checkpointer, TrainingState
 from bmrun.training.fit import EpochLoop, describe_best
@@ -177,7 +177,7 @@ class Session:
         """TensorBoard HParams session of the finished run (``logger.hparams``, needs ``logger.tensorboard``)."""
         if not (self.config.logger.hparams and self.tensorboard.enabled):
             return
-        from bmrun.sweep.hparams import log_run_hparams
+        from bmrun.tensorboard.hparams import log_run_hparams
 
         log_run_hparams(self.run_dir / "tensorboard", self.config, metrics)
 

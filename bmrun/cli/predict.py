@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from bmrun import console
-from bmrun.errors import BmrunError, ConfigError, DataError
+from bmrun.cli.guard import console_script
+from bmrun.errors import ConfigError, DataError
 from bmrun.run_dir import require_finished_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -140,7 +140,7 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
     """
-    from bmrun.evaluate import open_run
+    from bmrun.cli.eval import open_run
 
     require_finished_run(run_dir, "bmrun-predict")
     missing = [name for name in paths if not Path(name).expanduser().is_file()]
@@ -166,6 +166,7 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     console.out.print(table)
 
 
+@console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-predict``."""
     parser = argparse.ArgumentParser(
@@ -176,11 +177,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
     args = parser.parse_args(argv)
-    try:
-        records = predict_files(args.run_dir, args.inputs)
-    except BmrunError as error:
-        console.print_error(error.title, str(error))
-        sys.exit(error.exit_code)
+    records = predict_files(args.run_dir, args.inputs)
     if args.json:
         for record in records:
             print(json.dumps(record))

@@ -12,7 +12,6 @@ back the run's test metrics; they are printed and written to ``<run dir>/eval.js
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -20,7 +19,8 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun import console
-from bmrun.errors import BmrunError, ConfigError
+from bmrun.cli.guard import console_script
+from bmrun.errors import ConfigError
 from bmrun.run_dir import CONFIG, atomic_write_json, require_finished_run
 
 _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target"}
@@ -93,7 +93,7 @@ def _data_option(name: str) -> DictConfig:
     from hydra.errors import HydraException
 
     from bmrun.config.schema import register_schemas
-    from bmrun.help import config_dir, groups
+    from bmrun.cli.help import config_dir, groups
 
     options = groups().get("data", {})
     if name not in options:
@@ -185,6 +185,7 @@ def print_eval(result: dict[str, Any]) -> None:
     console.out.print(table)
 
 
+@console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-eval``."""
     parser = argparse.ArgumentParser(
@@ -194,11 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
     parser.add_argument("overrides", nargs="*", help="data=<option> and data.<key>=<value> overrides")
     args = parser.parse_args(argv)
-    try:
-        result, out = evaluate_run(args.run_dir, args.overrides)
-    except BmrunError as error:
-        console.print_error(error.title, str(error))
-        sys.exit(error.exit_code)
+    result, out = evaluate_run(args.run_dir, args.overrides)
     print_eval(result)
     console.out.print(f"wrote {out}")
 

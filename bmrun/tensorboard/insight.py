@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TOKENS
-from bmrun.insight import images as draw
+from bmrun.tensorboard import pictures as draw
 
 log = logging.getLogger("bmrun")
 
@@ -36,7 +36,7 @@ def build_insight(logger_cfg: Any, tensorboard, **kwargs) -> Optional["InsightLo
     """The hook a ``logger`` config asks for, or None when nothing is switched on.
 
     None too when TensorBoard is off, which includes every non-chief worker of a multi-worker
-    run (their :class:`~bmrun.artifacts.tensorboard.TensorBoardLogger` is disabled).
+    run (their :class:`~bmrun.tensorboard.scalars.TensorBoardLogger` is disabled).
     """
     wanted = (logger_cfg.confusion_matrix or logger_cfg.misclassified or logger_cfg.saliency
               or logger_cfg.histograms_every_n_epochs)

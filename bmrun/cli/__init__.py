@@ -1,7 +1,7 @@
 """The ``bmrun`` console script.
 
 Kept tiny on purpose: ``bmrun --help`` is answered from the config files alone (no Hydra, no
-TensorFlow), and everything else is handed to the Hydra application in :mod:`bmrun.app`.
+TensorFlow), and everything else is handed to the Hydra application in :mod:`bmrun.cli.app`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bmrun.errors import BmrunError
+from bmrun.cli.guard import console_script
 from bmrun.run_dir import create_run_dir, require_run_dir
 
 
@@ -51,24 +51,19 @@ def _worker_argv(argv: list[str]) -> list[str]:
                                                                        "hydra.output_subdir=null"]
 
 
+@console_script
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
     if "--help" in argv or "-h" in argv:
-        from bmrun.help import print_help
+        from bmrun.cli.help import print_help
 
         print_help()
         return
-    try:
-        sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
-        if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
-            _check_output_dir(sys.argv[1:])
-    except BmrunError as error:
-        from bmrun.console import print_error
-
-        print_error(error.title, str(error))
-        sys.exit(error.exit_code)
-    from bmrun.app import hydra_entry
+    sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
+    if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
+        _check_output_dir(sys.argv[1:])
+    from bmrun.cli.app import hydra_entry
 
     hydra_entry()
 

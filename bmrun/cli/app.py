@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bmrun.config.schema import register_schemas
 from bmrun.errors import BmrunError, TrainingInterrupted
-from bmrun.help import config_dir
+from bmrun.cli.help import config_dir
 
 log = logging.getLogger("bmrun")
 

@@ -1,0 +1,54 @@
+"""``bmrun-report [DIR]``: compare finished runs, best first (see :mod:`bmrun.sweep.report`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+
+from bmrun.cli.guard import console_script
+from bmrun.errors import BmrunError
+from bmrun.sweep.report import print_report
+from bmrun.sweep.summary import collect
+
+
+class ReportError(BmrunError):
+    title = "report error"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bmrun-report",
+        description="Compare bmrun runs: one row per run dir (a folder with metrics.json) under DIR, "
+                    "best first. Works on single runs, sweeps and folders of both.")
+    parser.add_argument("dir", nargs="?", default="outputs", help="folder to search for runs (default: outputs)")
+    parser.add_argument("--sort", metavar="KEY",
+                        help="column to rank by, e.g. test/accuracy, val/loss, duration_s "
+                             "(default: the runs' objective, usually val/accuracy or val/mse)")
+    parser.add_argument("--reverse", action="store_true", help="worst first")
+    parser.add_argument("--top", metavar="N", type=int, help="show only the N best")
+    parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table",
+                        help="table (rich, default), csv (every column) or markdown")
+    return parser
+
+
+@console_script
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Console-script entry point of ``bmrun-report``."""
+    args = _parser().parse_args(argv)
+    root = Path(args.dir).expanduser()
+    if not root.is_dir():
+        raise ReportError(f"{args.dir}: no such folder")
+    if args.top is not None and args.top < 1:
+        raise ReportError(f"--top must be >= 1, got {args.top}")
+    rows = collect(root)
+    if not rows:
+        error = ReportError(f"no runs under {args.dir} (a run dir holds metrics.json)")
+        error.exit_code = 1
+        raise error
+    if args.sort and not any(args.sort in row for row in rows):
+        known = sorted({key for row in rows for key in row} - {"job", "run_dir", "error", "overrides"})
+        raise ReportError(f"--sort {args.sort}: no run has that column; try one of {', '.join(known)}")
+    print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
+
+
