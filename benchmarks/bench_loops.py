@@ -36,29 +36,19 @@ from bmrun.runtime.tfimport import import_tensorflow  # noqa: E402
 tf = import_tensorflow()
 import keras  # noqa: E402
 
-from bmrun.config import validate  # noqa: E402
+from bmrun.config import compose as bmrun_compose, validate  # noqa: E402
 from bmrun.data import load_prepared  # noqa: E402
 from bmrun.data.pipeline import DataPipeline  # noqa: E402
 from bmrun.models import build_model  # noqa: E402
 from bmrun.training.losses import make_loss  # noqa: E402
-from bmrun.training.loop import CompiledLoop  # noqa: E402
+from bmrun.training.steps import CompiledSteps  # noqa: E402
 
 BATCH = 128
 STEPS = {"linear": 400, "cnn": 120, "rnn": 60, "transformer": 60}
 
 
 def compose(model: str, extra=()):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from bmrun.config.schema import register_schemas
-    from bmrun.cli.help import config_dir
-
-    register_schemas()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = hydra_compose(config_name="train", overrides=[f"model={model}", "data=fashion_mnist",
-                                                            f"data.batch_size={BATCH}", *extra])
-    return validate(cfg)
+    return validate(bmrun_compose([f"model={model}", "data=fashion_mnist", f"data.batch_size={BATCH}", *extra]))
 
 
 def fresh_model(config, data, precision="float32"):
@@ -85,11 +75,11 @@ def bmrun_way(config, data, steps_per_call, precision="float32", resident=True):
     optimizer.build(model.trainable_variables)
     pipeline = DataPipeline(data, batch_size=BATCH, eval_batch_size=1024, shuffle=True, seed=0)
     loss = make_loss("cross_entropy", num_classes=10)
-    loop = CompiledLoop(model, loss, optimizer, data.task, tf.distribute.get_strategy(), global_batch_size=BATCH,
+    loop = CompiledSteps(model, loss, optimizer, data.task, tf.distribute.get_strategy(), global_batch_size=BATCH,
                         batch_at=pipeline.batch_at)
     state = {"epoch": -1, "left": 0}
 
-    def run(steps):  # what bmrun.training.fit.EpochLoop does, minus logging and checkpoints
+    def run(steps):  # bmrun's compiled calls as bmrun.training.epoch.EpochLoop makes them, minus logging
         start = time.perf_counter()
         done = 0
         while done < steps:
@@ -104,9 +94,9 @@ def bmrun_way(config, data, steps_per_call, precision="float32", resident=True):
             if resident:
                 first = pipeline.steps_per_epoch - state["left"]
                 loop.train_steps_resident(state["order"], tf.constant(state["epoch"], tf.int64),
-                                          tf.constant(first, tf.int32), tf.constant(n, tf.int32)).numpy()
+                                          tf.constant(first, tf.int32), tf.constant(n, tf.int32))["count"].numpy()
             else:
-                loop.train_steps(state["it"], tf.constant(n, tf.int32)).numpy()
+                loop.train_steps(state["it"], tf.constant(n, tf.int32))["count"].numpy()
             done += n
             state["left"] -= n
         return time.perf_counter() - start

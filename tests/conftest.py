@@ -42,7 +42,7 @@ def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
 
     from bmrun.run_dir import write_config
     from bmrun.config import validate
-    from bmrun.training.run import train
+    from bmrun.training.train import train
 
     overrides = list(QUIET) + list(overrides)
     cfg = compose(overrides)

@@ -163,8 +163,8 @@ def test_tiny_training_run_with_standard_augmentation_completes(tmp_path):
 def test_resumed_augmented_run_matches_an_uninterrupted_one(tmp_path):
     """Epoch 2's augmentation after a resume is the one the uninterrupted run drew."""
     from bmrun.config import validate
-    from bmrun.resume import config_for_resume
-    from bmrun.training.run import train
+    from bmrun.config.resume import config_for_resume
+    from bmrun.training.train import train
 
     common = ["augment=standard", "data.limit=300", "trainer.deterministic=true", "logger=none", "seed=3"]
     reference = train_in_process(tmp_path / "reference", common + ["trainer.max_epochs=2"])

@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from bmrun.data.catalog import MULTICLASS, REGRESSION, TaskSpec
+from bmrun.data.catalog import REGRESSION, TaskSpec
+from bmrun.outputs import metrics_of_outputs
 from bmrun.run_dir import atomic_write_bytes
 from bmrun.runtime.tfimport import quiet_native_logs
 
@@ -193,13 +194,8 @@ def _interpreter_class():
 def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, task: TaskSpec) -> dict[str, float]:
     """Test accuracy (classification) or test mse (regression) of a TFLite file."""
     outputs = tflite_outputs(path, x)
-    if task.kind == REGRESSION:
-        return {"test_mse": float(np.mean((outputs.reshape(-1) - np.asarray(y, np.float64)) ** 2))}
-    if task.kind == MULTICLASS:
-        predicted = outputs.argmax(axis=-1)
-    else:  # binary: one logit
-        predicted = (outputs.reshape(-1) > 0).astype(np.int64)
-    return {"test_accuracy": float(np.mean(predicted == np.asarray(y).reshape(-1)))}
+    metrics = metrics_of_outputs(y, outputs, task.kind, task.num_classes)
+    return {"test_mse": metrics["mse"]} if task.kind == REGRESSION else {"test_accuracy": metrics["accuracy"]}
 
 
 def _short(error: Exception) -> str:

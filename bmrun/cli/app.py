@@ -55,7 +55,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     from bmrun.run_dir import write_config
     from bmrun.config import validate
     from bmrun.console import print_error, print_results
-    from bmrun.resume import config_for_resume
+    from bmrun.config.resume import config_for_resume
 
     run_dir, multirun, overrides = _hydra_context()
     config = None
@@ -66,7 +66,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         _console_verbosity(config.verbose)
         if not config.resume:
             write_config(run_dir, OmegaConf.to_yaml(cfg, resolve=True))
-        from bmrun.training.run import train  # imports TensorFlow
+        from bmrun.training.train import train  # imports TensorFlow
 
         metrics = train(config, run_dir, overrides=overrides)
         print_results(metrics, str(run_dir))

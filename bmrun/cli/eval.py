@@ -152,25 +152,13 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
 
 
 def _test_metrics(model, config) -> dict[str, Any]:
-    """The training loop's evaluation of the test split (same batches, same metric code)."""
-    import tensorflow as tf
+    """The training loop's evaluation of the test split (same data, steps and metric code)."""
+    from bmrun.outputs import eval_metrics
+    from bmrun.training.job import build_evaluation
 
-    from bmrun.config.checks import resolved_loss
-    from bmrun.data import load_prepared
-    from bmrun.data.pipeline import DataPipeline
-    from bmrun.training.losses import make_loss
-    from bmrun.training.loop import CompiledLoop
-    from bmrun.training.metrics import eval_metrics
-
-    data = load_prepared(config.data, config.seed)
-    pipeline = DataPipeline(data, batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch_size,
-                            shuffle=False, seed=config.seed)
-    loss_fn = make_loss(resolved_loss(config), num_classes=data.task.num_classes,
-                        label_smoothing=config.loss.label_smoothing, target_std=data.target_std)
-    loop = CompiledLoop(model, loss_fn, None, data.task, tf.distribute.get_strategy(),
-                        global_batch_size=config.data.eval_batch_size)
-    sums = loop.evaluate(pipeline.eval_dataset("test")).numpy()
-    return {**eval_metrics(sums, data.task), "_count": len(data.test)}
+    data, pipeline, steps = build_evaluation(config, model)
+    sums = steps.evaluate(pipeline.eval_dataset("test"))
+    return {**eval_metrics({k: v.numpy() for k, v in sums.items()}, data.task.kind), "_count": len(data.test)}
 
 
 def print_eval(result: dict[str, Any]) -> None:

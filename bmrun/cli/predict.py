@@ -20,6 +20,7 @@ import numpy as np
 from bmrun import console
 from bmrun.cli.guard import console_script
 from bmrun.errors import ConfigError, DataError
+from bmrun.outputs import prediction_records
 from bmrun.run_dir import require_finished_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -100,29 +101,6 @@ def _read_image(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
     return np.clip(image.numpy(), 0.0, 255.0)[None]
 
 
-def predictions(outputs: np.ndarray, task_kind: str, class_names: Optional[Sequence[str]]) -> list[dict[str, Any]]:
-    """One record per example: class, name and probability, or the value for regression."""
-    records: list[dict[str, Any]] = []
-    if task_kind == "regression":
-        return [{"value": float(v)} for v in outputs.reshape(len(outputs), -1)[:, 0]]
-    if task_kind == "binary":
-        positive = 1.0 / (1.0 + np.exp(-outputs.reshape(-1).astype(np.float64)))
-        classes = (positive > 0.5).astype(int)
-        probabilities = np.where(classes == 1, positive, 1.0 - positive)
-    else:
-        logits = outputs.astype(np.float64)
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        softmax = shifted / shifted.sum(axis=-1, keepdims=True)
-        classes = softmax.argmax(axis=-1)
-        probabilities = softmax[np.arange(len(softmax)), classes]
-    for cls, probability in zip(classes, probabilities):
-        record: dict[str, Any] = {"class": int(cls)}
-        if class_names is not None and int(cls) < len(class_names):
-            record["name"] = class_names[int(cls)]
-        records.append({**record, "probability": float(probability)})
-    return records
-
-
 def _class_names(cfg) -> Optional[tuple[str, ...]]:
     """The names of the classes the run was trained on (after its data.classes filter)."""
     from bmrun.config import validate
@@ -149,7 +127,7 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     run = open_run(run_dir, "bmrun-predict")
     batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
-    records = predictions(outputs, run.task_kind, _class_names(run.cfg))
+    records = prediction_records(outputs, run.task_kind, _class_names(run.cfg))
     return [{"input": label, **record} for label, record in zip(labels, records)]
 
 

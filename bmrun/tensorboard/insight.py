@@ -1,7 +1,7 @@
 """Pictures in TensorBoard's Images tab and weight/gradient histograms, switched by ``logger``.
 
 :class:`InsightLogger` has two hooks. ``on_epoch_end`` is the ``extra_epoch_logs`` callback of
-:class:`~bmrun.training.fit.EpochLoop` (after each validation): the validation confusion matrix
+:class:`~bmrun.training.reporter.Reporter` (after each validation): the validation confusion matrix
 (``logger.confusion_matrix``; a predicted-vs-true scatter for regression) and, every
 ``logger.histograms_every_n_epochs`` epochs, weight and gradient histograms. ``on_test_end``
 runs after the final test evaluation: the test confusion matrix or scatter, a grid of
@@ -22,7 +22,8 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TOKENS
+from bmrun.data.catalog import IMAGE, REGRESSION, TOKENS
+from bmrun.outputs import classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np
 from bmrun.tensorboard import pictures as draw
 
 log = logging.getLogger("bmrun")
@@ -106,23 +107,19 @@ class InsightLogger:
     def _prediction_picture(self, split: str, y: np.ndarray, outputs: np.ndarray, step: int, title: str) -> None:
         n = self._sample_note(split, len(y))
         if self.task.kind == REGRESSION:
-            pred = outputs[:, 0]
-            residual = float(np.sum((y - pred) ** 2))
-            total = float(np.sum((y - y.mean()) ** 2))
-            r2 = 1.0 - residual / total if total > 0 else 0.0
-            picture = draw.scatter_image(y, pred, f"{title} · predicted vs true · r2 {r2:.3f} · {n}")
+            r2 = metrics_of_outputs(y, outputs, REGRESSION, None)["r2"]
+            picture = draw.scatter_image(y, outputs[:, 0], f"{title} · predicted vs true · r2 {r2:.3f} · {n}")
             self._image(split, "predicted_vs_true", picture, step)
             return
-        pred = self._classes(outputs)
-        k = self.task.num_classes
-        matrix = np.bincount(y.astype(np.int64) * k + pred, minlength=k * k).reshape(k, k)
-        accuracy = float(np.trace(matrix)) / max(len(y), 1)
+        matrix = confusion_matrix_np(y, predicted_classes_np(outputs, self.task.kind), self.task.num_classes)
+        accuracy = classification_metrics(matrix)["accuracy"]
+        matrix = matrix.astype(np.int64)
         picture = draw.confusion_matrix_image(matrix, self.class_names,
                                               f"{title} · confusion matrix · accuracy {accuracy:.3f} · {n}")
         self._image(split, "confusion_matrix", picture, step)
 
     def _misclassified(self, x: np.ndarray, y: np.ndarray, outputs: np.ndarray, step: int) -> None:
-        pred = self._classes(outputs)
+        pred = predicted_classes_np(outputs, self.task.kind)
         wrong = np.flatnonzero(pred != y)
         shown = wrong[:MAX_MISCLASSIFIED]
         title = f"test · misclassified: {len(shown)} of {len(wrong)} ({self._sample_note('test', len(y))})"
@@ -147,7 +144,7 @@ class InsightLogger:
             total = tf.reduce_sum(target)  # examples are independent: one backward pass serves all
         grads = tape.gradient(total, inputs).numpy()
         maps = np.abs(grads).max(axis=-1)
-        pred = self._classes(outputs[chosen]) if self.task.kind != REGRESSION else None
+        pred = predicted_classes_np(outputs[chosen], self.task.kind) if self.task.kind != REGRESSION else None
         captions = [f"pred {self.class_names[int(p)]}" for p in pred] if pred is not None else \
             [f"pred {float(v):.3g}" for v in outputs[chosen, 0]]
         picture = draw.saliency_image(x[chosen], maps, captions, "test · saliency |d logit / d pixel|")
@@ -180,11 +177,6 @@ class InsightLogger:
             self._datasets[split] = self.pipeline.eval_dataset(split, limit=n)
         outputs = [np.asarray(self.model(x, training=False), np.float32) for x, _ in self._datasets[split]]
         return part.x[:n], np.asarray(part.y[:n]), np.concatenate(outputs, axis=0)
-
-    def _classes(self, outputs: np.ndarray) -> np.ndarray:
-        if self.task.kind == MULTICLASS:
-            return np.argmax(outputs, axis=-1).astype(np.int64)
-        return (outputs[:, 0] > 0).astype(np.int64)
 
     def _model_input(self, x: np.ndarray) -> tf.Tensor:
         return tf.convert_to_tensor(x, tf.int32 if self.data.inputs.kind == TOKENS else tf.float32)

@@ -31,13 +31,22 @@ class TrainingState:
         self.best_value = tf.Variable(float("nan"), dtype=tf.float64, trainable=False)
         self.best_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False)
         self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
-        # Running (loss sum, correct, count) of the epoch in progress: a mid-epoch resume
-        # reports the same epoch metrics as an uninterrupted run.
-        self.epoch_sums = tf.Variable(tf.zeros([3], tf.float64), trainable=False)
+        # Running sums of the epoch in progress: a mid-epoch resume reports the same epoch
+        # metrics as an uninterrupted run.
+        self.epoch_sums = {name: tf.Variable(0.0, dtype=tf.float64, trainable=False)
+                           for name in ("loss_sum", "correct", "count")}
+
+    def read_epoch_sums(self) -> dict[str, float]:
+        return {name: float(variable.numpy()) for name, variable in self.epoch_sums.items()}
+
+    def write_epoch_sums(self, sums: dict[str, float]) -> None:
+        for name, variable in self.epoch_sums.items():
+            variable.assign(sums[name])
 
     def trackables(self) -> dict:
-        return {name: getattr(self, name) for name in ("epoch", "step_in_epoch", "global_step", "best_value",
-                                                       "best_epoch", "epochs_without_improvement", "epoch_sums")}
+        tracked = {name: getattr(self, name) for name in ("epoch", "step_in_epoch", "global_step", "best_value",
+                                                          "best_epoch", "epochs_without_improvement")}
+        return {**tracked, **{f"epoch_{name}": variable for name, variable in self.epoch_sums.items()}}
 
 
 class Checkpointer:

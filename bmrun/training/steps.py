@@ -1,12 +1,12 @@
-"""The compiled training and evaluation steps: one loop serves every model and strategy.
+"""The compiled training and evaluation steps: one set serves every model and strategy.
 
 ``train_steps(iterator, n)`` runs ``n`` optimizer steps inside one ``tf.function`` call: the
-Python dispatch cost is paid once per call, not per step, and the host reads back a handful
-of sums only at the end of the call. ``train_steps_resident(order, epoch, start, n)`` does the
-same without tf.data: each batch is gathered inside the graph from the resident arrays (per
-step this saves tf.data's hand-off between threads, which dominates small models). The step itself may be XLA-compiled. Evaluation runs a
-whole split in one call and returns sums (a confusion matrix, or regression moments) from
-which :mod:`bmrun.training.metrics` derives every reported metric.
+Python dispatch cost is paid once per call, not per step, and the host reads back a few named
+sums only at the end of the call. ``train_steps_resident(order, epoch, start, n)`` does the same
+without tf.data: each batch is gathered inside the graph from the resident arrays (per step this
+saves tf.data's hand-off between threads, which dominates small models). The step itself may be
+XLA-compiled. Evaluation runs a whole split in one call and returns named sums from which
+:func:`bmrun.outputs.eval_metrics` derives every reported metric.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from bmrun.data.catalog import MULTICLASS, REGRESSION, TaskSpec
+from bmrun.data.catalog import REGRESSION, TaskSpec
+from bmrun.outputs import predicted_classes
 from bmrun.training import adversarial as attacks
 
 
@@ -30,16 +31,22 @@ class AdversarialTraining:
     step_size: float
     fraction: float
 
-TRAIN_SUMS = ("loss_sum", "correct", "count", "first_bad_step")
+
+def _sum_over_replicas(strategy, per_replica):
+    return tf.nest.map_structure(lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
 
 
-class CompiledLoop:
+def _add(total: dict, extra: dict) -> dict:
+    return {k: total[k] + extra[k] for k in total}
+
+
+class CompiledSteps:
     """Owns the traced train/eval functions of one model.
 
     Args:
         model: A built Keras model returning logits (or values for regression).
         loss_fn: Per-example loss ``loss_fn(y, outputs) -> [batch]``.
-        optimizer: Keras optimizer, already built on ``model.trainable_variables``.
+        optimizer: Keras optimizer, already built on the trainable variables (None: eval only).
         task: The dataset's task spec (how to count correct predictions).
         strategy: ``tf.distribute`` strategy the model and optimizer were created under.
         global_batch_size: Examples per step over all replicas; per-example losses are summed
@@ -57,25 +64,22 @@ class CompiledLoop:
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
                  adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
                  l2: float = 0.0):
-        self.model = model
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
-        self.task = task
-        self.strategy = strategy
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
         self.l2 = l2
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
-        step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
-        self._step = step
+        self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self.batch_at = batch_at
         self.train_steps = tf.function(self._train_steps)
         self.train_steps_resident = tf.function(self._train_steps_resident)
         self.evaluate = tf.function(self._evaluate)
         self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
         self._evaluate_tensors = None
+        self._eval_batch_size = 0
 
     # ------------------------------------------------------------------ training
     def _attack(self, x, y):
@@ -87,7 +91,7 @@ class CompiledLoop:
             x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
         return attacks.mix(x, x_adv, spec.fraction)
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y) -> dict:
         if self.adversarial is not None:
             x = self._attack(x, y)
         with tf.GradientTape() as tape:
@@ -102,9 +106,9 @@ class CompiledLoop:
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
-        loss_sum = tf.reduce_sum(tf.cast(per_example, tf.float32))
-        count = tf.cast(tf.shape(per_example)[0], tf.float32)
-        return tf.stack([loss_sum, self._correct(y, outputs), count])
+        return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
+                "correct": self._correct(y, outputs),
+                "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
 
     def _train_steps(self, iterator, num_steps):
         return self._run_steps(lambda i: next(iterator), num_steps)
@@ -112,72 +116,57 @@ class CompiledLoop:
     def _train_steps_resident(self, order, epoch, start, num_steps):
         return self._run_steps(lambda i: self.batch_at(order, epoch, start + i), num_steps)
 
-    def _run_steps(self, next_batch: Callable, num_steps):
-        """``num_steps`` optimizer steps; returns (loss sum, correct, count, first bad step or -1)."""
+    def _run_steps(self, next_batch: Callable, num_steps) -> dict:
+        """``num_steps`` optimizer steps; returns ``{loss_sum, correct, count, first_bad_step}``
+        (``first_bad_step``: index in this call of the first non-finite loss, or -1)."""
         self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
-        sums = tf.zeros([3], tf.float32)
+        sums = {"loss_sum": tf.constant(0.0), "correct": tf.constant(0.0), "count": tf.constant(0.0)}
         first_bad = tf.constant(-1, tf.int32)
         for i in tf.range(num_steps):
             x, y = next_batch(i)
-            per_replica = self.strategy.run(self._step, args=(x, y))
-            step_sums = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-            bad = tf.logical_not(tf.math.is_finite(step_sums[0]))
+            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=(x, y)))
+            bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
             first_bad = tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
-            sums += step_sums
-        return tf.concat([sums, [tf.cast(first_bad, tf.float32)]], axis=0)
+            sums = _add(sums, step)
+        return {**sums, "first_bad_step": first_bad}
 
     def _correct(self, y, outputs):
-        if self.task.kind == MULTICLASS:
-            predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
-            return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32))
         if self.task.kind == REGRESSION:
             return tf.constant(0.0)
-        predicted = tf.cast(tf.squeeze(outputs, -1) > 0, tf.int32)
-        return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(y, tf.int32)), tf.float32))
+        hits = tf.equal(predicted_classes(outputs, self.task.kind), tf.reshape(tf.cast(y, tf.int32), [-1]))
+        return tf.reduce_sum(tf.cast(hits, tf.float32))
 
     # ------------------------------------------------------------------ evaluation
-    def _eval_step(self, x, y):
+    def _zero_eval_sums(self) -> dict:
+        zero = tf.constant(0.0, tf.float64)
+        if self.task.kind == REGRESSION:
+            return {k: zero for k in ("loss_sum", "count", "sse", "sae", "sum_y", "sum_y2")}
+        k = self.task.num_classes
+        return {"loss_sum": zero, "count": zero, "confusion": tf.zeros([k, k], tf.float64)}
+
+    def _eval_step(self, x, y) -> dict:
         outputs = self.model(x, training=False)
-        loss_sum = tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64))
-        count = tf.cast(tf.shape(outputs)[0], tf.float64)
+        sums = {"loss_sum": tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64)),
+                "count": tf.cast(tf.shape(outputs)[0], tf.float64)}
         if self.task.kind == REGRESSION:
             pred = tf.cast(tf.squeeze(outputs, -1), tf.float64)
             true = tf.cast(y, tf.float64)
-            moments = [tf.reduce_sum(tf.square(true - pred)), tf.reduce_sum(tf.abs(true - pred)),
-                       tf.reduce_sum(true), tf.reduce_sum(tf.square(true))]
-            return tf.concat([[loss_sum, count], tf.stack(moments)], axis=0)
-        num_classes = self.task.num_classes
-        if self.task.kind == MULTICLASS:
-            predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
-        else:
-            predicted = tf.cast(tf.squeeze(outputs, -1) > 0, tf.int32)
-        confusion = tf.math.confusion_matrix(tf.cast(y, tf.int32), predicted, num_classes=num_classes,
-                                             dtype=tf.float64)
-        return tf.concat([[loss_sum, count], tf.reshape(confusion, [-1])], axis=0)
+            return {**sums, "sse": tf.reduce_sum(tf.square(true - pred)), "sae": tf.reduce_sum(tf.abs(true - pred)),
+                    "sum_y": tf.reduce_sum(true), "sum_y2": tf.reduce_sum(tf.square(true))}
+        confusion = tf.math.confusion_matrix(tf.reshape(tf.cast(y, tf.int32), [-1]),
+                                             predicted_classes(outputs, self.task.kind),
+                                             num_classes=self.task.num_classes, dtype=tf.float64)
+        return {**sums, "confusion": confusion}
 
-    def _evaluate_fgsm(self, dataset, epsilon):
-        """(correct, count) of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""
-        def step(x, y):
-            outputs = self.model(attacks.fgsm(self.model, self.loss_fn, x, y, epsilon), training=False)
-            return tf.stack([self._correct(y, outputs), tf.cast(tf.shape(outputs)[0], tf.float32)])
-
-        sums = tf.zeros([2], tf.float32)
-        for x, y in dataset:
-            sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(step, args=(x, y)), axis=None)
-        return sums
-
-    def _eval_width(self) -> int:
-        return 6 if self.task.kind == REGRESSION else 2 + self.task.num_classes ** 2
-
-    def _evaluate(self, dataset):
+    def _evaluate(self, dataset) -> dict:
+        """Named sums over a (distributed) dataset."""
         self.trace_count["eval"] += 1
-        sums = tf.zeros([self._eval_width()], tf.float64)
+        sums = self._zero_eval_sums()
         for x, y in dataset:
-            per_replica = self.strategy.run(self._eval_step, args=(x, y))
-            sums += self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            sums = _add(sums, _sum_over_replicas(self.strategy, self.strategy.run(self._eval_step, args=(x, y))))
         return sums
 
-    def evaluate_tensors(self, x: tf.Tensor, y: tf.Tensor, batch_size: int):
+    def evaluate_tensors(self, x: tf.Tensor, y: tf.Tensor, batch_size: int) -> dict:
         """Evaluate a whole split held as tensors, batch by batch in-graph (single device).
 
         Skips tf.data: building and tracing an eval pipeline costs more than the evaluation
@@ -189,11 +178,22 @@ class CompiledLoop:
             self._eval_batch_size = batch_size
         return self._evaluate_tensors(x, y)
 
-    def _evaluate_in_graph(self, x, y):
+    def _evaluate_in_graph(self, x, y) -> dict:
         self.trace_count["eval"] += 1
         batch = self._eval_batch_size
-        sums = tf.zeros([self._eval_width()], tf.float64)
+        sums = self._zero_eval_sums()
         num_batches = (tf.shape(x)[0] + batch - 1) // batch
         for i in tf.range(num_batches):
-            sums += self._eval_step(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
+            sums = _add(sums, self._eval_step(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]))
+        return sums
+
+    def _evaluate_fgsm(self, dataset, epsilon) -> dict:
+        """``{correct, count}`` of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""
+        def step(x, y):
+            outputs = self.model(attacks.fgsm(self.model, self.loss_fn, x, y, epsilon), training=False)
+            return {"correct": self._correct(y, outputs), "count": tf.cast(tf.shape(outputs)[0], tf.float32)}
+
+        sums = {"correct": tf.constant(0.0), "count": tf.constant(0.0)}
+        for x, y in dataset:
+            sums = _add(sums, _sum_over_replicas(self.strategy, self.strategy.run(step, args=(x, y))))
         return sums

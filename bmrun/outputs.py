@@ -1,0 +1,128 @@
+"""What a model's outputs mean, per task kind: outputs -> predictions -> metrics.
+
+The one place that knows that a multiclass model emits one logit per class (the prediction is
+the argmax, probabilities the softmax), a binary model one logit (positive when > 0, sigmoid
+probability) and a regression model the value itself. The compiled loop (in-graph, TensorFlow),
+the TensorBoard pictures, the TFLite check and ``bmrun-predict`` (NumPy) all go through here.
+
+Evaluation sums (what the compiled loop adds up over a split) are named dicts:
+classification ``{loss_sum, count, confusion}``, regression ``{loss_sum, count, sse, sae,
+sum_y, sum_y2}``; :func:`eval_metrics` turns them into reported metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION
+
+
+# ----------------------------------------------------------------------------- predictions
+def predicted_classes(outputs, kind: str):
+    """Predicted class ids of a batch of outputs, in-graph (int32 tensor)."""
+    import tensorflow as tf
+
+    if kind == MULTICLASS:
+        return tf.argmax(outputs, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.reshape(outputs, [-1]) > 0, tf.int32)
+
+
+def predicted_classes_np(outputs: np.ndarray, kind: str) -> np.ndarray:
+    """NumPy twin of :func:`predicted_classes`."""
+    outputs = np.asarray(outputs)
+    if kind == MULTICLASS:
+        return outputs.argmax(axis=-1).astype(np.int64)
+    return (outputs.reshape(-1) > 0).astype(np.int64)
+
+
+def class_probabilities_np(outputs: np.ndarray, kind: str) -> np.ndarray:
+    """Per-class probabilities ``[batch, classes]`` (softmax, or sigmoid for binary)."""
+    logits = np.asarray(outputs, dtype=np.float64)
+    if kind == BINARY:
+        positive = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
+        return np.stack([1.0 - positive, positive], axis=-1)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def prediction_records(outputs: np.ndarray, kind: str, class_names: Optional[Sequence[str]]) -> list[dict[str, Any]]:
+    """One record per example: ``class``, ``name`` and ``probability``, or ``value`` for regression."""
+    if kind == REGRESSION:
+        return [{"value": float(v)} for v in np.asarray(outputs).reshape(len(outputs), -1)[:, 0]]
+    probabilities = class_probabilities_np(outputs, kind)
+    classes = predicted_classes_np(outputs, kind)
+    records = []
+    for cls, row in zip(classes, probabilities):
+        record: dict[str, Any] = {"class": int(cls)}
+        if class_names is not None and int(cls) < len(class_names):
+            record["name"] = class_names[int(cls)]
+        records.append({**record, "probability": float(row[cls])})
+    return records
+
+
+# ----------------------------------------------------------------------------- metrics
+def confusion_matrix_np(y: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class (float64 counts)."""
+    matrix = np.zeros((num_classes, num_classes), np.float64)
+    np.add.at(matrix, (np.asarray(y, np.int64).reshape(-1), np.asarray(predicted, np.int64).reshape(-1)), 1.0)
+    return matrix
+
+
+def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro precision/recall/F1 over the classes present in the split."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    true_per_class = confusion.sum(axis=1)
+    predicted_per_class = confusion.sum(axis=0)
+    hits = np.diag(confusion)
+    precision = np.divide(hits, predicted_per_class, out=np.zeros_like(hits), where=predicted_per_class > 0)
+    recall = np.divide(hits, true_per_class, out=np.zeros_like(hits), where=true_per_class > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
+    present = true_per_class > 0  # classes absent from this split do not drag the average down
+    count = max(confusion.sum(), 1.0)
+    return {"accuracy": float(hits.sum() / count), "precision": float(precision[present].mean()),
+            "recall": float(recall[present].mean()), "f1": float(f1[present].mean())}
+
+
+def regression_metrics(sse: float, sae: float, sum_y: float, sum_y2: float, count: float) -> dict[str, float]:
+    """mse, mae and R² from sums of squared/absolute errors and of the targets."""
+    count = max(float(count), 1.0)
+    total = sum_y2 - sum_y ** 2 / count
+    return {"mse": float(sse / count), "mae": float(sae / count),
+            "r2": float(1.0 - sse / total) if total > 0 else 0.0}
+
+
+def eval_metrics(sums: Mapping[str, Any], kind: str) -> dict[str, float]:
+    """Reported metrics of one evaluation pass from its named sums (see the module docstring)."""
+    sums = {k: np.asarray(v, dtype=np.float64) for k, v in sums.items()}
+    count = max(float(sums["count"]), 1.0)
+    result = {"loss": float(sums["loss_sum"]) / count}
+    if kind == REGRESSION:
+        result.update(regression_metrics(float(sums["sse"]), float(sums["sae"]), float(sums["sum_y"]),
+                                         float(sums["sum_y2"]), count))
+    else:
+        result.update(classification_metrics(sums["confusion"]))
+    return result
+
+
+def metrics_of_outputs(y: np.ndarray, outputs: np.ndarray, kind: str, num_classes: Optional[int]) -> dict[str, float]:
+    """Metrics of predictions made outside the compiled loop (TFLite, pictures): no loss."""
+    y = np.asarray(y)
+    if kind == REGRESSION:
+        pred = np.asarray(outputs, np.float64).reshape(len(y), -1)[:, 0]
+        true = y.astype(np.float64).reshape(-1)
+        return regression_metrics(float(np.square(true - pred).sum()), float(np.abs(true - pred).sum()),
+                                  float(true.sum()), float(np.square(true).sum()), len(true))
+    confusion = confusion_matrix_np(y, predicted_classes_np(outputs, kind), num_classes or 2)
+    return classification_metrics(confusion)
+
+
+def train_metrics(sums: Mapping[str, Any], kind: str) -> dict[str, float]:
+    """Running training metrics from ``{loss_sum, correct, count}``."""
+    count = max(float(sums["count"]), 1.0)
+    result = {"loss": float(sums["loss_sum"]) / count}
+    if kind != REGRESSION:
+        result["accuracy"] = float(sums["correct"]) / count
+    return result

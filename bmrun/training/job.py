@@ -1,0 +1,152 @@
+"""Everything one training job holds: data, model, optimizer, compiled steps, loop state.
+
+:func:`build_job` creates them in order under the device's distribution strategy;
+:func:`bmrun.training.train.train` drives them. ``bmrun-eval`` builds the same data, loss and
+steps with :func:`build_evaluation` so its metrics are the training loop's own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from bmrun import console
+from bmrun.config.checks import resolved_loss
+from bmrun.data import load_prepared
+from bmrun.data.pipeline import DataPipeline
+from bmrun.models import build_model
+from bmrun.run_dir import CHECKPOINTS
+from bmrun.training.checkpoint import Checkpointer, TrainingState
+from bmrun.training.losses import make_loss
+from bmrun.training.optim import make_optimizer
+from bmrun.training.steps import AdversarialTraining, CompiledSteps
+
+log = logging.getLogger("bmrun")
+
+
+@dataclass
+class Job:
+    """The live objects of one training job (see :func:`build_job`)."""
+
+    config: Any
+    run_dir: Path
+    device: Any  # bmrun.runtime.device.DeviceSetup
+    data: Any  # bmrun.data.arrays.PreparedData
+    pipeline: DataPipeline
+    model: Any
+    optimizer: Any
+    loss_fn: Callable
+    steps: CompiledSteps
+    state: TrainingState
+    checkpointer: Checkpointer
+    resident: bool  # batches gathered in-graph from resident arrays (one device) instead of tf.data
+
+    @property
+    def task(self):
+        return self.data.task
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(int(tf.size(v)) for v in self.model.trainable_variables))
+
+    def learning_rate(self) -> float:
+        rate = self.optimizer.learning_rate
+        return float(rate.numpy()) if hasattr(rate, "numpy") else float(rate)
+
+    def distribute(self, dataset):
+        """``dataset`` split across replicas when there are several (else unchanged)."""
+        strategy = self.device.strategy
+        if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return dataset
+        return strategy.experimental_distribute_dataset(dataset)
+
+    def describe(self) -> str:
+        d = self.data
+        return (f"{self.config.model.name} ({self.num_params:,} params) on {self.config.data.name}: "
+                f"{len(d.train)} train / {len(d.val)} val / {len(d.test)} test, {self.task.kind}; "
+                f"{self.device.description}; run dir {self.run_dir}")
+
+
+def make_pipeline(config, data, *, shuffle: bool) -> DataPipeline:
+    return DataPipeline(data, batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch_size,
+                        shuffle=shuffle, seed=config.seed, limit_train_batches=config.trainer.limit_train_batches,
+                        augment=config.augment)
+
+
+def make_loss_fn(config, data) -> Callable:
+    return make_loss(resolved_loss(config), num_classes=data.task.num_classes,
+                     label_smoothing=config.loss.label_smoothing, target_std=data.target_std)
+
+
+def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce: bool) -> Job:
+    """Load data, build model/optimizer/steps under the device's strategy, open the checkpoints.
+
+    Args:
+        config: The validated run config.
+        run_dir: The run dir.
+        device: The process's :class:`~bmrun.runtime.device.DeviceSetup`.
+        checkpoint_root: Folder that holds ``checkpoints/`` (the run dir, or a worker's scratch dir).
+        announce: Print what ``model.init_from`` copied (the writing process only).
+    """
+    data = load_prepared(config.data, config.seed)
+    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle)
+    steps_per_epoch = pipeline.steps_per_epoch
+    strategy = device.strategy
+    with strategy.scope():
+        model = _build_model(config, data, announce=announce)
+        # A frozen backbone's layers are not trainable: with model.freeze=backbone the optimizer
+        # holds (and the steps update) the head's kernel and bias only.
+        trainable = list(model.trainable_variables)
+        optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
+                                   steps_per_epoch=steps_per_epoch, precision=config.device.precision)
+        optimizer.build(trainable)
+    loss_fn = make_loss_fn(config, data)
+    jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
+    if config.device.xla and not jit:
+        log.warning("XLA is off for RNNs on GPU: cuDNN's LSTM/GRU kernels do not run under XLA")
+    trainer = config.trainer
+    adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
+        trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
+    steps = CompiledSteps(model, loss_fn, optimizer, data.task, strategy, global_batch_size=config.data.batch_size,
+                          jit_compile=jit, trainable_variables=trainable, adversarial=adversarial,
+                          batch_at=pipeline.batch_at, l2=config.loss.l2)
+    single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
+    resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
+    state = TrainingState()
+    checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state)
+    return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
+               resident)
+
+
+def _build_model(config, data, *, announce: bool):
+    """The model, started from ``model.init_from``'s weights, with ``model.freeze`` applied.
+
+    A resumed run skips init_from: its checkpoint holds the weights (and the source run may
+    be gone). Freezing still applies, so the optimizer's variables match the checkpoint's.
+    """
+    model = build_model(config.model, data)
+    if config.model.init_from or config.model.freeze != "none":
+        from bmrun.models.transfer import freeze_backbone, init_from_run
+
+        if config.model.init_from and not config.resume:
+            report = init_from_run(model, config.model.init_from, config.data)
+            if announce:
+                console.err.print(f"[dim]{report.summary()}[/]")
+        if config.model.freeze == "backbone":
+            if not config.model.init_from:
+                log.warning("model.freeze=backbone without model.init_from trains a head on random features")
+            freeze_backbone(model)
+    return model
+
+
+def build_evaluation(config, model) -> tuple[Any, DataPipeline, CompiledSteps]:
+    """Data, pipeline and compiled steps to evaluate a trained ``model`` as training does."""
+    data = load_prepared(config.data, config.seed)
+    pipeline = make_pipeline(config, data, shuffle=False)
+    steps = CompiledSteps(model, make_loss_fn(config, data), None, data.task, tf.distribute.get_strategy(),
+                          global_batch_size=config.data.eval_batch_size)
+    return data, pipeline, steps

@@ -1,0 +1,186 @@
+"""``train(config, run_dir) -> metrics``: one training job, from validated config to artifacts.
+
+Reads top to bottom: set up the device, build the job, restore a checkpoint when resuming,
+train epoch after epoch, test, export, record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bmrun import console
+from bmrun.config.checks import resolved_loss
+from bmrun.config.schema import TrainConfig
+from bmrun.errors import DivergedError, RunDirError, TrainingInterrupted
+from bmrun.objective import objective_key
+from bmrun.run_dir import MODEL, TENSORBOARD, lookup, read_metrics, write_metrics
+from bmrun.runtime.device import setup_device
+from bmrun.training.signals import StopRequest
+
+if TYPE_CHECKING:
+    from bmrun.training.epoch import EpochLoop
+    from bmrun.training.job import Job
+    from bmrun.training.reporter import Reporter
+
+
+def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Train one model as ``config`` says and write every artifact into ``run_dir``.
+
+    Args:
+        config: Validated config (see :func:`bmrun.config.validate`).
+        run_dir: The run directory (Hydra's output dir, or the dir being resumed).
+        overrides: The command-line overrides, recorded in metrics.json and TensorBoard HParams.
+
+    Returns:
+        The content of ``metrics.json``: status, train/val/test metrics, epochs, timings.
+
+    Raises:
+        BmrunError: Bad data, divergence (status ``diverged``) or a stop signal (``interrupted``);
+            metrics.json records the outcome before the error propagates.
+    """
+    watch = console.Stopwatch()
+    run_dir = Path(run_dir)
+    resuming = config.resume is not None
+    previous = read_metrics(run_dir) if resuming and (run_dir / "metrics.json").exists() else {}
+    metrics: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "overrides": list(overrides),
+                               "model": config.model.name, "data": config.data.name}
+    device = setup_device(config.device, seed=config.seed, deterministic=config.trainer.deterministic,
+                          verbose=config.verbose)
+    writes = device.is_chief  # non-chief workers of a multi-worker run write nothing here
+    if writes:
+        write_metrics(run_dir, {**previous, **metrics})
+    scratch = None if writes else Path(tempfile.mkdtemp(prefix="bmrun-worker-"))
+
+    # TensorFlow-heavy modules only now: setup_device imported TensorFlow with its start-up
+    # noise hidden and fixed the process settings that must precede the runtime's start.
+    from bmrun.training.epoch import EpochLoop
+    from bmrun.training.job import build_job
+    from bmrun.training.reporter import Reporter
+
+    job = build_job(config, run_dir, device, checkpoint_root=scratch or run_dir, announce=writes)
+    reporter = Reporter(config, run_dir, writes=writes)
+    reporter.attach_insight(config.logger, model=job.model, pipeline=job.pipeline, loss_fn=job.loss_fn,
+                            variables=job.steps.variables)
+    stop = StopRequest()
+    loop = EpochLoop(job, reporter, stop)
+    last = None  # the last epoch's EpochResult
+    try:
+        if config.logger.print_config and writes and not resuming:
+            console.print_config(dataclasses.asdict(config), title=job.describe())
+        if resuming:
+            _restore(job, reporter)
+        with reporter.progress, stop:
+            for epoch in range(int(job.state.epoch.numpy()), config.trainer.max_epochs):
+                last = loop.train_epoch(epoch)
+                if loop.should_stop_early():
+                    break
+        test = _final_test(job, loop, reporter)
+    except (DivergedError, TrainingInterrupted) as error:
+        if writes:
+            write_metrics(run_dir, {**metrics, **_stopped(error, job, reporter, run_dir),
+                                    "duration_s": _total_duration(previous, watch)})
+        raise
+    finally:
+        reporter.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    train_metrics = dict(last.train) if last else {}
+    if loop.throughput.epoch_samples_per_s:
+        train_metrics["samples_per_s"] = statistics.median(loop.throughput.epoch_samples_per_s)
+    best_epoch = int(job.state.best_epoch.numpy())
+    metrics.update({
+        "status": "completed",
+        "test": test,
+        "val": last.val if last else {},
+        "train": train_metrics,
+        "epochs": int(job.state.epoch.numpy()),
+        "stopped_early": loop.should_stop_early(),
+        "best_epoch": best_epoch if best_epoch > 0 else None,
+        "monitor": loop.monitor,
+        "monitor_best": float(job.state.best_value.numpy()) if best_epoch > 0 else None,
+        "tested_weights": config.trainer.test_with,
+        "compile_s": round(loop.throughput.net_compile_s(), 3) if not resuming else previous.get("compile_s"),
+        "duration_s": _total_duration(previous, watch),
+        "loss": resolved_loss(config),
+        "device": device.description,
+        "num_params": job.num_params,
+        "traces": dict(job.steps.trace_count),  # more than 1 each means retracing: a bug
+    })
+    key = objective_key(config.objective, job.task.kind)
+    metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
+    if writes:
+        metrics["export"] = _export(job)
+        if config.logger.hparams and reporter.tensorboard.enabled:
+            from bmrun.tensorboard.hparams import log_run_hparams
+
+            log_run_hparams(run_dir / TENSORBOARD, config, metrics)
+        write_metrics(run_dir, metrics)
+    return metrics
+
+
+def _restore(job: "Job", reporter: "Reporter") -> None:
+    """Load the latest checkpoint and cut history/TensorBoard back to its step."""
+    if not job.checkpointer.restore_latest():
+        raise RunDirError(f"{job.run_dir} has no checkpoint to resume from (checkpoints/ is empty); "
+                          f"start a new run instead.")
+    epoch, step = int(job.state.epoch.numpy()), int(job.state.global_step.numpy())
+    if epoch >= job.config.trainer.max_epochs:
+        raise RunDirError(f"{job.run_dir} already finished {epoch} epochs; to train further pass "
+                          f"trainer.max_epochs=<more than {epoch}> with resume=.")
+    reporter.rewind(epoch, step, job.run_dir)
+    console.err.print(f"[dim]resuming {job.run_dir} at epoch {epoch + 1}, step {step}[/]")
+
+
+def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str, Any]:
+    """Test metrics of the best weights (``trainer.test_with=best``) or the last ones."""
+    import tensorflow as tf
+
+    if job.config.trainer.test_with == "best":
+        job.checkpointer.restore_best()
+    metrics = loop.evaluate("test")
+    epsilon = job.config.trainer.adv_eval_epsilon
+    if epsilon:  # robust accuracy: the same test set, each image pushed by FGSM
+        sums = job.steps.evaluate_fgsm(loop.test_dataset(), tf.constant(epsilon, tf.float32))
+        metrics.update(adv_accuracy=float(sums["correct"] / max(float(sums["count"]), 1.0)), adv_epsilon=epsilon)
+    reporter.on_test(metrics, int(job.state.global_step.numpy()))
+    return metrics
+
+
+def _export(job: "Job") -> dict[str, dict[str, Any]]:
+    """Write ``model/`` (Keras file, SavedModel, the TFLite copies of ``logger.tflite``).
+
+    Returns:
+        metrics.json's ``export`` section: each artifact's ``bytes`` and, for TFLite files,
+        their test accuracy (or mse), or the ``error`` that stopped them.
+    """
+    from bmrun.artifacts.export import export_model
+
+    model_dir = job.run_dir / MODEL
+    result: dict[str, dict[str, Any]] = {name: {"bytes": size} for name, size in export_model(job.model, model_dir).items()}
+    if job.config.logger.tflite:
+        from bmrun.artifacts.tflite import export_tflite
+
+        result.update(export_tflite(job.model, model_dir, job.config.logger.tflite, job.data.test.x, job.data.test.y,
+                                    job.task))
+    return result
+
+
+def _stopped(error, job: "Job", reporter: "Reporter", run_dir: Path) -> dict[str, Any]:
+    """metrics.json fields of a run that diverged or was interrupted."""
+    position = {"epochs": int(job.state.epoch.numpy()), "global_step": int(job.state.global_step.numpy()),
+                "history_rows": len(reporter.history.rows), "error": str(error)}
+    if isinstance(error, DivergedError):
+        return {**position, "status": "diverged", "step": error.step, "last_checkpoint": error.last_checkpoint}
+    return {**position, "status": "interrupted", "signal": error.signal_name, "resume_command": f"bmrun resume={run_dir}"}
+
+
+def _total_duration(previous: dict, watch: console.Stopwatch) -> float:
+    """Wall time of this process plus that of the runs it resumes."""
+    earlier = previous.get("duration_s") if previous.get("status") != "running" else None
+    return round(float(earlier or 0.0) + watch.seconds(), 3)
