@@ -154,7 +154,8 @@ def test_non_image_data_with_augment_none_is_fine():
 
 
 def test_tiny_training_run_with_standard_augmentation_completes(tmp_path):
-    common = ["data.limit=400", "trainer.max_epochs=3", "optimizer.lr=0.01", "logger=none", "trainer.deterministic=true"]
+    common = ["data.limit=400", "trainer.max_epochs=3", "optimizer.lr=0.01", "logger=none",
+              "trainer.deterministic=true"]
     metrics = train_in_process(tmp_path / "augmented", ["augment=standard", *common])
     plain = train_in_process(tmp_path / "plain", ["augment=none", *common])
     assert metrics["status"] == "completed" and metrics["epochs"] == 3

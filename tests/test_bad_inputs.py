@@ -117,8 +117,9 @@ def test_bad_invocation_is_one_clear_paragraph(tmp_path, keras_home, args, needl
 
 
 # The catalogue's configuration mistakes (no files, run dirs or output dirs involved).
+NOT_CONFIG = ("data.path=", "data.download=", "resume=", "hydra.")
 CONFIG_MISTAKES = [(args, needle) for args, needle in CATALOGUE
-                   if not any("{" in a or a.startswith(("data.path=", "data.download=", "resume=", "hydra.")) for a in args)]
+                   if not any("{" in a or a.startswith(NOT_CONFIG) for a in args)]
 
 
 @pytest.mark.parametrize("args, needle", CONFIG_MISTAKES, ids=[" ".join(a)[:60] for a, _ in CONFIG_MISTAKES])

@@ -265,7 +265,8 @@ def test_normalize_false_keeps_only_the_fixed_pixel_scaling_for_images(tmp_path)
     common = [*LINEAR, "trainer.max_epochs=2"]
     normalized = train_in_process(tmp_path / "on", [*common, "data.normalize=true"])
     raw = train_in_process(tmp_path / "off", [*common, "data.normalize=false"])
-    on, off = _saved_model(tmp_path / "on").get_layer("normalize"), _saved_model(tmp_path / "off").get_layer("normalize")
+    on = _saved_model(tmp_path / "on").get_layer("normalize")
+    off = _saved_model(tmp_path / "off").get_layer("normalize")
     # Unnormalised images are only scaled from 0..255 to 0..1: mean 0, variance 255^2.
     assert float(np.asarray(off.mean).squeeze()) == 0.0
     assert float(np.asarray(off.variance).squeeze()) == pytest.approx(255.0 ** 2)
@@ -276,8 +277,8 @@ def test_normalize_false_keeps_only_the_fixed_pixel_scaling_for_images(tmp_path)
 
 
 def test_normalize_false_drops_the_normalisation_of_tabular_features(tmp_path):
-    common = ["data=breast_cancer", "model=linear", "trainer.max_epochs=3", "optimizer.lr=0.02", "logger.tensorboard=false",
-              "trainer.deterministic=true"]
+    common = ["data=breast_cancer", "model=linear", "trainer.max_epochs=3", "optimizer.lr=0.02",
+              "logger.tensorboard=false", "trainer.deterministic=true"]
     normalized = train_in_process(tmp_path / "on", [*common, "data.normalize=true"])
     raw = train_in_process(tmp_path / "off", [*common, "data.normalize=false"])
     assert "normalize" in _layer_names(tmp_path / "on")
