@@ -35,6 +35,25 @@ def validated(overrides: Iterable[str] = ()):
 
 QUIET = ("logger.progress_bar=false", "logger.print_config=false")
 
+# Debian's dataset-fashion-mnist package. Tests that read the real data are marked with
+# ``needs_fashion_mnist``: without the package they are reported as skipped, with the reason.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz")
+
+
+def fashion_mnist_missing() -> Optional[str]:
+    """Why the real Fashion-MNIST cannot be read here, or None when it can."""
+    missing = [name for name in FASHION_MNIST_FILES if not (FASHION_MNIST_DIR / name).is_file()]
+    if missing:
+        return (f"real Fashion-MNIST not installed: {FASHION_MNIST_DIR} lacks {', '.join(missing)} "
+                f"(apt-get install dataset-fashion-mnist)")
+    return None
+
+
+needs_fashion_mnist = pytest.mark.skipif(fashion_mnist_missing() is not None,
+                                         reason=fashion_mnist_missing() or "Fashion-MNIST is installed")
+
 
 def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
     """Train in this process (TensorFlow imported once per test session) and return metrics."""

@@ -64,13 +64,25 @@ def test_mix_replaces_the_requested_share():
     assert mixed.reshape(10, -1).max(axis=1).tolist() == [1.0] * 3 + [0.0] * 7
 
 
+ROBUST = ["trainer.max_epochs=4", "optimizer.lr=0.003", "trainer.adv_eval_epsilon=0.1", "trainer.adv_steps=2",
+          "trainer.adv_fraction=1.0", "trainer.deterministic=true", "logger.tensorboard=false"]
+
+
+@pytest.fixture(scope="module")
+def normally_trained(tmp_path_factory):
+    """The same CNN, budget and robust-accuracy check, trained without adversarial examples."""
+    return train_in_process(tmp_path_factory.mktemp("normal"), [*ROBUST, "trainer.adversarial=none"])["test"]
+
+
 @pytest.mark.parametrize("attack", ["fgsm", "pgd"])
-def test_adversarial_training_runs_and_reports_robust_accuracy(tmp_path, attack):
-    metrics = train_in_process(tmp_path, ["trainer.max_epochs=2", "data.limit=500", f"trainer.adversarial={attack}",
-                                          "trainer.adv_steps=2", "trainer.adv_eval_epsilon=0.1"])
-    test = metrics["test"]
-    assert 0.0 <= test["adv_accuracy"] <= 1.0 and test["adv_epsilon"] == 0.1
-    assert test["adv_accuracy"] <= test["accuracy"] + 0.05
+def test_adversarial_training_beats_normal_training_under_attack(tmp_path, normally_trained, attack):
+    """Measured (digits, seeds 0-2): robust accuracy 0.64-0.68 trained normally, 0.74-0.78 with
+    FGSM and 0.73-0.74 with PGD examples, while clean accuracy stays within ~3 points."""
+    test = train_in_process(tmp_path, [*ROBUST, f"trainer.adversarial={attack}"])["test"]
+    assert test["adv_epsilon"] == normally_trained["adv_epsilon"] == 0.1
+    assert normally_trained["adv_accuracy"] < normally_trained["accuracy"] - 0.1  # the attack does hurt
+    assert test["adv_accuracy"] > normally_trained["adv_accuracy"] + 0.04, (test, normally_trained)
+    assert test["accuracy"] > 0.85
 
 
 def test_adversarial_needs_image_classification():

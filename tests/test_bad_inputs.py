@@ -116,8 +116,23 @@ def test_bad_invocation_is_one_clear_paragraph(tmp_path, keras_home, args, needl
     assert len(proc.stderr.strip().splitlines()) <= 16, proc.stderr
 
 
-def test_catalogue_is_large_enough():
-    assert len(CATALOGUE) >= 25
+# The catalogue's configuration mistakes (no files, run dirs or output dirs involved).
+NOT_CONFIG = ("data.path=", "data.download=", "resume=", "hydra.")
+CONFIG_MISTAKES = [(args, needle) for args, needle in CATALOGUE
+                   if not any("{" in a or a.startswith(NOT_CONFIG) for a in args)]
+
+
+@pytest.mark.parametrize("args, needle", CONFIG_MISTAKES, ids=[" ".join(a)[:60] for a, _ in CONFIG_MISTAKES])
+def test_config_mistakes_are_config_errors_before_any_data_or_model(args, needle):
+    """The public entry points (compose + validate) refuse them, without loading data or building a
+    model: a ConfigError naming the key, which the CLI turns into exit code 2."""
+    from bmrun.errors import ConfigError
+    from conftest import validated
+
+    with pytest.raises(ConfigError) as info:
+        validated(args)
+    assert needle in str(info.value)
+    assert info.value.exit_code == 2
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU is present")

@@ -28,10 +28,14 @@ def test_every_group_exists_and_every_option_composes():
     found = groups()
     for group in GROUPS:
         assert group in found, group
+    default = compose()
     for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment"):
         for option in found[group]:
             cfg = compose([f"{group}={option}"])
-            assert group in cfg
+            if "name" in cfg[group]:  # the option's file was the one composed
+                assert cfg[group].name == option, (group, option)
+            if option != default[group].get("name", "default" if group == "trainer" else "tensorboard"):
+                assert cfg[group] != default[group], (group, option)  # choosing it changes the group
 
 
 @pytest.mark.parametrize("option", sorted(groups()["experiment"]) + sorted(groups()["debug"]))

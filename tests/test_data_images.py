@@ -14,7 +14,7 @@ from bmrun.data.arrays import RawData, prepare
 from bmrun.data.catalog import describe
 from bmrun.data.idx import read_idx, write_idx
 from bmrun.errors import DataError
-from conftest import validated
+from conftest import FASHION_MNIST_DIR, needs_fashion_mnist, train_in_process, validated
 
 RNG = np.random.default_rng(0)
 
@@ -106,14 +106,28 @@ def test_corrupt_npz_and_missing_path_are_data_errors(tmp_path):
         mnist.load(cfg(path=str(tmp_path / "nope.npz")), 0)
 
 
-def test_fashion_mnist_prefers_data_path_then_system_copy(tmp_path, keras_home):
+def test_fashion_mnist_prefers_data_path(tmp_path, keras_home):
     raw = fake_mnist()
     folder = write_idx_folder(tmp_path / "fm", raw, gz=True)
     np.testing.assert_array_equal(fashion_mnist.load(cfg(path=str(folder)), 0).y_train, raw.y_train)
-    if fashion_mnist.SYSTEM_COPY.is_dir():
-        real = fashion_mnist.load(cfg(), 0)
-        assert real.x_train.shape == (60000, 28, 28, 1) and real.x_test.shape == (10000, 28, 28, 1)
-        assert real.x_train.dtype == np.uint8 and set(np.unique(real.y_test)) == set(range(10))
+
+
+@needs_fashion_mnist
+def test_fashion_mnist_reads_the_system_copy(keras_home):
+    assert fashion_mnist.SYSTEM_COPY == FASHION_MNIST_DIR
+    real = fashion_mnist.load(cfg(), 0)  # an empty Keras cache: only the system copy can answer
+    assert real.x_train.shape == (60000, 28, 28, 1) and real.x_test.shape == (10000, 28, 28, 1)
+    assert real.x_train.dtype == np.uint8 and set(np.unique(real.y_test)) == set(range(10))
+    assert np.bincount(real.y_train).tolist() == [6000] * 10  # Fashion-MNIST is balanced
+    assert 60 < real.x_train[:1000].mean() < 90  # clothes, brighter than MNIST's digits (~33)
+
+
+@needs_fashion_mnist
+def test_a_tiny_run_on_the_real_fashion_mnist_learns(tmp_path, keras_home):
+    metrics = train_in_process(tmp_path, ["data=fashion_mnist", "data.limit=600", "model=linear",
+                                          "trainer.max_epochs=2", "optimizer.lr=0.01", "logger=none"])
+    assert metrics["data"] == "fashion_mnist" and metrics["status"] == "completed"
+    assert metrics["test"]["accuracy"] > 0.5  # 10 classes: chance is 0.1
 
 
 def test_prepare_is_seeded_limits_filters_and_fits_stats_on_train_only():

@@ -140,11 +140,24 @@ def test_early_stopping_keeps_and_tests_the_best_epoch(tmp_path):
 
 
 def test_saved_model_loads_in_safe_mode_and_predicts_like_training(tmp_path):
+    """The exported model (.keras in safe mode, and the SavedModel) gives the test metrics the run reported."""
     import numpy as np
+    import tensorflow as tf
 
     from bmrun.models.loading import load_run_model
+    from bmrun.data import load_prepared
+    from conftest import validated
 
-    train_in_process(tmp_path, ["model=mlp", "trainer.max_epochs=1", "data.limit=200"])
+    overrides = ["model=mlp", "trainer.max_epochs=1", "data.limit=200", "seed=5"]
+    metrics = train_in_process(tmp_path, overrides)
     model = load_run_model(tmp_path, "test")
-    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 1)).astype("float32")
-    assert model.predict(x, verbose=0).shape == (4, 10)
+    test = load_prepared(validated(overrides).data, 5).test
+    logits = model.predict(test.x.astype("float32"), verbose=0)
+    assert logits.shape == (len(test.y), 10)
+    accuracy = float(np.mean(logits.argmax(-1) == test.y))
+    assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1e-9)
+    loss = float(np.mean(tf.nn.sparse_softmax_cross_entropy_with_logits(test.y, logits)))
+    assert loss == pytest.approx(metrics["test"]["loss"], rel=1e-5)
+    saved_model = tf.saved_model.load(str(tmp_path / "model" / "saved_model"))  # kept alive: it owns the variables
+    served = saved_model.serve(tf.constant(test.x[:32], tf.float32))
+    np.testing.assert_allclose(np.asarray(served), logits[:32], rtol=1e-5, atol=1e-5)

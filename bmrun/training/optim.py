@@ -15,8 +15,9 @@ def make_schedule(cfg, total_steps: int, steps_per_epoch: int):
     total = max(total_steps, warmup + 1)
     if cfg.schedule == "constant" and not warmup:
         return cfg.lr
-    if cfg.schedule == "linear":
-        decay = keras.optimizers.schedules.PolynomialDecay(cfg.lr, total, end_learning_rate=cfg.lr * cfg.min_lr_ratio)
+    if cfg.schedule == "linear":  # decays over the steps after warm-up, like the cosine schedules
+        decay = keras.optimizers.schedules.PolynomialDecay(cfg.lr, total - warmup,
+                                                           end_learning_rate=cfg.lr * cfg.min_lr_ratio)
         return decay if not warmup else _Warmup(decay, cfg.lr, warmup)
     alpha = 1.0 if cfg.schedule == "constant" else cfg.min_lr_ratio  # constant + warmup: no decay
     if warmup:
