@@ -27,11 +27,9 @@ def _history(run_dir: Path) -> list[dict]:
 
 def _saved_model(run_dir: Path):
     """The run's exported ``model/model.keras`` (the artifact users load), in safe mode."""
-    import keras
+    from bmrun.models.loading import load_run_model
 
-    import bmrun.models  # noqa: F401  (registers bmrun's serializable model classes)
-
-    return keras.saving.load_model(str(Path(run_dir) / "model" / "model.keras"), safe_mode=True)
+    return load_run_model(run_dir, "test")
 
 
 def _weights(run_dir: Path) -> list[np.ndarray]:
