@@ -64,3 +64,24 @@ class TrainingInterrupted(BmrunError):
         self.exit_code = 128 + int(signum)
         self.signal_name = _signal.Signals(signum).name
         super().__init__(message)
+
+
+class RunDirBusy(RunDirError):
+    """Another live process owns the run dir (its lock names the process)."""
+
+    title = "run directory in use"
+
+
+class ArtifactWriteError(BmrunError):
+    """Writing a run artifact failed (disk full, I/O error, read-only file system)."""
+
+    title = "write error"
+    exit_code = 4
+
+    def __init__(self, path, error: OSError | Exception):
+        self.path = str(path)
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = getattr(error, "strerror", None) or text
+        super().__init__(f"could not write {path}: {reason}. The run stopped; its previous checkpoint and "
+                         f"metrics.json are intact. Free some space (or fix the folder) and continue with "
+                         f"bmrun resume=<run dir>.")

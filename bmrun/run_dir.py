@@ -20,10 +20,12 @@ import json
 import math
 import os
 import shutil
+import socket
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from bmrun.errors import RunDirError
+from bmrun.errors import ArtifactWriteError, RunDirBusy, RunDirError
 
 CONFIG, METRICS, HISTORY, LOG = "config.yaml", "metrics.json", "history.csv", "bmrun.log"
 TENSORBOARD, CHECKPOINTS, MODEL = "tensorboard", "checkpoints", "model"
@@ -37,11 +39,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     Works for files and folders (a SavedModel): the old version stays until the new one is
     complete. On an error the temp file is removed and the old version is left as it was.
+
+    Raises:
+        ArtifactWriteError: The OS refused the write (``ENOSPC``, ``EIO``, ``EROFS``, ...).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         if tmp.is_dir() and path.is_dir():  # a folder cannot be renamed over a non-empty one
             old = path.with_name(f".{path.name}.old{os.getpid()}")
@@ -50,6 +55,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except OSError as error:  # disk full, I/O error, read-only: one paragraph naming the file
+        raise ArtifactWriteError(path, error) from error
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -140,6 +147,15 @@ def keras_file(run_dir: Path) -> Path:
     return Path(run_dir) / MODEL / KERAS_FILE
 
 
+def clear_run_artifacts(run_dir: Path) -> None:
+    """Remove what an earlier, failed attempt left in ``run_dir`` before a fresh start in it."""
+    run_dir = Path(run_dir)
+    for name in (CHECKPOINTS, TENSORBOARD, MODEL):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for name in (HISTORY, METRICS):
+        (run_dir / name).unlink(missing_ok=True)
+
+
 # ----------------------------------------------------------------------------- the small files
 def write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / METRICS, metrics)
@@ -199,3 +215,75 @@ class History:
         for row in self.rows:
             writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
         atomic_write(self.path, buffer.getvalue())
+
+
+# ----------------------------------------------------------------------------- one owner per run dir
+LOCK = ".lock"
+
+
+class RunLock:
+    """``<run dir>/.lock``: one live process trains in a run dir at a time.
+
+    The lock file (created atomically with ``O_EXCL``) holds the owner's pid and host. A lock
+    whose process is gone (same host, no such pid) is stale and taken over; a lock held by a
+    live process, or by another host (which cannot be checked from here), is refused naming it.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK
+        self.held = False
+
+    def owner(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def owner_alive(self) -> bool:
+        """Whether the recorded owner still runs (True when it cannot be told: another host)."""
+        owner = self.owner()
+        if not owner:
+            return False
+        if owner.get("host") != socket.gethostname():
+            return True
+        try:
+            os.kill(int(owner.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError, OverflowError):
+            return True
+        return True
+
+    def acquire(self) -> "RunLock":
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self.owner_alive():
+                    owner = self.owner() or {}
+                    raise RunDirBusy(f"{self.path.parent} is being trained by process {owner.get('pid')} on "
+                                     f"{owner.get('host')} (lock {self.path}). Wait for it to finish or stop it "
+                                     f"(Ctrl-C saves a checkpoint); if that process is gone, delete the lock file.") from None
+                self.path.unlink(missing_ok=True)  # stale: its owner died without cleaning up
+                continue
+            except OSError as error:
+                raise ArtifactWriteError(self.path, error) from error
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(record)
+            self.held = True
+            return self
+        raise RunDirBusy(f"{self.path}: another process keeps taking this run dir's lock.")
+
+    def release(self) -> None:
+        if self.held:
+            owner = self.owner() or {}
+            if owner.get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

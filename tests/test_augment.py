@@ -176,7 +176,7 @@ def test_resumed_augmented_run_matches_an_uninterrupted_one(tmp_path):
     reference = train_in_process(tmp_path / "reference", common + ["trainer.max_epochs=2"])
     first = train_in_process(tmp_path / "resumed", common + ["trainer.max_epochs=1"])
     assert first["epochs"] == 1
-    config = validate(config_for_resume(tmp_path / "resumed", ["trainer.max_epochs=2"]))
+    config = validate(config_for_resume(tmp_path / "resumed", ["trainer.max_epochs=2"])[0])
     resumed = train(config, tmp_path / "resumed")
     assert resumed["epochs"] == 2
     assert resumed["test"] == reference["test"] and resumed["val"] == reference["val"]

@@ -16,7 +16,7 @@ from bmrun.run_dir import create_run_dir, require_run_dir
 def _prepare_resume_argv(argv: list[str]) -> list[str]:
     """``resume=DIR`` continues in DIR: point Hydra's run dir there and leave DIR/.hydra alone."""
     resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
-    if not resume or resume[-1] in ("", "null"):
+    if not resume or resume[-1] in ("", "null", "auto"):  # auto: decided per job dir (bmrun.config.resume)
         return argv
     run_dir = require_run_dir(resume[-1], "resume")
     extra = [f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]

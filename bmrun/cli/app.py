@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.config.schema import register_schemas
-from bmrun.errors import BmrunError, TrainingInterrupted
+from bmrun.errors import BmrunError, RunDirBusy, TrainingInterrupted
 from bmrun.cli.help import config_dir
 
 log = logging.getLogger("bmrun")
@@ -52,30 +52,44 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     A failure in a single run exits with the error's code and one paragraph on stderr. In a
     multirun the failure is recorded in the job's metrics.json and the sweep goes on.
     """
-    from bmrun.run_dir import write_config
     from bmrun.config import validate
+    from bmrun.config.resume import auto_resume_action, config_for_resume
     from bmrun.console import print_error, print_results
-    from bmrun.config.resume import config_for_resume
+    from bmrun.run_dir import clear_run_artifacts, write_config
 
     run_dir, multirun, overrides = _hydra_context()
     config = None
+    changes: dict = {}
     try:
-        if cfg.get("resume"):
-            cfg = config_for_resume(Path(cfg.resume), overrides)
+        if cfg.get("resume") == "auto":  # re-running a sweep (or a fixed run dir): pick up where it stopped
+            action, previous = auto_resume_action(run_dir, overrides)
+            if action == "skip":
+                print_results(previous, str(run_dir), note="already completed (resume=auto)")
+                return _objective_value(previous)
+            if action == "resume":
+                cfg, changes = config_for_resume(run_dir, overrides)
+            else:
+                clear_run_artifacts(run_dir)
+                cfg.resume = None
+        elif cfg.get("resume"):
+            cfg, changes = config_for_resume(Path(cfg.resume), overrides)
         config = validate(cfg)
         _console_verbosity(config.verbose)
-        if not config.resume:
-            write_config(run_dir, OmegaConf.to_yaml(cfg, resolve=True))
+        if not config.resume or changes:  # a resume records the values it changed
+            saved = cfg.copy()
+            saved.resume = None
+            write_config(run_dir, OmegaConf.to_yaml(saved, resolve=True))
         from bmrun.training.train import train  # imports TensorFlow
 
-        metrics = train(config, run_dir, overrides=overrides)
+        metrics = train(config, run_dir, overrides=overrides, resume_changes=changes)
         print_results(metrics, str(run_dir))
         return _objective_value(metrics)
     except BmrunError as error:
         if _full_errors():
             raise
         print_error(error.title, str(error))
-        _record_failure(run_dir, error, overrides)
+        if not isinstance(error, RunDirBusy):  # the dir belongs to a live run: leave its files alone
+            _record_failure(run_dir, error, overrides)
         # Ctrl-C stops the whole sweep; SIGTERM (a cluster's time limit) only ends this job.
         if multirun and not (isinstance(error, TrainingInterrupted) and error.signum == signal.SIGINT):
             return _failed_value(config)

@@ -1,8 +1,9 @@
 """``bmrun resume=<run dir>``: continue a run with the config it was started with.
 
-The run's own ``config.yaml`` is reloaded; command-line values may change plain settings
-(``trainer.max_epochs=20`` to train longer) but not swap a config group, which would make the
-checkpoint meaningless.
+The run's own ``config.yaml`` is reloaded; command-line values may change how long the run
+trains and how it reports (``trainer.max_epochs=20``, ``logger.*``: :data:`SAFE_TO_CHANGE`),
+never what it learns (model, data, loss, optimizer...), which would make the checkpoint
+belong to another experiment. The allowed changes are returned so the run records them.
 """
 
 from __future__ import annotations
@@ -10,38 +11,76 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from bmrun.errors import ConfigError, RunDirError
 from bmrun.run_dir import CHECKPOINTS, CONFIG, require_run_dir
 
-def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> DictConfig:
-    """The config to resume ``run_dir`` with: its config.yaml plus value overrides.
+# Keys a resumed run may change: how long and how it reports, not what it learns.
+SAFE_TO_CHANGE = ("trainer.max_epochs", "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
+                  "trainer.keep_checkpoints", "trainer.test_with", "trainer.early_stopping.", "logger.", "verbose",
+                  "objective", "fail_on_job_error", "data.path", "data.download", "data.eval_batch_size",
+                  "device.intra_op_threads", "device.inter_op_threads", "device.memory_growth")
+_GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment")
+
+
+def _safe(key: str) -> bool:
+    return any(key == safe or (safe.endswith(".") and key.startswith(safe)) for safe in SAFE_TO_CHANGE)
+
+
+def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> tuple[DictConfig, dict[str, list]]:
+    """The config to resume ``run_dir`` with: its config.yaml plus the overrides that are safe.
+
+    Returns:
+        The config, and the changes it makes to the saved one: ``{key: [old, new]}``.
 
     Raises:
         RunDirError: ``run_dir`` is not a run (no config.yaml or no checkpoints/).
-        ConfigError: An override names a config group or a key the run does not have.
+        ConfigError: An override would change the experiment (another model, data, loss,
+            optimizer...): the checkpoint would no longer belong to the config. Names every key.
     """
     run_dir = require_run_dir(run_dir, "resume")
-    config_file = run_dir / CONFIG
     if not (run_dir / CHECKPOINTS).is_dir():
         raise RunDirError(f"resume={run_dir}: the run has no checkpoints/ folder, so there is nothing to resume; "
                           f"start a new run instead.")
-    cfg = OmegaConf.load(config_file)
+    cfg = OmegaConf.load(run_dir / CONFIG)
     leaves = _leaf_keys(cfg)
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
+    changes: dict[str, list] = {}
+    refused: list[str] = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if key == "resume" or key.startswith("hydra"):
+        if key in ("resume", "experiment", "debug", "hparams_search") or key.startswith("hydra"):
+            continue
+        value = parser.parse_override(override).value()
+        if key in _GROUPS:  # model=mlp: a group option, compared by name
+            old = OmegaConf.select(cfg, f"{key}.name")
+            if str(value) != str(old):
+                refused.append(f"{key} ({old} -> {value})")
             continue
         if key not in leaves:
-            raise ConfigError(key, "resume continues a run with its own config: only its existing values can "
-                                   "change (e.g. trainer.max_epochs=20), not config groups or new keys")
-        OmegaConf.update(cfg, key, parser.parse_override(override).value(), merge=False)
+            refused.append(f"{key} (not a key of this run)")
+            continue
+        old = OmegaConf.select(cfg, key)
+        if _plain(old) == _plain(value):
+            continue
+        if not _safe(key):
+            refused.append(f"{key} ({old} -> {value})")
+            continue
+        changes[key] = [_plain(old), _plain(value)]
+        OmegaConf.update(cfg, key, value, merge=False)
+    if refused:
+        raise ConfigError("resume", f"would change the experiment of {run_dir}: {', '.join(refused)}. Its checkpoint "
+                                    f"belongs to the saved config; start a new run for another experiment. On resume "
+                                    f"only these may change: {', '.join(SAFE_TO_CHANGE)}")
     cfg.resume = str(run_dir)
-    return cfg
+    return cfg, changes
+
+
+def _plain(value):
+    return OmegaConf.to_container(value) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
 def _leaf_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
@@ -53,3 +92,43 @@ def _leaf_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
         else:
             keys.add(full)
     return keys
+
+
+def auto_resume_action(run_dir: Path, overrides: Iterable[str]) -> tuple[str, dict]:
+    """What ``resume=auto`` does with the job dir ``run_dir`` (a re-run sweep, or a fixed run dir).
+
+    Returns:
+        ``("skip", metrics)`` for a completed run of the same overrides, ``("resume", metrics)``
+        for an interrupted or killed one with a checkpoint, ``("fresh", metrics)`` otherwise
+        (nothing there yet, failed, diverged, or stopped before its first checkpoint).
+
+    Raises:
+        RunDirError: The dir holds a run of other overrides (another sweep's job).
+        RunDirBusy: A live process is training in it.
+    """
+    from bmrun.errors import RunDirBusy
+    from bmrun.run_dir import METRICS, RunLock, read_metrics
+
+    if not (run_dir / METRICS).is_file() or not (run_dir / CONFIG).is_file():
+        return "fresh", {}
+    try:
+        metrics = read_metrics(run_dir)
+    except (OSError, ValueError):
+        return "fresh", {}
+    wanted = sorted(o for o in overrides if not o.startswith("resume="))
+    recorded = sorted(o for o in metrics.get("overrides", []) if not o.startswith("resume="))
+    if recorded != wanted:
+        raise RunDirError(f"resume=auto: {run_dir} holds a run of other overrides ({' '.join(recorded) or 'none'}, "
+                          f"not {' '.join(wanted) or 'none'}); re-run the same command, or use another "
+                          f"hydra.sweep.dir / hydra.run.dir.")
+    status = metrics.get("status")
+    if status == "completed":
+        return "skip", metrics
+    lock = RunLock(run_dir)
+    if status == "running" and lock.path.exists() and lock.owner_alive():
+        owner = lock.owner() or {}
+        raise RunDirBusy(f"resume=auto: {run_dir} is being trained by process {owner.get('pid')} on "
+                         f"{owner.get('host')}.")
+    if status in ("interrupted", "running") and (run_dir / CHECKPOINTS / "checkpoint").is_file():
+        return "resume", metrics
+    return "fresh", metrics

@@ -117,7 +117,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     state = TrainingState()
-    checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state)
+    checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state,
+                                keep=config.trainer.keep_checkpoints)
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
                resident)
 

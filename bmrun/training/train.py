@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
-from bmrun.errors import DivergedError, RunDirError, TrainingInterrupted
+from bmrun.errors import ArtifactWriteError, DivergedError, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
-from bmrun.run_dir import MODEL, TENSORBOARD, lookup, read_metrics, write_metrics
+from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
 from bmrun.runtime.device import setup_device
 from bmrun.training.signals import StopRequest
 
@@ -28,13 +28,15 @@ if TYPE_CHECKING:
     from bmrun.training.reporter import Reporter
 
 
-def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = (),
+          resume_changes: dict | None = None) -> dict[str, Any]:
     """Train one model as ``config`` says and write every artifact into ``run_dir``.
 
     Args:
         config: Validated config (see :func:`bmrun.config.validate`).
         run_dir: The run directory (Hydra's output dir, or the dir being resumed).
         overrides: The command-line overrides, recorded in metrics.json and TensorBoard HParams.
+        resume_changes: Values a resume changed (``{key: [old, new]}``), recorded in metrics.json.
 
     Returns:
         The content of ``metrics.json``: status, train/val/test metrics, epochs, timings.
@@ -45,13 +47,42 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
     """
     watch = console.Stopwatch()
     run_dir = Path(run_dir)
+    device = setup_device(config.device, seed=config.seed, deterministic=config.trainer.deterministic,
+                          verbose=config.verbose)
+    if not device.is_chief:  # non-chief workers of a multi-worker run write nothing in the run dir
+        return _train(config, run_dir, device, overrides, watch, resume_changes)
+    with RunLock(run_dir):  # one live process per run dir: a second resume= is refused
+        try:
+            return _train(config, run_dir, device, overrides, watch, resume_changes)
+        except ArtifactWriteError as error:
+            _record_write_failure(run_dir, error)
+            raise
+
+
+def _record_write_failure(run_dir: Path, error: ArtifactWriteError) -> None:
+    """status failed in metrics.json, if the disk still takes that small file."""
+    try:
+        previous = read_metrics(run_dir)
+    except (OSError, ValueError):
+        previous = {}
+    try:
+        write_metrics(run_dir, {**previous, "status": "failed", "error": str(error), "failed_path": error.path})
+    except ArtifactWriteError:
+        pass  # metrics.json stays as it was: the atomic write left the old version in place
+
+
+def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...], watch,
+           resume_changes: dict | None) -> dict[str, Any]:
     resuming = config.resume is not None
     previous = read_metrics(run_dir) if resuming and (run_dir / "metrics.json").exists() else {}
     metrics: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "overrides": list(overrides),
                                "model": config.model.name, "data": config.data.name}
-    device = setup_device(config.device, seed=config.seed, deterministic=config.trainer.deterministic,
-                          verbose=config.verbose)
-    writes = device.is_chief  # non-chief workers of a multi-worker run write nothing here
+    if resuming:  # the run keeps the overrides it was started with; each resume is on record
+        metrics["overrides"] = previous.get("overrides", list(overrides))
+        metrics["resumes"] = previous.get("resumes", []) + [{"from_epoch": previous.get("epochs"),
+                                                             "overrides": list(overrides),
+                                                             "changes": resume_changes or {}}]
+    writes = device.is_chief
     if writes:
         write_metrics(run_dir, {**previous, **metrics})
     scratch = None if writes else Path(tempfile.mkdtemp(prefix="bmrun-worker-"))
