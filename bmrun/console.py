@@ -115,10 +115,9 @@ def _headline(metrics: Mapping[str, float]) -> list[str]:
     return keys or list(metrics)
 
 
-def print_results(metrics: Mapping[str, Any], run_dir: str, note: str = "") -> None:
-    """The short results table at the end of a run (``note`` follows the status in its title)."""
-    title = f"bmrun results: {metrics.get('status', '?')}" + (f", {note}" if note else "")
-    table = Table(title=title, title_justify="left")
+def print_results(metrics: Mapping[str, Any], run_dir: str) -> None:
+    """The short results table at the end of a run."""
+    table = Table(title=f"bmrun results: {metrics.get('status', '?')}", title_justify="left")
     table.add_column("split")
     splits = [s for s in ("train", "val", "test") if isinstance(metrics.get(s), Mapping) and metrics[s]]
     keys: list[str] = []

@@ -3,7 +3,10 @@ file, and never prints a Python traceback (HYDRA_FULL_ERROR=1 still shows one)."
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +51,28 @@ def _run_without_checkpoints(root: Path) -> Path:
     folder.mkdir()
     (folder / "config.yaml").write_text("seed: 0\n")
     return folder
+
+
+def _finished_run(root: Path) -> Path:
+    """A completed 1-epoch CNN run on digits (trained once per test that needs it)."""
+    run_dir = root / "finished"
+    run_cli([f"hydra.run.dir={run_dir}", *TINY], root, check=True)
+    return run_dir
+
+
+def _busy_run(root: Path) -> Path:
+    """A run dir whose lock names a live process (this test's own)."""
+    run_dir = _finished_run(root)
+    (run_dir / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    return run_dir
+
+
+def _corrupt_run(root: Path) -> Path:
+    """A run whose every checkpoint has a damaged data file."""
+    run_dir = _finished_run(root)
+    for data in (run_dir / "checkpoints").glob("ckpt-*.data-*"):
+        data.write_bytes(b"\x00" * data.stat().st_size)
+    return run_dir
 
 
 def _file_blocking_output(root: Path) -> Path:
@@ -95,11 +120,19 @@ CATALOGUE = [
     (["resume=/nonexistent/run"], "/nonexistent/run"),
     (["resume={not_a_run}"], "empty_dir"),
     (["resume={no_checkpoints}"], "checkpoints"),
+    (["hydra.run.dir=/proc/bmrun-test/run", *TINY], "cannot create the run dir /proc/bmrun-test/run"),
+    (["-m", "hydra.sweep.dir=/proc/bmrun-test/sweep", *TINY], "cannot create the run dir /proc/bmrun-test/sweep"),
+    (["-m", "hydra.sweep.dir={blocked_output}", *TINY], "blocker"),
+    (["resume={busy_run}", "trainer.max_epochs=3"], "is being trained by process"),
+    (["resume={finished_run}", "model=mlp"], "model (cnn -> mlp)"),
+    (["resume={finished_run}", "optimizer.lr=0.5", "data.val_fraction=0.2"], "optimizer.lr (0.001 -> 0.5)"),
+    (["resume={corrupt_run}", "trainer.max_epochs=3"], "no good checkpoint"),
 ]
 
 FACTORIES = {"corrupt_idx": _corrupt_idx_folder, "truncated_npz": _truncated_npz, "text_file": _text_file,
              "not_a_run": _not_a_run, "no_checkpoints": _run_without_checkpoints,
-             "blocked_output": _file_blocking_output}
+             "blocked_output": _file_blocking_output, "finished_run": _finished_run, "busy_run": _busy_run,
+             "corrupt_run": _corrupt_run}
 
 
 @pytest.mark.parametrize("args, needle", CATALOGUE, ids=[" ".join(a)[:60] for a, _ in CATALOGUE])

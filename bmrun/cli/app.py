@@ -54,6 +54,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     """
     from bmrun.config import validate
     from bmrun.config.resume import auto_resume_action, config_for_resume
+    from bmrun import console
     from bmrun.console import print_error, print_results
     from bmrun.run_dir import clear_run_artifacts, write_config
 
@@ -64,7 +65,8 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         if cfg.get("resume") == "auto":  # re-running a sweep (or a fixed run dir): pick up where it stopped
             action, previous = auto_resume_action(run_dir, overrides)
             if action == "skip":
-                print_results(previous, str(run_dir), note="already completed (resume=auto)")
+                console.out.print(f"[bold]already completed[/] (resume=auto): {run_dir}")
+                print_results(previous, str(run_dir))
                 return _objective_value(previous)
             if action == "resume":
                 cfg, changes = config_for_resume(run_dir, overrides)

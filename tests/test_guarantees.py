@@ -1,0 +1,245 @@
+"""What bmrun guarantees one level above a single run: resumable sweeps, checkpoint integrity,
+one owner per run dir, resumes that cannot change the experiment, write errors, pipes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import QUIET, load_metrics, run_cli, train_in_process
+
+TINY = ["model=linear", "data.limit=300", "trainer.max_epochs=2", "logger.progress_bar=false"]
+# A sweep job long enough to be killed mid-run (checkpoints every 8 steps).
+SLOW_JOB = ["model=mlp", "data.batch_size=16", "trainer.max_epochs=6", "trainer.steps_per_call=4",
+            "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true", "logger.progress_bar=false"]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _lock(run_dir: Path, pid: int) -> None:
+    (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+
+
+def _start(args, cwd) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen([sys.executable, "-m", "bmrun", *args], cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# ----------------------------------------------------------------------------- resumable sweeps
+def test_a_killed_sweep_rerun_with_resume_auto_skips_resumes_and_completes(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seed=3,4", *SLOW_JOB, f"hydra.sweep.dir={sweep}", "resume=auto"]
+    proc = _start(args, tmp_path)
+    deadline = time.time() + 180
+    while not (sweep / "0" / "checkpoints" / "checkpoint").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # a preempted node: no handler runs, the lock stays behind
+    proc.communicate()
+    assert load_metrics(sweep / "0")["status"] == "running" and (sweep / "0" / ".lock").exists()
+    assert not (sweep / "1").exists()
+
+    again = run_cli(args, tmp_path, check=True)
+    assert "resuming" in again.stderr
+    for job in ("0", "1"):
+        metrics = load_metrics(sweep / job)
+        assert metrics["status"] == "completed" and metrics["epochs"] == 6
+    assert len((sweep / "summary.csv").read_text().strip().splitlines()) == 3  # header + both jobs
+
+    finished = {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")}
+    third = run_cli(args, tmp_path, check=True)
+    assert third.stdout.count("already completed") == 2
+    assert {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")} == finished
+
+
+def test_resume_auto_decides_from_the_job_dir(tmp_path):
+    from bmrun.config.resume import auto_resume_action
+    from bmrun.errors import RunDirBusy, RunDirError
+
+    run_dir = tmp_path / "job"
+    assert auto_resume_action(run_dir, ["seed=1", "resume=auto"])[0] == "fresh"  # nothing there yet
+    train_in_process(run_dir, [*TINY, "seed=1"])
+    metrics = load_metrics(run_dir)
+    overrides = metrics["overrides"]
+    assert auto_resume_action(run_dir, overrides + ["resume=auto"])[0] == "skip"
+    with pytest.raises(RunDirError, match="holds a run of other overrides"):
+        auto_resume_action(run_dir, ["seed=2", "resume=auto"])
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "interrupted"}))
+    assert auto_resume_action(run_dir, overrides)[0] == "resume"
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
+    _lock(run_dir, os.getpid())
+    with pytest.raises(RunDirBusy, match=str(os.getpid())):
+        auto_resume_action(run_dir, overrides)
+    _lock(run_dir, _dead_pid())  # killed: its lock is stale
+    assert auto_resume_action(run_dir, overrides)[0] == "resume"
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "failed"}))
+    assert auto_resume_action(run_dir, overrides)[0] == "fresh"
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def test_checkpoints_carry_checksums_and_only_the_last_n_are_kept(tmp_path):
+    train_in_process(tmp_path, [*TINY, "trainer.max_epochs=4", "trainer.keep_checkpoints=3"])
+    folder = tmp_path / "checkpoints"
+    indexes = sorted(p.name for p in folder.glob("ckpt-*.index"))
+    records = sorted(p.name[: -len(".sha256")] + ".index" for p in folder.glob("ckpt-*.sha256"))
+    assert len(indexes) == 3 and records == indexes
+
+
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([*TINY, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    steps = sorted(int(p.name.split("-")[1].split(".")[0]) for p in (run_dir / "checkpoints").glob("ckpt-*.index"))
+    latest = run_dir / "checkpoints" / f"ckpt-{steps[-1]}.data-00000-of-00001"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # truncated, as by a full disk
+    proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=4"], tmp_path, check=True)
+    assert f"ckpt-{steps[-1]} is corrupt" in proc.stderr
+    assert f"resuming {run_dir} at epoch 3, step {steps[-2]}" in proc.stderr  # the step it goes back to
+    metrics = load_metrics(run_dir)
+    assert metrics["status"] == "completed" and metrics["epochs"] == 4
+
+
+# ----------------------------------------------------------------------------- one owner, same experiment
+def test_a_stale_lock_does_not_block_a_resume_and_a_finished_run_leaves_no_lock(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    assert not (run_dir / ".lock").exists()
+    _lock(run_dir, _dead_pid())
+    run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path, check=True)
+    assert load_metrics(run_dir)["epochs"] == 3 and not (run_dir / ".lock").exists()
+
+
+def test_a_busy_run_dir_is_refused_and_left_untouched(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    before = (run_dir / "metrics.json").read_text()
+    _lock(run_dir, os.getpid())
+    proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path)
+    assert proc.returncode == 2 and f"process {os.getpid()}" in proc.stderr and "Traceback" not in proc.stderr
+    assert (run_dir / "metrics.json").read_text() == before
+
+
+def test_safe_resume_changes_are_allowed_and_recorded(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    run_cli([f"resume={run_dir}", "trainer.max_epochs=3", "logger.tensorboard=false"], tmp_path, check=True)
+    metrics = load_metrics(run_dir)
+    assert metrics["resumes"][-1]["changes"] == {"trainer.max_epochs": [2, 3], "logger.tensorboard": [True, False]}
+    assert metrics["resumes"][-1]["from_epoch"] == 2
+    assert metrics["overrides"] == TINY  # the run keeps the overrides it was started with
+    assert "max_epochs: 3" in (run_dir / "config.yaml").read_text()
+
+
+def test_resume_refuses_every_change_to_the_experiment_naming_each_key(tmp_path):
+    from bmrun.config.resume import config_for_resume
+    from bmrun.errors import ConfigError
+
+    train_in_process(tmp_path, TINY)
+    with pytest.raises(ConfigError) as info:
+        config_for_resume(tmp_path, ["model=mlp", "optimizer.lr=0.1", "data.batch_size=8", "seed=5",
+                                     "trainer.max_epochs=9"])
+    message = str(info.value)
+    for key in ("model (linear -> mlp)", "optimizer.lr", "data.batch_size", "seed (0 -> 5)"):
+        assert key in message
+    assert "trainer.max_epochs" not in message.split("On resume only")[0]
+
+
+# ----------------------------------------------------------------------------- write errors
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_while_checkpointing_fails_the_run_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from bmrun.errors import ArtifactWriteError
+
+    real_save = tf.train.CheckpointManager.save
+    calls = {"n": 0}
+
+    def save_then_fill_the_disk(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            _no_space()
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save_then_fill_the_disk)
+    with pytest.raises(ArtifactWriteError) as info:
+        train_in_process(tmp_path, [*TINY, "trainer.max_epochs=3"])
+    assert "No space left on device" in str(info.value) and "checkpoints" in str(info.value)
+    metrics = load_metrics(tmp_path)
+    assert metrics["status"] == "failed" and metrics["failed_path"].endswith("checkpoints")
+    first = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert first is not None and tf.train.load_checkpoint(first).get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE") == 1
+
+
+def test_disk_full_while_exporting_names_the_file_and_leaves_metrics_readable(tmp_path, monkeypatch):
+    import keras
+
+    from bmrun.errors import ArtifactWriteError
+
+    monkeypatch.setattr(keras.Model, "save", _no_space)
+    with pytest.raises(ArtifactWriteError, match="model.keras"):
+        train_in_process(tmp_path, TINY)
+    metrics = load_metrics(tmp_path)  # valid JSON: the failure record, or the previous version
+    assert metrics["status"] == "failed" and "No space left on device" in metrics["error"]
+
+
+def test_disk_full_for_metrics_keeps_the_previous_metrics_file(tmp_path, monkeypatch):
+    import bmrun.run_dir as run_dir_module
+    from bmrun.errors import ArtifactWriteError
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "running", "marker": 1}))
+    monkeypatch.setattr(run_dir_module.os, "fsync", _no_space)
+    with pytest.raises(ArtifactWriteError, match="metrics.json"):
+        run_dir_module.write_metrics(tmp_path, {"status": "completed"})
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"status": "running", "marker": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp file left behind
+
+
+def test_a_write_error_reaches_the_user_as_one_paragraph(tmp_path):
+    code = ("import errno, keras, sys\n"
+            "def full(*a, **k): raise OSError(errno.ENOSPC, 'No space left on device')\n"
+            "keras.Model.save = full\n"
+            "from bmrun.cli import main\n"
+            f"sys.argv = ['bmrun', *{TINY + list(QUIET)!r}, 'hydra.run.dir={tmp_path / 'run'}']\n"
+            "main()\n")
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 4, proc.stderr
+    assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- pipes
+@pytest.mark.parametrize("command", [["bmrun", "--help"], ["bmrun-report", "{runs}"],
+                                     ["bmrun-report", "{runs}", "--format", "csv"]])
+def test_console_scripts_piped_into_a_reader_that_closes_early_exit_quietly(tmp_path, command):
+    runs = tmp_path / "runs"
+    for i in range(400):  # a report far longer than a pipe's buffer
+        (runs / f"run{i:03d}").mkdir(parents=True)
+        (runs / f"run{i:03d}" / "metrics.json").write_text(json.dumps(
+            {"status": "completed", "val": {"accuracy": i / 400}, "test": {"accuracy": i / 400},
+             "objective": {"key": "val/accuracy", "value": i / 400}, "overrides": [f"seed={i}"]}))
+    script = Path(sys.executable).parent / command[0]
+    args = [str(script)] + [a.format(runs=runs) for a in command[1:]]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+    proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
