@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bmrun.config.schema import CnnModelConfig, TrainConfig
+from bmrun.config.schema import TrainConfig
+from bmrun.models.cnn import CnnConfig
 from bmrun.errors import ConfigError
 from bmrun.help import groups
 from conftest import REPO, compose, validated
@@ -19,7 +20,7 @@ GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "
 def test_default_config_composes_and_validates():
     config = validated()
     assert isinstance(config, TrainConfig)
-    assert isinstance(config.model, CnnModelConfig)
+    assert isinstance(config.model, CnnConfig)
     assert config.data.name == "digits" and config.model.name == "cnn"
     assert config.model.filters == [32] and config.model.dense_dims == [64]
 

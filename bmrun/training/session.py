@@ -116,7 +116,7 @@ class Session:
         d = self.data
         return (f"{self.config.model.name} ({self.num_params:,} params) on {self.config.data.name}: "
                 f"{len(d.train)} train / {len(d.val)} val / {len(d.test)} test, {self.task.kind}; "
-                f"{self.device.description}; run dir {self.run_dir}")
+                f"{self.device.description}; run dir {self.run_dir}" + (f"; {d.notes}" if d.notes else ""))
 
     def restore_for_resume(self) -> None:
         """Load the latest checkpoint and cut history/TensorBoard back to its step."""

@@ -1,0 +1,70 @@
+"""``model=custom model.target=module:callable``: a build function that is not a package.
+
+The callable follows the plugin protocol (:mod:`bmrun.models.plugin`) and is imported from the
+working directory or ``PYTHONPATH``; ``model.args={...}`` are its keyword arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+from bmrun.errors import ConfigError
+from bmrun.models.family import ModelConfig
+from bmrun.plugins import import_target
+
+
+@dataclass
+class CustomConfig(ModelConfig):
+    """``model=custom``.
+
+    Attributes:
+        target: ``module:callable`` with the signature ``build(inputs, task, **args)``.
+        args: Keyword arguments passed to it.
+    """
+
+    target: str = ""
+    args: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.target:
+            raise ConfigError("target", "model=custom needs model.target=module:callable (a function "
+                              "build(inputs, task, **args) returning a keras.Model)")
+
+
+def resolve(model_cfg: CustomConfig):
+    """The target callable, once it is known to accept ``model.args``."""
+    fn = import_target(model_cfg.target, "model.target")
+    try:
+        inspect.signature(fn).bind(None, None, **model_cfg.args)
+    except TypeError as error:
+        raise ConfigError("model.args", f"{model_cfg.target} cannot be called as build(inputs, task, "
+                          f"**{dict(model_cfg.args)}): {error}") from None
+    except ValueError:  # no signature (a builtin): find out when it is called
+        pass
+    return fn
+
+
+@dataclass(frozen=True)
+class CustomFamily:
+    """The ``custom`` option: whatever ``model.target`` names."""
+
+    name: str = "custom"
+    config: type = CustomConfig
+    accepts: Any = None  # unknown until the target builds
+    how: str = "whatever model.target reads"
+    package: str = "bmrun"
+    builtin: bool = True
+
+    def check(self, config: Any, task: Any, inputs: Any) -> None:
+        resolve(config.model)  # an unimportable target fails before any data loads
+
+    def build(self, model_cfg: CustomConfig, data: Any):
+        from bmrun.models.plugin import build_checked
+
+        return build_checked(resolve(model_cfg), dict(model_cfg.args), data, f"model.target={model_cfg.target}")
+
+
+FAMILY = CustomFamily()
