@@ -28,7 +28,7 @@ _MADE: dict[str, type] = {}  # qualname -> dataclass made here, so pickle can fi
 
 def __getattr__(name: str) -> type:
     """Resolve a made config class by name (pickle, e.g. a joblib worker unpickling a config)."""
-    if name not in _MADE and "__" in name:
+    if name not in _MADE and name.startswith(("model__", "data__")):
         from bmrun import registry
 
         group, _ = name.split("__", 1)
