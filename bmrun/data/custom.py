@@ -6,8 +6,8 @@ working directory or ``PYTHONPATH``; ``data.args={...}`` are its keyword argumen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict
+from dataclasses import dataclass
+from typing import Any
 
 from bmrun.data.dataset import DataConfig
 from bmrun.data.plugin import CallableDataset
@@ -25,10 +25,15 @@ class CustomDataConfig(DataConfig):
     """
 
     target: str = ""
-    args: Dict[str, Any] = field(default_factory=dict)
+    # Any = None rather than Dict = {}: Hydra merges a command-line dict into an existing one
+    # key by key, which struct mode refuses for new keys; a None value is simply replaced.
+    args: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.args is not None and not isinstance(self.args, dict):
+            raise ConfigError("args", f"must be a mapping of keyword arguments, e.g. data.args={{n: 10}}; "
+                              f"got {self.args!r}")
         if not self.target:
             raise ConfigError("target", "data=custom needs data.target=module:callable (a function "
                               "load(seed, **args) returning a dict of NumPy arrays)")
@@ -44,7 +49,7 @@ class CustomDataset(CallableDataset):
         self.summary = "a loader named by data.target=module:callable"
 
     def kwargs(self, cfg: Any) -> dict:
-        return dict(cfg.args)
+        return dict(cfg.args or {})
 
     def cache_key(self, cfg: Any) -> str:
         return repr((cfg.target, self.kwargs(cfg)))
