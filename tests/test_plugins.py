@@ -183,6 +183,13 @@ def load(seed, n=80, features=5):
     return {"x_train": x, "y_train": (x[:, 0] > 0).astype(int), "x_test": x[:20], "y_test": (x[:20, 0] > 0).astype(int)}
 
 
+def load_regression(seed, n=60):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    y = x @ np.array([1.5, -2.0, 0.5], "float32") + 0.25
+    return {"x_train": x, "y_train": y, "x_test": x[:10], "y_test": y[:10]}
+
+
 def not_a_model(inputs, task):
     return "a string"
 
@@ -218,6 +225,18 @@ def test_custom_targets_train_from_the_working_directory(user_code):
     assert proc.returncode == 0, proc.stderr
     metrics = load_metrics(user_code / "run")
     assert metrics["status"] == "completed" and metrics["model"] == "custom" and "accuracy" in metrics["test"]
+
+
+def test_predict_on_a_custom_regression_run_gives_values(user_code):
+    from bmrun.predict import predict_files
+
+    run = user_code / "run"
+    metrics = train_in_process(run, ["model=custom", "model.target=mycode:build", "data=custom",
+                                     "data.target=mycode:load_regression"] + TINY)
+    assert metrics["status"] == "completed" and "r2" in metrics["test"]
+    np.save(user_code / "rows.npy", np.zeros((2, 3), np.float32))
+    records = predict_files(str(run), [str(user_code / "rows.npy")])
+    assert [set(r) for r in records] == [{"input", "value"}] * 2
 
 
 @pytest.mark.parametrize("target, match", [
