@@ -8,10 +8,12 @@ PYTEST_ARGS ?= -n 2 -q
 
 .PHONY: setup run test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/plugin/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,sweeps]"
+	# The example plugin (model=tinyres, data=bars); the tests also find it without this.
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e examples/plugin
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -100,3 +100,79 @@ def keras_home(tmp_path, monkeypatch) -> Path:
     (home / "datasets").mkdir(parents=True)
     monkeypatch.setenv("KERAS_HOME", str(home))
     return home
+
+
+# ----------------------------------------------------------------------------- plugins
+EXAMPLE_PLUGIN = REPO / "examples" / "plugin"
+
+
+def fake_distribution(site: Path, name: str, entry_points: dict, modules: Optional[dict] = None) -> Path:
+    """An installed-looking distribution without pip: ``<name>.dist-info`` with its entry points
+    (``{group: {option: "module:attr"}}``) and optional modules (``{"file.py": code}``) in ``site``.
+
+    ``importlib.metadata`` finds it once ``site`` is on ``sys.path`` (or ``PYTHONPATH``): the same
+    arrangement pip makes, with no network and no change to the test venv.
+    """
+    site.mkdir(parents=True, exist_ok=True)
+    info = site / f"{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    lines = []
+    for group, points in entry_points.items():
+        lines += [f"[{group}]"] + [f"{option} = {value}" for option, value in points.items()] + [""]
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    for file, code in (modules or {}).items():
+        (site / file).write_text(code)
+    return site
+
+
+def example_plugin_entry_points() -> dict:
+    """The entry points examples/plugin/pyproject.toml declares (a tiny reader: no tomllib on 3.10)."""
+    points: dict = {}
+    group = None
+    for line in (EXAMPLE_PLUGIN / "pyproject.toml").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("[project.entry-points."):
+            group = line[len("[project.entry-points."):-1].strip('"')
+            points[group] = {}
+        elif line.startswith("["):
+            group = None
+        elif group and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            points[group][key] = value.strip('"')
+    return points
+
+
+def use_site(site: Path) -> None:
+    """Put ``site`` on this process's path and make the registry and Hydra see its plugins."""
+    from bmrun import registry
+    from bmrun.config.schema import register_schemas
+
+    if str(site) not in sys.path:
+        sys.path.insert(0, str(site))
+    registry.reload()
+    register_schemas()
+
+
+def drop_site(site: Path) -> None:
+    from bmrun import registry
+
+    while str(site) in sys.path:
+        sys.path.remove(str(site))
+    registry.reload()
+
+
+@pytest.fixture(scope="session")
+def example_plugin(tmp_path_factory) -> dict:
+    """The example plugin, "installed" for this session: returns the env for subprocesses.
+
+    Its dist-info goes to a temporary site folder and its source (examples/plugin) on the path,
+    so nothing is downloaded or built; when ``make test`` has pip-installed it too, both copies
+    declare the same entry points and the first on the path is used.
+    """
+    site = fake_distribution(tmp_path_factory.mktemp("site"), "bmrun-example-plugin", example_plugin_entry_points())
+    if str(EXAMPLE_PLUGIN) not in sys.path:
+        sys.path.insert(0, str(EXAMPLE_PLUGIN))
+    use_site(site)
+    path = os.pathsep.join([str(site), str(EXAMPLE_PLUGIN)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return {"PYTHONPATH": path}

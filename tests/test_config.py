@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bmrun.config.schema import CnnModelConfig, TrainConfig
+from bmrun.config.schema import TrainConfig
+from bmrun.models.cnn import CnnConfig
 from bmrun.errors import ConfigError
 from bmrun.cli.help import groups
 from conftest import REPO, compose, validated
@@ -19,7 +20,7 @@ GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "
 def test_default_config_composes_and_validates():
     config = validated()
     assert isinstance(config, TrainConfig)
-    assert isinstance(config.model, CnnModelConfig)
+    assert isinstance(config.model, CnnConfig)
     assert config.data.name == "digits" and config.model.name == "cnn"
     assert config.model.filters == [32] and config.model.dense_dims == [64]
 
@@ -94,3 +95,48 @@ def test_config_path_does_not_import_tensorflow():
 def test_debug_fast_shrinks_the_run():
     config = validated(["debug=fast"])
     assert config.trainer.max_epochs == 1 and config.data.limit == 256
+
+
+@pytest.mark.parametrize("group", ["model", "data"])
+def test_group_options_take_every_default_from_their_dataclass(group):
+    """The dataclass is the one home of defaults: YAML files set only their schema and name, and
+    the composed option still shows every key with its default (what `bmrun --cfg job` prints)."""
+    import dataclasses
+
+    import yaml
+
+    from bmrun import registry
+
+    for path in sorted((REPO / "conf" / group).glob("*.yaml")):
+        text = path.read_text()
+        assert text.startswith("# "), path  # the header bmrun --help shows
+        keys = set(yaml.safe_load(text)) - {"defaults"}
+        assert keys == {"name"}, f"{path.name} repeats defaults: {keys - {'name'}}"
+        entry = registry.entry(group, path.stem)
+        composed = compose([f"{group}={path.stem}"])[group]
+        for field in dataclasses.fields(entry.config):
+            if field.name == "name":
+                continue
+            default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+            assert composed[field.name] == default, (path.stem, field.name)
+
+
+def test_mlp_default_dropout_is_the_one_users_ran():
+    assert compose(["model=mlp"]).model.dropout_rate == 0.1
+    assert validated(["data=breast_cancer", "model=linear"]).data.batch_size == 32
+
+
+def test_help_reads_the_defaults_list_as_yaml():
+    from bmrun.cli.help import _defaults
+
+    chosen = _defaults(REPO / "conf" / "train.yaml")
+    assert chosen["data"] == "digits" and chosen["model"] == "cnn" and chosen["augment"] == "none"
+    assert "hydra/job_logging" not in chosen and "experiment" not in chosen  # override, optional null
+
+
+def test_family_checks_live_with_their_family():
+    from bmrun.models import cnn, transformer
+
+    assert cnn.FAMILY.checks is cnn.checks and transformer.FAMILY.checks is transformer.checks
+    with pytest.raises(ConfigError, match="model.patch_size: 3 does not divide the 8x8"):
+        validated(["model=transformer", "model.patch_size=3"])

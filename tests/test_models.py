@@ -10,20 +10,27 @@ tf = pytest.importorskip("tensorflow")
 
 from conftest import train_in_process  # noqa: E402
 
-from bmrun.models.rnn import RNN  # noqa: E402
-from bmrun.models.transformer import Transformer  # noqa: E402
+from bmrun.models.base import BasicModel  # noqa: E402
+
+
+def RNN(**args):  # noqa: N802 - reads like the family's class
+    return BasicModel("rnn", **args)
+
+
+def Transformer(**args):  # noqa: N802
+    return BasicModel("transformer", **args)
 
 BATCH, NUM_OUTPUTS, VOCAB = 4, 3, 30
 
 # Small settings so each build takes a fraction of a second; the second variant of each family
 # turns on everything optional (gru, stacking, both directions, class token, sinusoids, dropout).
 VARIANTS = {
-    "lstm": (RNN, dict(cell="lstm", hidden_dim=8, embedding_dim=6)),
-    "gru_bi_2": (RNN, dict(cell="gru", num_layers=2, hidden_dim=8, bidirectional=True, dropout_rate=0.1,
+    "lstm": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6)),
+    "gru_bi_2": ("rnn", dict(cell="gru", num_layers=2, hidden_dim=8, bidirectional=True, dropout_rate=0.1,
                            embedding_dim=6)),
-    "tf_mean_learned": (Transformer, dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
+    "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
                                           pooling="mean", position="learned")),
-    "tf_cls_sin": (Transformer, dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,
+    "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,
                                      pooling="cls", position="sinusoidal", dropout_rate=0.1)),
 }
 KINDS = ("image", "tokens", "sequence")
@@ -58,9 +65,9 @@ def padded_tokens(sequences, length: int) -> np.ndarray:
 
 
 def build(variant: str, kind: str, length: int = 10, seed: int = 0):
-    cls, args = VARIANTS[variant]
+    family, args = VARIANTS[variant]
     keras.utils.set_random_seed(seed)
-    return cls(**args, **common_args(kind, length), num_outputs=NUM_OUTPUTS, name=cls.__name__.lower())
+    return BasicModel(family, **args, **common_args(kind, length), num_outputs=NUM_OUTPUTS)
 
 
 def predict(model, x) -> np.ndarray:
@@ -86,6 +93,7 @@ def test_get_config_round_trips_the_architecture(variant, kind):
     config = model.get_config()
     for key, value in VARIANTS[variant][1].items():
         assert config[key] == value
+    assert config["family"] == VARIANTS[variant][0]
     clone = type(model).from_config(config)
     assert clone.get_config() == config
     assert clone.count_params() == model.count_params()
@@ -193,3 +201,37 @@ def test_short_training_run_on_digits_completes_and_exports(run, tmp_path):
     loaded = load_run_model(tmp_path, "test")
     assert sum(int(np.prod(w.shape)) for w in loaded.trainable_weights) == metrics["num_params"]
     assert predict(loaded, np.zeros((2, 8, 8, 1), np.float32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("family", ["linear", "mlp", "cnn", "rnn", "transformer"])
+def test_every_family_is_one_keras_class_that_reloads_in_safe_mode(family, tmp_path):
+    """BasicModel looks the family up in the registry, so safe mode needs no per-family class."""
+    model = BasicModel(family, **common_args("image"), num_outputs=NUM_OUTPUTS)
+    path = tmp_path / "model.keras"
+    model.save(str(path))
+    loaded = keras.saving.load_model(str(path), safe_mode=True)
+    assert type(loaded) is BasicModel and loaded.family == family
+    x = examples("image")
+    np.testing.assert_allclose(predict(loaded, x), predict(model, x), rtol=0, atol=1e-6)
+    assert [layer.name for layer in loaded.backbone_layers()][-1] != "head"
+
+
+def test_defaults_come_from_the_family_dataclass():
+    """The dataclass is the one place defaults are written: mlp's dropout is 0.1 (what users ran)."""
+    from bmrun.models.mlp import MlpConfig
+
+    model = BasicModel("mlp", **common_args("image"), num_outputs=2)
+    assert model.get_config()["dropout_rate"] == MlpConfig().dropout_rate == 0.1
+    assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == \
+        ["dropout_0", "dropout_1"]
+
+
+def test_family_modules_do_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; import bmrun.models.cnn, bmrun.models.rnn, bmrun.models.transformer, bmrun.models.mlp, "
+            "bmrun.models.linear, bmrun.models.custom, bmrun.registry, bmrun.data.digits, bmrun.data.imdb; "
+            "from bmrun import registry; registry.models(); registry.datasets(); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,14 +24,13 @@ GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "
 
 
 def _schema_for(group: str, node: Any) -> type:
-    options = SCHEMAS[group]
-    name = node.get("name") if isinstance(node, DictConfig) else None
-    if group == "model":
-        from bmrun.models import family
+    if group in ("model", "data"):
+        from bmrun import registry
 
-        family(str(name))  # unknown model -> ConfigError listing the registry
-        return options[name]
-    return options.get(name, options["base"])
+        name = node.get("name") if isinstance(node, DictConfig) else None
+        # Unknown, broken or ambiguous name -> one ConfigError paragraph from the registry.
+        return registry.entry(group, str(name)).config
+    return SCHEMAS[group]["base"]
 
 
 def _reject_unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:

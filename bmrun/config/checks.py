@@ -1,14 +1,17 @@
 """Cross-group checks: does this model read this data, does this loss fit this task?
 
+A family's own checks (the CNN's image size, the transformer's patches) live in its module and
+run from here, through the registry.
+
 Runs before any data is loaded or TensorFlow imported, so a bad pairing fails in milliseconds.
 """
 
 from __future__ import annotations
 
+from bmrun import registry
 from bmrun.config.schema import TrainConfig
 from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, REGRESSION, describe
 from bmrun.errors import ConfigError
-from bmrun.models import family
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
 
@@ -22,8 +25,8 @@ def resolved_loss(config: TrainConfig) -> str:
 def check_compatibility(config: TrainConfig) -> None:
     """Raise ConfigError when the model cannot read the data or the loss does not fit the task."""
     task, inputs = describe(config.data)
-    entry = family(config.model.name)
-    if inputs.kind not in entry.accepts:
+    entry = registry.model(config.model.name)
+    if entry.accepts is not None and inputs.kind not in entry.accepts:
         readable = ", ".join(sorted(entry.accepts))
         raise ConfigError(
             "model", f"model={config.model.name} cannot read data={config.data.name} ({inputs.kind} inputs); "
@@ -36,21 +39,7 @@ def check_compatibility(config: TrainConfig) -> None:
             f"use loss={natural} (or loss=auto).")
     if config.loss.label_smoothing and task.kind == REGRESSION:
         raise ConfigError("loss.label_smoothing", "applies to classification only")
-    if config.model.name == "cnn" and inputs.kind == IMAGE:
-        model = config.model
-        side = min(inputs.shape[:2])
-        for _ in model.filters:  # what each block leaves of the image
-            side -= model.kernel_size - 1 if model.padding == "valid" else 0
-            side = side // model.pool_size if side >= 1 else 0
-        if side < 1:
-            raise ConfigError("model.filters", f"{len(model.filters)} convolution/pooling blocks shrink a "
-                              f"{inputs.shape[0]}x{inputs.shape[1]} image to nothing; use fewer blocks, "
-                              f"model.padding=same or model.pool_size=1")
-    if config.model.name == "transformer" and inputs.kind == IMAGE:
-        patch = config.model.patch_size
-        if inputs.shape[0] % patch or inputs.shape[1] % patch:
-            raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
-                              f"images of data={config.data.name}")
+    entry.check(config, task, inputs)
     trainer = config.trainer
     if config.data.feed == "resident" and (config.device.name in ("multi_gpu", "multi_worker")):
         raise ConfigError("data.feed", "resident feeding runs on one device; multi-device runs split batches "
@@ -60,10 +49,6 @@ def check_compatibility(config: TrainConfig) -> None:
         key = "trainer.adversarial" if trainer.adversarial != "none" else "trainer.adv_eval_epsilon"
         raise ConfigError(key, f"adversarial examples need image classification data; data={config.data.name} "
                                f"is {task.kind} on {inputs.kind} inputs")
-    if (config.trainer.deterministic and config.device.xla and config.model.name == "cnn"
-            and config.model.pool_size > 1):
-        raise ConfigError("device.xla", "XLA has no deterministic MaxPool gradient; with "
-                          "trainer.deterministic=true use device.xla=false (or model.pool_size=1)")
     if config.device.name == "multi_worker" and config.device.logical_cpus:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
     _check_augment(config, inputs)

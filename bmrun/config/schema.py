@@ -2,6 +2,8 @@
 
 Each YAML file in ``conf/<group>/`` starts from one of these dataclasses (its defaults list names
 ``/schema/<group>/<name>@_here_``), so Hydra rejects unknown keys and wrong types while composing.
+The ``model`` and ``data`` schemas are not here: each family and dataset declares its own in its
+module, and :func:`register_schemas` takes them from :mod:`bmrun.registry`.
 Ranges and choices are checked in ``__post_init__``, which runs when :func:`bmrun.config.validate`
 turns the composed config into these objects. Nothing here imports TensorFlow.
 """
@@ -13,9 +15,6 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
-from bmrun.config.data_model_schema import (
-    AddingDataConfig, CnnModelConfig, DataConfig, ImdbDataConfig, LinearModelConfig, MlpModelConfig,
-    RnnModelConfig, TransformerModelConfig)
 from bmrun.config.rules import at_least, choice, in_unit_interval
 from bmrun.errors import ConfigError
 
@@ -199,15 +198,8 @@ class TrainConfig:
         at_least("seed", self.seed, 0)
 
 
+# The groups with one schema each; model and data schemas come from the registry.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"base": DataConfig, "imdb": ImdbDataConfig, "adding": AddingDataConfig},
-    "model": {
-        "linear": LinearModelConfig,
-        "mlp": MlpModelConfig,
-        "cnn": CnnModelConfig,
-        "rnn": RnnModelConfig,
-        "transformer": TransformerModelConfig,
-    },
     "loss": {"base": LossConfig},
     "optimizer": {"base": OptimizerConfig},
     "device": {"base": DeviceConfig},
@@ -218,11 +210,28 @@ SCHEMAS: dict[str, dict[str, type]] = {
 
 
 def register_schemas() -> None:
-    """Store every schema in Hydra's ConfigStore (idempotent)."""
+    """Store every schema in Hydra's ConfigStore (idempotent).
+
+    Model and data schemas come from the registry: ``schema/model/<name>`` and
+    ``schema/data/<name>`` for every family and dataset (``schema/data/base`` for user configs
+    that want only the common keys). A plugin has no YAML file, so its option itself is stored
+    too (``model=<plugin>`` composes from its dataclass); a plugin that cannot be used gets a
+    bare ``name`` node, and validation then says why.
+    """
     from hydra.core.config_store import ConfigStore
+
+    from bmrun import registry
+    from bmrun.data.dataset import DataConfig
 
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             store.store(group=f"schema/{group}", name=name, node=node)
+    store.store(group="schema/data", name="base", node=DataConfig)
+    for group in ("model", "data"):
+        for name, entry in registry.every(group).items():
+            if entry.config is not None:
+                store.store(group=f"schema/{group}", name=name, node=entry.config)
+            if not entry.builtin:
+                store.store(group=group, name=name, node=entry.config or {"name": name})

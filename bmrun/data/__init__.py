@@ -1,10 +1,11 @@
-"""Datasets: a registry of loaders (``catalog``), NumPy preparation (``arrays``) and tf.data
-pipelines (``pipeline``, the only part that imports TensorFlow)."""
+"""Datasets: one module per dataset (``bmrun/data/<name>.py``: config, specs, loader), found
+through :mod:`bmrun.registry`; NumPy preparation (``arrays``) and tf.data pipelines
+(``pipeline``, the only part that imports TensorFlow)."""
 
 from __future__ import annotations
 
 from bmrun.data.arrays import PreparedData, prepare
-from bmrun.data.catalog import describe, load_module
+from bmrun.data.catalog import describe
 
 
 def load_prepared(data_cfg, seed: int) -> PreparedData:
@@ -17,7 +18,9 @@ def load_prepared(data_cfg, seed: int) -> PreparedData:
     Returns:
         Train/val/test splits plus the normalisation statistics of the training split.
     """
-    task, inputs = describe(data_cfg)
-    raw = load_module(data_cfg.name).load(data_cfg, seed)
+    from bmrun import registry
+
+    raw = registry.dataset(data_cfg.name).load(data_cfg, seed)
+    task, inputs = describe(data_cfg)  # after the load: a plugin's specs come from its arrays
     return prepare(raw, task, inputs, val_fraction=data_cfg.val_fraction, limit=data_cfg.limit,
                    normalize=data_cfg.normalize, seed=seed, classes=data_cfg.classes)

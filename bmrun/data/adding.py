@@ -8,9 +8,14 @@ so anything well below that shows the model learned to remember the marked value
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from bmrun.config.rules import at_least
 from bmrun.data.arrays import RawData
+from bmrun.data.catalog import REGRESSION, SEQUENCE, InputSpec, TaskSpec
+from bmrun.data.dataset import Dataset, DataConfig
 
 # The test set comes from its own fixed stream, like the fixed test split of the bundled
 # datasets: it stays the same across seeds and across data.num_train / data.limit, so test
@@ -20,11 +25,33 @@ TEST_ENTROPY = 1997
 _TRAIN_KEY, _TEST_KEY = (0,), (1,)
 
 
+@dataclass
+class AddingConfig(DataConfig):
+    """``data=adding``.
+
+    Attributes:
+        seq_len: Steps per sequence.
+        num_train: Training sequences generated from the seed.
+        num_test: Test sequences, from a fixed stream.
+    """
+
+    batch_size: int = 64
+    seq_len: int = 50
+    num_train: int = 20000
+    num_test: int = 2000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("seq_len", self.seq_len, 2)
+        at_least("num_train", self.num_train, 2)
+        at_least("num_test", self.num_test, 1)
+
+
 def load(cfg, seed: int) -> RawData:
     """Generate ``num_train`` training sequences from ``seed`` and ``num_test`` fixed test ones.
 
     Args:
-        cfg: The ``data`` config (:class:`bmrun.config.schema.AddingDataConfig`).
+        cfg: The ``data`` config (:class:`AddingConfig`).
         seed: Run seed; fixes the training sequences (the test set does not depend on it).
 
     Returns:
@@ -60,3 +87,8 @@ def generate(n: int, seq_len: int, rng: np.random.Generator) -> tuple[np.ndarray
     markers[rows, second] = 1.0
     targets = (values[rows, first] + values[rows, second]).astype(np.float32)
     return np.stack([values, markers], axis=-1), targets
+
+
+DATASET = Dataset(name="adding", config=AddingConfig, task=TaskSpec(REGRESSION),
+                  inputs=lambda cfg: InputSpec(SEQUENCE, (int(cfg.seq_len), 2)),
+                  summary="adding problem (Hochreiter 1997)", loader=load)

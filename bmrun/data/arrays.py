@@ -17,12 +17,21 @@ from bmrun.errors import DataError
 
 @dataclass
 class RawData:
-    """What a loader returns: official train and test splits as NumPy arrays."""
+    """What a loader returns: official train and test splits as NumPy arrays.
+
+    Attributes:
+        x_val, y_val: A validation split of the dataset's own (plugins); else ``prepare()``
+            carves one from the training split.
+        notes: What was inferred rather than declared (plugins), for the run's description.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: Optional[np.ndarray] = None
+    y_val: Optional[np.ndarray] = None
+    notes: str = ""
 
 
 @dataclass
@@ -42,6 +51,7 @@ class PreparedData:
         input_mean, input_variance: Training-split statistics; the model normalises its own
             inputs with them so a saved model takes raw examples.
         target_mean, target_std: Regression targets' training statistics (None otherwise).
+        notes: Facts inferred from a plugin's arrays (task, input kind), printed with the run.
     """
 
     task: TaskSpec
@@ -53,6 +63,7 @@ class PreparedData:
     input_variance: Optional[np.ndarray] = None
     target_mean: Optional[float] = None
     target_std: Optional[float] = None
+    notes: str = ""
 
 
 def fixed_test_split(x: np.ndarray, y: np.ndarray, fraction: float = 0.2) -> RawData:
@@ -76,8 +87,12 @@ def filter_classes(raw: RawData, classes: Sequence[int]) -> RawData:
     mapping[np.asarray(classes)] = np.arange(len(classes))
     keep_train = mapping[raw.y_train] >= 0
     keep_test = mapping[raw.y_test] >= 0
-    return RawData(raw.x_train[keep_train], mapping[raw.y_train[keep_train]],
-                   raw.x_test[keep_test], mapping[raw.y_test[keep_test]])
+    filtered = RawData(raw.x_train[keep_train], mapping[raw.y_train[keep_train]],
+                       raw.x_test[keep_test], mapping[raw.y_test[keep_test]], notes=raw.notes)
+    if raw.x_val is not None:
+        keep_val = mapping[raw.y_val] >= 0
+        filtered.x_val, filtered.y_val = raw.x_val[keep_val], mapping[raw.y_val[keep_val]]
+    return filtered
 
 
 def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: float,
@@ -88,7 +103,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     Args:
         raw: The loader's arrays.
         task, inputs: Specs of the dataset (after the class filter).
-        val_fraction: Share of the (limited) training split held out for validation.
+        val_fraction: Share of the (limited) training split held out for validation (unless
+            the loader gave its own validation split).
         limit: Keep this many training examples (taken after a seeded shuffle), or all.
         normalize: Fit input statistics (else the model sees raw values).
         seed: Seed of the shuffle that picks the limited subset and the validation split.
@@ -97,22 +113,25 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     if classes:
         raw = filter_classes(raw, classes)
     if task.kind == MULTICLASS:
-        for name, labels in (("train", raw.y_train), ("test", raw.y_test)):
+        given = (("val", raw.y_val),) if raw.y_val is not None else ()
+        for name, labels in (("train", raw.y_train), ("test", raw.y_test)) + given:
             if labels.min() < 0 or labels.max() >= task.num_classes:
                 raise DataError(f"{name} labels lie outside 0..{task.num_classes - 1}; the data file is corrupt.")
     order = np.random.default_rng(seed).permutation(len(raw.x_train))
     if limit is not None:
         order = order[:limit]
-    n_val = int(round(len(order) * val_fraction))
-    if val_fraction > 0 and n_val == 0:
+    own_val = raw.x_val is not None
+    n_val = 0 if own_val else int(round(len(order) * val_fraction))
+    if val_fraction > 0 and n_val == 0 and not own_val:
         n_val = 1
     if len(order) - n_val < 1:
         raise DataError(f"only {len(order)} training examples left after data.limit and data.val_fraction.")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     train = Split(raw.x_train[train_idx], _labels(raw.y_train[train_idx], task))
-    val = Split(raw.x_train[val_idx], _labels(raw.y_train[val_idx], task))
+    val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
+        Split(raw.x_train[val_idx], _labels(raw.y_train[val_idx], task))
     test = Split(raw.x_test, _labels(raw.y_test, task))
-    prepared = PreparedData(task, inputs, train, val, test)
+    prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
     if normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling

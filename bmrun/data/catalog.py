@@ -1,12 +1,12 @@
-"""What each dataset is, known without loading it (and without TensorFlow).
+"""What a dataset is: its task and input specs (no TensorFlow), and :func:`describe`.
 
 Config checks use these specs to refuse an incompatible model/data/loss before anything heavy
-starts; the loaders return arrays that match them.
+starts; the loaders return arrays that match them. Each dataset's own specs live in its module
+(``bmrun/data/<name>.py``), found through :mod:`bmrun.registry`.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
@@ -56,53 +56,18 @@ class InputSpec:
     vocab_size: Optional[int] = None
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Registry entry: the module that loads the data and the specs of what it returns."""
-
-    module: str
-    task: TaskSpec
-    input: InputSpec
-    summary: str
-
-
-_DIGITS = tuple(str(i) for i in range(10))
-_FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-            "Bag", "Ankle boot")
-
-DATASETS: dict[str, DatasetInfo] = {
-    "digits": DatasetInfo("bmrun.data.digits", TaskSpec(MULTICLASS, 10, _DIGITS),
-                          InputSpec(IMAGE, (8, 8, 1)), "scikit-learn 8x8 digits"),
-    "mnist": DatasetInfo("bmrun.data.mnist", TaskSpec(MULTICLASS, 10, _DIGITS),
-                         InputSpec(IMAGE, (28, 28, 1)), "MNIST handwritten digits"),
-    "fashion_mnist": DatasetInfo("bmrun.data.fashion_mnist", TaskSpec(MULTICLASS, 10, _FASHION),
-                                 InputSpec(IMAGE, (28, 28, 1)), "Zalando Fashion-MNIST"),
-    "imdb": DatasetInfo("bmrun.data.imdb", TaskSpec(BINARY, 2, ("negative", "positive")),
-                        InputSpec(TOKENS, (200,), vocab_size=20000), "IMDB review sentiment"),
-    "adding": DatasetInfo("bmrun.data.adding", TaskSpec(REGRESSION),
-                          InputSpec(SEQUENCE, (50, 2)), "adding problem (Hochreiter 1997)"),
-    "diabetes": DatasetInfo("bmrun.data.tabular", TaskSpec(REGRESSION),
-                            InputSpec(TABULAR, (10,)), "scikit-learn diabetes progression"),
-    "breast_cancer": DatasetInfo("bmrun.data.tabular", TaskSpec(BINARY, 2, ("malignant", "benign")),
-                                 InputSpec(TABULAR, (30,)), "scikit-learn breast cancer"),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """Return the registry entry for ``name`` or raise a ConfigError listing the choices."""
-    if name not in DATASETS:
-        raise ConfigError("data.name", f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
 def describe(data_cfg: Any) -> tuple[TaskSpec, InputSpec]:
-    """Specs for a data config, with its size options and class filter applied."""
-    info = dataset_info(data_cfg.name)
-    task, inputs = info.task, info.input
-    if inputs.kind == TOKENS:
-        inputs = replace(inputs, shape=(int(data_cfg.max_len),), vocab_size=int(data_cfg.vocab_size))
-    elif inputs.kind == SEQUENCE:
-        inputs = replace(inputs, shape=(int(data_cfg.seq_len),) + inputs.shape[1:])
+    """Specs for a data config, with its size options and class filter applied.
+
+    Built-in datasets know their specs without loading; a plugin dataset is loaded (once, and
+    cached) to infer them.
+
+    Raises:
+        ConfigError: Unknown dataset, or a ``data.classes`` filter that does not fit its labels.
+    """
+    from bmrun import registry
+
+    task, inputs = registry.dataset(data_cfg.name).specs(data_cfg)
     classes = getattr(data_cfg, "classes", None)
     if classes:
         if task.kind != MULTICLASS:
@@ -113,8 +78,3 @@ def describe(data_cfg: Any) -> tuple[TaskSpec, InputSpec]:
         names = tuple(task.class_names[int(c)] for c in classes) if task.class_names else None
         task = replace(task, num_classes=len(classes), class_names=names)
     return task, inputs
-
-
-def load_module(name: str):
-    """Import the loader module of dataset ``name`` (it defines ``load(cfg, seed)``)."""
-    return importlib.import_module(dataset_info(name).module)

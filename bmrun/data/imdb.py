@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from bmrun.config.rules import at_least
 from bmrun.data.arrays import RawData, check_pairs
+from bmrun.data.catalog import BINARY, TOKENS, InputSpec, TaskSpec
+from bmrun.data.dataset import Dataset, DataConfig
 from bmrun.data.sources import download, keras_cache_dir, not_found, user_path
 from bmrun.errors import DataError
 
@@ -27,11 +31,30 @@ HINT = ("Download imdb.npz (Keras format) from " + URL + " into ~/.keras/dataset
         "or run once with network access and data.download=true.")
 
 
+@dataclass
+class ImdbConfig(DataConfig):
+    """``data=imdb``.
+
+    Attributes:
+        vocab_size: Ids at or above this become the out-of-vocabulary id.
+        max_len: Length every review is cut or padded to.
+    """
+
+    batch_size: int = 64
+    vocab_size: int = 20000
+    max_len: int = 200
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("vocab_size", self.vocab_size, 4)  # 0 pad, 1 start, 2 oov, 3 unused
+        at_least("max_len", self.max_len, 1)
+
+
 def load(cfg, seed: int) -> RawData:
     """data.path (the file, or a folder holding imdb.npz), else the Keras cache, else a download.
 
     Args:
-        cfg: The ``data`` config (:class:`bmrun.config.schema.ImdbDataConfig`).
+        cfg: The ``data`` config (:class:`ImdbConfig`).
         seed: Unused; the official splits are fixed and ``prepare()`` does the shuffling.
 
     Returns:
@@ -123,3 +146,8 @@ def _labels(y: np.ndarray, source: Path) -> np.ndarray:
     if labels.size and not np.isin(labels, (0, 1)).all():
         raise DataError(f"{source}: labels must be 0 (negative) or 1 (positive); the file is corrupt.")
     return labels
+
+
+DATASET = Dataset(name="imdb", config=ImdbConfig, task=TaskSpec(BINARY, 2, ("negative", "positive")),
+                  inputs=lambda cfg: InputSpec(TOKENS, (int(cfg.max_len),), vocab_size=int(cfg.vocab_size)),
+                  summary="IMDB review sentiment", loader=load)

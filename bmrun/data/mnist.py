@@ -6,11 +6,15 @@ The readers here also serve Fashion-MNIST, which ships in the same two formats.
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bmrun.data.arrays import RawData, check_pairs
+from bmrun.data.catalog import IMAGE, MULTICLASS, InputSpec, TaskSpec
+from bmrun.data.dataset import Dataset, DataConfig
+from bmrun.data.digits import CLASS_NAMES
 from bmrun.data.idx import read_idx
 from bmrun.data.sources import download, keras_cache_dir, not_found, user_path
 from bmrun.errors import DataError
@@ -25,6 +29,11 @@ IDX_FILES = {
 HINT = ("Download mnist.npz (Keras format) from " + URL + " into ~/.keras/datasets/, or put the four "
         "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
         "t10k-labels-idx1-ubyte.gz) in one folder.")
+
+
+@dataclass
+class MnistConfig(DataConfig):
+    """``data=mnist``: the common keys only (``data.path`` points at a local copy)."""
 
 
 def load(cfg, seed: int) -> RawData:
@@ -93,3 +102,7 @@ def _idx_file(folder: Path, name: str) -> Path | None:
 
 def _refuse(path: Path) -> RawData:
     raise DataError(f"{path} is neither a .npz file nor a folder of IDX files.")
+
+
+DATASET = Dataset(name="mnist", config=MnistConfig, task=TaskSpec(MULTICLASS, 10, CLASS_NAMES),
+                  inputs=InputSpec(IMAGE, (28, 28, 1)), summary="MNIST handwritten digits", loader=load)

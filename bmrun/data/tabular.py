@@ -1,51 +1,64 @@
 """scikit-learn's bundled tabular datasets: ``diabetes`` (regression) and ``breast_cancer`` (binary).
 
-Both ship inside scikit-learn, so they load offline. Neither has an official test split, so a
-fixed 20% is held out (the same rows for every run). Features are returned unscaled: ``prepare()``
-fits the standardisation on the training split, and the model applies it itself.
+Both ship inside scikit-learn, so they load offline, and both are handled alike, so they share
+this module: :data:`DIABETES` and :data:`BREAST_CANCER` are their registry entries. Neither has
+an official test split, so a fixed 20% is held out (the same rows for every run). Features are
+returned unscaled: ``prepare()`` fits the standardisation on the training split, and the model
+applies it itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from bmrun.data.arrays import RawData, fixed_test_split
-from bmrun.errors import DataError
+from bmrun.data.catalog import BINARY, REGRESSION, TABULAR, InputSpec, TaskSpec
+from bmrun.data.dataset import Dataset, DataConfig
 
 
-def load(cfg, seed: int) -> RawData:
-    """Load the dataset named by ``cfg.name`` with its fixed 20% test split.
+@dataclass
+class DiabetesConfig(DataConfig):
+    """``data=diabetes`` (442 rows: small batches)."""
+
+    batch_size: int = 32
+
+
+@dataclass
+class BreastCancerConfig(DataConfig):
+    """``data=breast_cancer`` (569 rows: small batches)."""
+
+    batch_size: int = 32
+
+
+def load_diabetes(cfg, seed: int) -> RawData:
+    """442 patients x 10 baseline features -> disease progression one year later (25..346).
 
     Args:
-        cfg: The ``data`` config; ``cfg.name`` is ``diabetes`` or ``breast_cancer``.
+        cfg: The ``data`` config.
         seed: Unused; the test split is fixed and ``prepare()`` does the shuffling.
-
-    Returns:
-        float32 features; float32 targets (diabetes) or int64 labels 0/1 (breast_cancer).
     """
-    if cfg.name not in LOADERS:
-        raise DataError(f"bmrun.data.tabular has no dataset {cfg.name!r}; it loads: {', '.join(LOADERS)}.")
-    x, y = LOADERS[cfg.name]()
-    return fixed_test_split(x, y)
-
-
-def diabetes() -> tuple[np.ndarray, np.ndarray]:
-    """442 patients x 10 baseline features -> disease progression one year later (25..346)."""
-    from sklearn.datasets import load_diabetes
+    from sklearn.datasets import load_diabetes as sklearn_diabetes
 
     # scaled=False: the raw units (age in years, BMI, ...). sklearn's default copy is already
     # centred and scaled over all 442 rows, test rows included, which would leak the test split
     # into the statistics that prepare() fits on the training rows only.
-    bunch = load_diabetes(scaled=False)
-    return bunch.data.astype(np.float32), bunch.target.astype(np.float32)
+    bunch = sklearn_diabetes(scaled=False)
+    return fixed_test_split(bunch.data.astype(np.float32), bunch.target.astype(np.float32))
 
 
-def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
+def load_breast_cancer(cfg, seed: int) -> RawData:
     """569 tumours x 30 cell-nucleus features -> 0 malignant, 1 benign (sklearn's coding)."""
-    from sklearn.datasets import load_breast_cancer
+    from sklearn.datasets import load_breast_cancer as sklearn_breast_cancer
 
-    bunch = load_breast_cancer()
-    return bunch.data.astype(np.float32), bunch.target.astype(np.int64)
+    bunch = sklearn_breast_cancer()
+    return fixed_test_split(bunch.data.astype(np.float32), bunch.target.astype(np.int64))
 
 
-LOADERS = {"diabetes": diabetes, "breast_cancer": breast_cancer}
+DIABETES = Dataset(name="diabetes", config=DiabetesConfig, task=TaskSpec(REGRESSION),
+                   inputs=InputSpec(TABULAR, (10,)), summary="scikit-learn diabetes progression",
+                   loader=load_diabetes)
+BREAST_CANCER = Dataset(name="breast_cancer", config=BreastCancerConfig,
+                        task=TaskSpec(BINARY, 2, ("malignant", "benign")), inputs=InputSpec(TABULAR, (30,)),
+                        summary="scikit-learn breast cancer", loader=load_breast_cancer)

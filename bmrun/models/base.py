@@ -1,19 +1,25 @@
-"""What every model family shares: the input, its normalisation, the head and serialisation.
+"""The one Keras model class of the built-in families: input, normalisation, body, head.
 
-A family subclasses :class:`BasicModel` and hands it a ``body`` function mapping the normalised
-input tensor to features. The resulting model is a Keras functional model that takes *raw*
-examples (pixel values, token ids, unscaled features) and returns logits, or values in the
-target's own units for regression, so a saved ``.keras`` file is self-contained.
+:class:`BasicModel` looks its family up in the registry by name and calls the family's
+``body`` between the shared input layers and the shared head. The result is a Keras functional
+model that takes *raw* examples (pixel values, token ids, unscaled features) and returns logits,
+or values in the target's own units for regression. Its config is its constructor arguments
+(keras-hub style: the family's name and keys), so a saved ``.keras`` file reloads in safe mode
+wherever the family is registered.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import keras
 import numpy as np
 
-IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
+from bmrun.data.catalog import TOKENS, InputSpec
+
+# Constructor arguments shared by every family; anything else is the family's own config key.
+_COMMON = ("input_shape", "input_kind", "num_outputs", "vocab_size", "input_mean", "input_variance",
+           "target_mean", "target_std")
 
 
 def _as_list(value: Any) -> Optional[list]:
@@ -22,11 +28,12 @@ def _as_list(value: Any) -> Optional[list]:
     return np.asarray(value, dtype=np.float32).tolist()
 
 
+@keras.saving.register_keras_serializable(package="bmrun")
 class BasicModel(keras.Model):
-    """Base of all bmrun models (functional, keras-hub style: config = constructor arguments).
+    """Base of every built-in bmrun model (functional; config = constructor arguments).
 
     Args:
-        body: Maps the normalised input tensor to a feature tensor (family-specific).
+        family: The registered family whose ``body`` maps the normalised input to features.
         input_shape: Shape of one example, without the batch axis.
         input_kind: ``image``, ``tokens``, ``sequence`` or ``tabular``.
         num_outputs: Logits (classes) or 1 (binary, regression).
@@ -34,28 +41,36 @@ class BasicModel(keras.Model):
         input_mean, input_variance: Training-split statistics for input normalisation.
         target_mean, target_std: For regression: the head predicts standardised targets and a
             fixed rescaling returns them in the original units.
-        head_dropout_rate: Dropout before the head.
+        name: Keras model name (the family's name by default).
+        trainable: Keras's flag, kept so ``get_config()`` round-trips.
+        **arguments: The family's config keys; missing ones take the family's defaults.
     """
 
-    def __init__(self, body: Callable, *, input_shape: Sequence[int], input_kind: str, num_outputs: int,
+    def __init__(self, family: str, *, input_shape: Sequence[int], input_kind: str, num_outputs: int,
                  vocab_size: Optional[int] = None, input_mean: Any = None, input_variance: Any = None,
                  target_mean: Optional[float] = None, target_std: Optional[float] = None,
-                 head_dropout_rate: float = 0.0, name: Optional[str] = None, **kwargs):
+                 name: Optional[str] = None, trainable: bool = True, **arguments):
+        from bmrun import registry
+
+        entry = registry.model(family)
+        # The family's dataclass fills in defaults and checks ranges, as for a composed config.
+        config = entry.config(name=family, **arguments)
         input_shape = tuple(int(d) for d in input_shape)
+        spec = InputSpec(input_kind, input_shape, vocab_size)
         inputs = keras.Input(shape=input_shape, dtype="int32" if input_kind == TOKENS else "float32", name="inputs")
         x = inputs
         if input_mean is not None and input_kind != TOKENS:
             x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                            variance=input_variance, name="normalize")(x)
-        x = body(x)
-        if head_dropout_rate:
-            x = keras.layers.Dropout(head_dropout_rate, name="head_dropout")(x)
+        x = entry.body(x, config, spec)
         # float32 head: with mixed precision the logits and the loss stay in full precision.
         outputs = keras.layers.Dense(num_outputs, dtype="float32", name="head")(x)
         if target_mean is not None:
             outputs = keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean),
                                              dtype="float32", name="target_scale")(outputs)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or family, trainable=trainable)
+        self.family = family
+        self.arguments = {key: getattr(config, key) for key in _own_keys(config)}
         self.example_shape = list(input_shape)
         self.input_kind = input_kind
         self.num_outputs = num_outputs
@@ -64,10 +79,10 @@ class BasicModel(keras.Model):
         self.input_variance = _as_list(input_variance)
         self.target_mean = target_mean
         self.target_std = target_std
-        self.head_dropout_rate = head_dropout_rate
 
     def get_config(self) -> dict:
         return {
+            "family": self.family,
             "name": self.name,
             "trainable": self.trainable,
             "input_shape": self.example_shape,
@@ -78,7 +93,7 @@ class BasicModel(keras.Model):
             "input_variance": self.input_variance,
             "target_mean": self.target_mean,
             "target_std": self.target_std,
-            "head_dropout_rate": self.head_dropout_rate,
+            **self.arguments,
         }
 
     @classmethod
@@ -90,11 +105,8 @@ class BasicModel(keras.Model):
         return [layer for layer in self.layers if layer.name not in ("head", "target_scale")]
 
 
-def flatten_input(x, input_kind: str, vocab_size: Optional[int]):
-    """A flat feature vector for dense families: images and sequences flattened, tokens as a
-    multi-hot bag of words (the classic linear text classifier)."""
-    if input_kind == TOKENS:
-        return keras.layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot", name="bag_of_words")(x)
-    if len(x.shape) > 2:
-        return keras.layers.Flatten(name="flatten")(x)
-    return x
+def _own_keys(config: Any) -> list[str]:
+    """The family's own keys (plain values: lists stay lists, so the config is JSON)."""
+    from bmrun.models.family import COMMON_MODEL_KEYS
+
+    return [key for key in vars(config) if key not in COMMON_MODEL_KEYS and key not in _COMMON]

@@ -7,63 +7,88 @@ fit small images such as the 8x8 digits.
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import List
 
-import keras
+from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.data.catalog import IMAGE
+from bmrun.errors import ConfigError
+from bmrun.models.family import Family, ModelConfig
 
-from bmrun.models.base import BasicModel
 
+@dataclass
+class CnnConfig(ModelConfig):
+    """``model=cnn``.
 
-@keras.saving.register_keras_serializable(package="bmrun")
-class CNN(BasicModel):
-    """Convolutional blocks then dense layers.
-
-    Args:
+    Attributes:
         filters: Filters of each convolutional block (one block per entry).
         kernel_size: Side of the square convolution kernels.
-        padding: ``valid`` (Keras's default; each convolution trims kernel_size - 1 pixels) or
-            ``same``.
+        padding: ``valid`` (each convolution trims kernel_size - 1 pixels) or ``same``.
         pool_size: Max-pooling window and stride after each block (1 = no pooling).
         dense_dims: Widths of the dense layers before the head.
         batch_norm: Batch normalisation after each convolution.
         activation: Keras activation name.
         dropout_rate: Dropout after the flatten and after each dense layer.
-        **common: See :class:`BasicModel`.
     """
 
-    def __init__(self, filters: Sequence[int] = (32,), kernel_size: int = 3, padding: str = "valid",
-                 pool_size: int = 2,
-                 dense_dims: Sequence[int] = (64,), batch_norm: bool = False, activation: str = "relu",
-                 dropout_rate: float = 0.0, **common):
-        def body(x):
-            for i, width in enumerate(filters):
-                x = keras.layers.Conv2D(width, kernel_size, padding=padding, use_bias=not batch_norm,
-                                        name=f"conv_{i}")(x)
-                if batch_norm:
-                    x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
-                x = keras.layers.Activation(activation, name=f"act_{i}")(x)
-                if pool_size > 1:
-                    x = keras.layers.MaxPooling2D(pool_size, name=f"pool_{i}")(x)
-            x = keras.layers.Flatten(name="flatten")(x)
-            if dropout_rate:
-                x = keras.layers.Dropout(dropout_rate, name="dropout_flat")(x)
-            for i, width in enumerate(dense_dims):
-                x = keras.layers.Dense(width, activation=activation, name=f"dense_{i}")(x)
-                if dropout_rate:
-                    x = keras.layers.Dropout(dropout_rate, name=f"dropout_{i}")(x)
-            return x
+    filters: List[int] = field(default_factory=lambda: [32])
+    kernel_size: int = 3
+    padding: str = "valid"  # valid | same
+    pool_size: int = 2
+    dense_dims: List[int] = field(default_factory=lambda: [64])
+    batch_norm: bool = False
+    activation: str = "relu"
+    dropout_rate: float = 0.0
 
-        super().__init__(body, **common)
-        self.filters = list(filters)
-        self.kernel_size = kernel_size
-        self.padding = padding
-        self.pool_size = pool_size
-        self.dense_dims = list(dense_dims)
-        self.batch_norm = batch_norm
-        self.activation = activation
-        self.dropout_rate = dropout_rate
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.filters:
+            raise ConfigError("filters", "needs at least one convolution")
+        for width in list(self.filters) + list(self.dense_dims):
+            at_least("filters/dense_dims", width, 1)
+        at_least("kernel_size", self.kernel_size, 1)
+        choice("padding", self.padding, ("valid", "same"))
+        at_least("pool_size", self.pool_size, 1)
+        in_unit_interval("dropout_rate", self.dropout_rate)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "padding": self.padding,
-                "pool_size": self.pool_size, "dense_dims": self.dense_dims, "batch_norm": self.batch_norm,
-                "activation": self.activation, "dropout_rate": self.dropout_rate}
+
+def checks(config, task, inputs) -> None:
+    """Refuse blocks that shrink the image to nothing, and XLA's non-deterministic MaxPool."""
+    model = config.model
+    side = min(inputs.shape[:2])
+    for _ in model.filters:  # what each block leaves of the image
+        side -= model.kernel_size - 1 if model.padding == "valid" else 0
+        side = side // model.pool_size if side >= 1 else 0
+    if side < 1:
+        raise ConfigError("model.filters", f"{len(model.filters)} convolution/pooling blocks shrink a "
+                          f"{inputs.shape[0]}x{inputs.shape[1]} image to nothing; use fewer blocks, "
+                          f"model.padding=same or model.pool_size=1")
+    if config.trainer.deterministic and config.device.xla and model.pool_size > 1:
+        raise ConfigError("device.xla", "XLA has no deterministic MaxPool gradient; with "
+                          "trainer.deterministic=true use device.xla=false (or model.pool_size=1)")
+
+
+def body(x, config: CnnConfig, inputs):
+    """Convolutional blocks, flatten, dense layers."""
+    import keras
+
+    for i, width in enumerate(config.filters):
+        x = keras.layers.Conv2D(width, config.kernel_size, padding=config.padding, use_bias=not config.batch_norm,
+                                name=f"conv_{i}")(x)
+        if config.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
+        if config.pool_size > 1:
+            x = keras.layers.MaxPooling2D(config.pool_size, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    if config.dropout_rate:
+        x = keras.layers.Dropout(config.dropout_rate, name="dropout_flat")(x)
+    for i, width in enumerate(config.dense_dims):
+        x = keras.layers.Dense(width, activation=config.activation, name=f"dense_{i}")(x)
+        if config.dropout_rate:
+            x = keras.layers.Dropout(config.dropout_rate, name=f"dropout_{i}")(x)
+    return x
+
+
+FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE}), how="images only", body=body,
+                checks=checks)

@@ -5,27 +5,39 @@ The shared head *is* the linear map, so the body only flattens (or bags the toke
 
 from __future__ import annotations
 
-import keras
+from dataclasses import dataclass
 
-from bmrun.models.base import BasicModel, flatten_input
+from bmrun.config.rules import in_unit_interval
+from bmrun.data.catalog import IMAGE, SEQUENCE, TABULAR, TOKENS
+from bmrun.models.family import Family, ModelConfig
 
 
-@keras.saving.register_keras_serializable(package="bmrun")
-class LinearModel(BasicModel):
-    """One affine layer on the (normalised, flattened) input.
+@dataclass
+class LinearConfig(ModelConfig):
+    """``model=linear``.
 
-    Args:
+    Attributes:
         dropout_rate: Dropout on the input features (0 = plain linear model).
-        **common: See :class:`BasicModel`.
     """
 
-    def __init__(self, dropout_rate: float = 0.0, **common):
-        common.setdefault("head_dropout_rate", dropout_rate)
-        kind, vocab = common["input_kind"], common.get("vocab_size")
-        super().__init__(lambda x: flatten_input(x, kind, vocab), **common)
-        self.dropout_rate = dropout_rate
+    dropout_rate: float = 0.0
 
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.pop("head_dropout_rate")
-        return {**config, "dropout_rate": self.dropout_rate}
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        in_unit_interval("dropout_rate", self.dropout_rate)
+
+
+def body(x, config: LinearConfig, inputs):
+    """Flattened features (a bag of words for tokens), optionally dropped out."""
+    import keras
+
+    from bmrun.models.layers import flatten_input
+
+    x = flatten_input(x, inputs.kind, inputs.vocab_size)
+    if config.dropout_rate:
+        x = keras.layers.Dropout(config.dropout_rate, name="head_dropout")(x)
+    return x
+
+
+FAMILY = Family(name="linear", config=LinearConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS}),
+                how="flattened inputs, bag of words for tokens", body=body)

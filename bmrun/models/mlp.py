@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import List
 
-import keras
+from bmrun.config.rules import at_least, in_unit_interval
+from bmrun.data.catalog import IMAGE, SEQUENCE, TABULAR, TOKENS
+from bmrun.models.family import Family, ModelConfig
 
-from bmrun.models.base import BasicModel, flatten_input
 
+@dataclass
+class MlpConfig(ModelConfig):
+    """``model=mlp``.
 
-@keras.saving.register_keras_serializable(package="bmrun")
-class MLP(BasicModel):
-    """Fully connected network on the flattened input.
-
-    Args:
+    Attributes:
         hidden_dims: Width of each hidden layer.
         activation: Keras activation name.
         dropout_rate: Dropout after each hidden layer.
-        **common: See :class:`BasicModel`.
     """
 
-    def __init__(self, hidden_dims: Sequence[int] = (256, 128), activation: str = "relu",
-                 dropout_rate: float = 0.0, **common):
-        kind, vocab = common["input_kind"], common.get("vocab_size")
+    hidden_dims: List[int] = field(default_factory=lambda: [256, 128])
+    activation: str = "relu"
+    dropout_rate: float = 0.1
 
-        def body(x):
-            x = flatten_input(x, kind, vocab)
-            for i, width in enumerate(hidden_dims):
-                x = keras.layers.Dense(width, activation=activation, name=f"dense_{i}")(x)
-                if dropout_rate:
-                    x = keras.layers.Dropout(dropout_rate, name=f"dropout_{i}")(x)
-            return x
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for width in self.hidden_dims:
+            at_least("hidden_dims", width, 1)
+        in_unit_interval("dropout_rate", self.dropout_rate)
 
-        super().__init__(body, **common)
-        self.hidden_dims = list(hidden_dims)
-        self.activation = activation
-        self.dropout_rate = dropout_rate
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "hidden_dims": self.hidden_dims, "activation": self.activation,
-                "dropout_rate": self.dropout_rate}
+def body(x, config: MlpConfig, inputs):
+    """Dense layers on the flattened input (a bag of words for tokens)."""
+    import keras
+
+    from bmrun.models.layers import flatten_input
+
+    x = flatten_input(x, inputs.kind, inputs.vocab_size)
+    for i, width in enumerate(config.hidden_dims):
+        x = keras.layers.Dense(width, activation=config.activation, name=f"dense_{i}")(x)
+        if config.dropout_rate:
+            x = keras.layers.Dropout(config.dropout_rate, name=f"dropout_{i}")(x)
+    return x
+
+
+FAMILY = Family(name="mlp", config=MlpConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS}),
+                how="flattened inputs, bag of words for tokens", body=body)

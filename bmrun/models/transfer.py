@@ -99,6 +99,16 @@ def copy_matching_weights(source, target, source_name: str, *, keep_head: bool =
     return report
 
 
+def backbone_layers(model) -> list:
+    """A bmrun model's :meth:`~bmrun.models.base.BasicModel.backbone_layers`; for a plugin's
+    model, every layer before its last layer with weights (taken to be its head)."""
+    if hasattr(model, "backbone_layers"):
+        return model.backbone_layers()
+    weighted = [layer for layer in model.layers if layer.weights]
+    head = weighted[-1] if weighted else None
+    return [layer for layer in model.layers if layer is not head]
+
+
 def _zero(head) -> None:
     """Start a new head at zero, as Big Transfer (Kolesnikov et al., 2020) does: the first
     outputs are uniform (loss ln k) instead of random, and while the head is near zero the
@@ -109,7 +119,7 @@ def _zero(head) -> None:
 def freeze_backbone(model) -> int:
     """Make every layer except the head non-trainable; returns how many layers were frozen."""
     frozen = 0
-    for layer in model.backbone_layers():
+    for layer in backbone_layers(model):
         if layer.weights:
             frozen += 1
         layer.trainable = False

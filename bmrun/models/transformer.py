@@ -16,85 +16,19 @@ compiles under XLA.
 
 from __future__ import annotations
 
-import math
-from typing import Optional
+from dataclasses import dataclass
 
-import keras
-from keras import ops
-
-from bmrun.models.base import IMAGE, TOKENS, BasicModel
-
-
-@keras.saving.register_keras_serializable(package="bmrun")
-class PositionEmbedding(keras.layers.Layer):
-    """Adds a position signal to a ``(batch, length, dim)`` sequence.
-
-    Args:
-        mode: ``learned`` (a trained ``(length, dim)`` table) or ``sinusoidal`` (the fixed
-            sine/cosine code of Vaswani et al. 2017, no weights).
-    """
-
-    def __init__(self, mode: str = "learned", **kwargs):
-        super().__init__(**kwargs)
-        if mode not in ("learned", "sinusoidal"):
-            raise ValueError(f"mode must be learned or sinusoidal, got {mode!r}")
-        self.mode = mode
-        self.positions = None
-
-    def build(self, input_shape):
-        if self.mode == "learned":
-            length, dim = int(input_shape[-2]), int(input_shape[-1])
-            self.positions = self.add_weight(shape=(length, dim), name="positions",
-                                             initializer=keras.initializers.RandomNormal(stddev=0.02))
-
-    def call(self, x):
-        if self.mode == "learned":
-            return x + ops.cast(self.positions, x.dtype)
-        length, dim = x.shape[-2], x.shape[-1]
-        position = ops.arange(length, dtype="float32")[:, None]
-        # Frequencies 1 / 10000^(2i/dim); sines fill the first half of the features, cosines the second.
-        half = dim // 2
-        frequency = ops.exp(ops.arange(half, dtype="float32") * (-math.log(10000.0) / max(half, 1)))
-        angle = position * frequency[None, :]
-        code = ops.concatenate([ops.sin(angle), ops.cos(angle)], axis=-1)
-        if dim % 2:  # odd widths: one zero feature keeps the shape
-            code = ops.pad(code, [[0, 0], [0, 1]])
-        return x + ops.cast(code, x.dtype)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode}
+from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.data.catalog import IMAGE, SEQUENCE, TOKENS
+from bmrun.errors import ConfigError
+from bmrun.models.family import Family, ModelConfig
 
 
-@keras.saving.register_keras_serializable(package="bmrun")
-class ClassToken(keras.layers.Layer):
-    """Prepends one learned ``dim``-wide token to a ``(batch, length, dim)`` sequence."""
+@dataclass
+class TransformerConfig(ModelConfig):
+    """``model=transformer``.
 
-    def build(self, input_shape):
-        self.token = self.add_weight(shape=(1, 1, int(input_shape[-1])), name="token", initializer="zeros")
-
-    def call(self, x):
-        token = ops.broadcast_to(ops.cast(self.token, x.dtype), (ops.shape(x)[0], 1, x.shape[-1]))
-        return ops.concatenate([token, x], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        length = None if input_shape[1] is None else input_shape[1] + 1
-        return (input_shape[0], length, input_shape[2])
-
-
-def masked_mean(x, mask: Optional[object]):
-    """Mean over the positions where ``mask`` is true (all of them when ``mask`` is None)."""
-    if mask is None:
-        return ops.mean(x, axis=1)
-    weights = ops.cast(ops.expand_dims(mask, -1), x.dtype)
-    # max(count, 1): an all-padding example pools to zeros instead of NaN.
-    return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), ops.cast(1, x.dtype))
-
-
-@keras.saving.register_keras_serializable(package="bmrun")
-class Transformer(BasicModel):
-    """Pre-norm transformer encoder with class-token or mean pooling.
-
-    Args:
+    Attributes:
         num_layers: Encoder blocks.
         num_heads: Attention heads per block (``hidden_dim`` must be divisible by it).
         hidden_dim: Width of the residual stream.
@@ -103,63 +37,74 @@ class Transformer(BasicModel):
         patch_size: Side of the square image patches (``image`` inputs only).
         position: ``learned`` or ``sinusoidal`` position embedding.
         pooling: ``mean`` (over non-padding positions) or ``cls`` (a prepended class token).
-        **common: See :class:`BasicModel`.
     """
 
-    def __init__(self, num_layers: int = 2, num_heads: int = 4, hidden_dim: int = 64, mlp_dim: int = 128,
-                 dropout_rate: float = 0.0, patch_size: int = 4, position: str = "learned", pooling: str = "mean",
-                 **common):
-        kind = common["input_kind"]
-        shape = tuple(int(d) for d in common["input_shape"])
-        vocab_size = common.get("vocab_size")
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}")
-        if pooling not in ("mean", "cls"):
-            raise ValueError(f"pooling must be mean or cls, got {pooling!r}")
+    num_layers: int = 2
+    num_heads: int = 4
+    hidden_dim: int = 64
+    mlp_dim: int = 128
+    dropout_rate: float = 0.0
+    patch_size: int = 4  # image inputs: 28x28 -> 49 patches
+    position: str = "learned"  # learned | sinusoidal
+    pooling: str = "mean"  # mean | cls
 
-        def body(x):
-            x, mask = _embed(x, kind, shape, vocab_size, hidden_dim, patch_size)
-            if pooling == "cls":
-                x = ClassToken(name="class_token")(x)
-                if mask is not None:  # the class token is never padding
-                    mask = ops.concatenate([ops.ones_like(mask[:, :1]), mask], axis=1)
-            x = PositionEmbedding(position, name="position_embedding")(x)
-            if dropout_rate:
-                x = keras.layers.Dropout(dropout_rate, name="embedding_dropout")(x)
-            # (batch, 1, length): every query may attend to every real key; padded queries are
-            # computed too but never pooled.
-            attention_mask = None if mask is None else ops.expand_dims(mask, 1)
-            for i in range(num_layers):
-                x = _encoder_block(x, attention_mask, i, num_heads, hidden_dim, mlp_dim, dropout_rate)
-            x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-            return x[:, 0] if pooling == "cls" else masked_mean(x, mask)
-
-        super().__init__(body, **common)
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.mlp_dim = mlp_dim
-        self.dropout_rate = dropout_rate
-        self.patch_size = patch_size
-        self.position = position
-        self.pooling = pooling
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "num_layers": self.num_layers, "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim, "mlp_dim": self.mlp_dim, "dropout_rate": self.dropout_rate,
-                "patch_size": self.patch_size, "position": self.position, "pooling": self.pooling}
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("num_layers", "num_heads", "hidden_dim", "mlp_dim", "patch_size"):
+            at_least(key, getattr(self, key), 1)
+        if self.hidden_dim % self.num_heads:
+            raise ConfigError("hidden_dim", f"{self.hidden_dim} is not divisible by num_heads={self.num_heads}")
+        choice("position", self.position, ("learned", "sinusoidal"))
+        choice("pooling", self.pooling, ("mean", "cls"))
+        in_unit_interval("dropout_rate", self.dropout_rate)
 
 
-def _embed(x, kind: str, shape: tuple, vocab_size: Optional[int], hidden_dim: int, patch_size: int):
+def checks(config, task, inputs) -> None:
+    """Image patches must tile the image exactly."""
+    patch = config.model.patch_size
+    if inputs.kind == IMAGE and (inputs.shape[0] % patch or inputs.shape[1] % patch):
+        raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
+                          f"images of data={config.data.name}")
+
+
+def body(x, config: TransformerConfig, inputs):
+    """Embed, add positions, encode, pool."""
+    import keras
+    from keras import ops
+
+    from bmrun.models.layers import ClassToken, PositionEmbedding, masked_mean
+
+    x, mask = _embed(x, inputs, config.hidden_dim, config.patch_size)
+    if config.pooling == "cls":
+        x = ClassToken(name="class_token")(x)
+        if mask is not None:  # the class token is never padding
+            mask = ops.concatenate([ops.ones_like(mask[:, :1]), mask], axis=1)
+    x = PositionEmbedding(config.position, name="position_embedding")(x)
+    if config.dropout_rate:
+        x = keras.layers.Dropout(config.dropout_rate, name="embedding_dropout")(x)
+    # (batch, 1, length): every query may attend to every real key; padded queries are
+    # computed too but never pooled.
+    attention_mask = None if mask is None else ops.expand_dims(mask, 1)
+    for i in range(config.num_layers):
+        x = _encoder_block(x, attention_mask, i, config)
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    return x[:, 0] if config.pooling == "cls" else masked_mean(x, mask)
+
+
+def _embed(x, inputs, hidden_dim: int, patch_size: int):
     """The input as a ``(batch, length, hidden_dim)`` sequence and its padding mask (or None)."""
-    if kind == TOKENS:
-        if not vocab_size:
+    import keras
+    from keras import ops
+
+    shape = inputs.shape
+    if inputs.kind == TOKENS:
+        if not inputs.vocab_size:
             raise ValueError("token inputs need vocab_size")
         # The mask is computed here and passed explicitly rather than through Keras' implicit
         # mask propagation, which ops such as the residual adds would not carry.
         mask = ops.not_equal(x, 0)
-        return keras.layers.Embedding(vocab_size, hidden_dim, name="embedding")(x), mask
-    if kind == IMAGE:
+        return keras.layers.Embedding(inputs.vocab_size, hidden_dim, name="embedding")(x), mask
+    if inputs.kind == IMAGE:
         height, width = shape[0], shape[1]
         if height % patch_size or width % patch_size:
             raise ValueError(f"patch_size={patch_size} does not divide {height}x{width} images")
@@ -167,23 +112,28 @@ def _embed(x, kind: str, shape: tuple, vocab_size: Optional[int], hidden_dim: in
         length = (height // patch_size) * (width // patch_size)
         return keras.layers.Reshape((length, hidden_dim), name="patches")(x), None
     if len(shape) != 2:
-        raise ValueError(f"transformer reads images, tokens or (steps, features) sequences; got {kind} {shape}")
+        raise ValueError(f"transformer reads images, tokens or (steps, features) sequences; got {inputs.kind} {shape}")
     return keras.layers.Dense(hidden_dim, name="input_projection")(x), None
 
 
-def _encoder_block(x, attention_mask, index: int, num_heads: int, hidden_dim: int, mlp_dim: int,
-                   dropout_rate: float):
+def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
     """``x + Dropout(MHA(LN(x)))`` then ``x + Dropout(MLP(LN(x)))``."""
-    prefix = f"block_{index}"
+    import keras
+
+    prefix, rate = f"block_{index}", config.dropout_rate
     y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_attention_norm")(x)
-    y = keras.layers.MultiHeadAttention(num_heads, hidden_dim // num_heads, name=f"{prefix}_attention")(
-        y, y, attention_mask=attention_mask)
-    if dropout_rate:
-        y = keras.layers.Dropout(dropout_rate, name=f"{prefix}_attention_dropout")(y)
+    y = keras.layers.MultiHeadAttention(config.num_heads, config.hidden_dim // config.num_heads,
+                                        name=f"{prefix}_attention")(y, y, attention_mask=attention_mask)
+    if rate:
+        y = keras.layers.Dropout(rate, name=f"{prefix}_attention_dropout")(y)
     x = keras.layers.Add(name=f"{prefix}_attention_residual")([x, y])
     y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
-    y = keras.layers.Dense(mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
-    y = keras.layers.Dense(hidden_dim, name=f"{prefix}_mlp_output")(y)
-    if dropout_rate:
-        y = keras.layers.Dropout(dropout_rate, name=f"{prefix}_mlp_dropout")(y)
+    y = keras.layers.Dense(config.mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
+    y = keras.layers.Dense(config.hidden_dim, name=f"{prefix}_mlp_output")(y)
+    if rate:
+        y = keras.layers.Dropout(rate, name=f"{prefix}_mlp_dropout")(y)
     return keras.layers.Add(name=f"{prefix}_mlp_residual")([x, y])
+
+
+FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS}),
+                how="image patches, token embeddings or numeric sequences", body=body, checks=checks)

@@ -68,7 +68,7 @@ class Job:
         d = self.data
         return (f"{self.config.model.name} ({self.num_params:,} params) on {self.config.data.name}: "
                 f"{len(d.train)} train / {len(d.val)} val / {len(d.test)} test, {self.task.kind}; "
-                f"{self.device.description}; run dir {self.run_dir}")
+                f"{self.device.description}; run dir {self.run_dir}" + (f"; {d.notes}" if d.notes else ""))
 
 
 def make_pipeline(config, data, *, shuffle: bool) -> DataPipeline:
