@@ -110,7 +110,11 @@ def test_group_options_take_every_default_from_their_dataclass(group):
     for path in sorted((REPO / "conf" / group).glob("*.yaml")):
         text = path.read_text()
         assert text.startswith("# "), path  # the header bmrun --help shows
-        keys = set(yaml.safe_load(text)) - {"defaults"}
+        content = yaml.safe_load(text)
+        if text.startswith("# @package _global_"):  # a dataset carrying its recommended budget
+            assert set(content) - {"defaults", group} <= {"optimizer", "trainer"}, path.name
+            content = content[group]
+        keys = set(content) - {"defaults"}
         assert keys == {"name"}, f"{path.name} repeats defaults: {keys - {'name'}}"
         entry = registry.entry(group, path.stem)
         composed = compose([f"{group}={path.stem}"])[group]
@@ -140,3 +144,15 @@ def test_family_checks_live_with_their_family():
     assert cnn.FAMILY.checks is cnn.checks and transformer.FAMILY.checks is transformer.checks
     with pytest.raises(ConfigError, match="model.patch_size: 3 does not divide the 8x8"):
         validated(["model=transformer", "model.patch_size=3"])
+
+
+def test_small_datasets_carry_their_budget_and_explicit_settings_win():
+    plain = validated(["model=linear", "data=diabetes"])
+    assert (plain.optimizer.lr, plain.optimizer.schedule, plain.trainer.max_epochs) == (0.05, "cosine", 30)
+    explicit = validated(["model=linear", "data=diabetes", "optimizer.lr=0.2", "trainer.max_epochs=3"])
+    assert (explicit.optimizer.lr, explicit.trainer.max_epochs) == (0.2, 3)
+    preset = validated(["experiment=fashion_cnn_fast"])
+    assert preset.data.name == "fashion_mnist" and preset.optimizer.lr == compose(
+        ["experiment=fashion_cnn_fast"]).optimizer.lr
+    assert validated(["debug=fast", "data=breast_cancer", "model=mlp"]).trainer.max_epochs == 1
+    assert validated(["data=fashion_mnist"]).optimizer.lr == 1e-3  # large sets keep the group defaults
