@@ -158,3 +158,15 @@ def call_user(fn: Callable, what: str, key: str, error: type, *args, **kwargs) -
     except Exception as exc:  # noqa: BLE001
         message = f"{what} raised {type(exc).__name__}: {exc}"
         raise (error(key, message) if error is ConfigError else error(f"{key}: {message}")) from exc
+
+
+def check_target_keys(group: str, target: str, args: Any, signature: str) -> None:
+    """The ``<group>=custom`` keys: a ``module:callable`` target and a mapping of its arguments.
+
+    Raises:
+        ConfigError: No target, or ``args`` that is not a mapping.
+    """
+    if args is not None and not isinstance(args, dict):
+        raise ConfigError("args", f"must be a mapping of keyword arguments, e.g. {group}.args={{n: 10}}; got {args!r}")
+    if not target:
+        raise ConfigError("target", f"{group}=custom needs {group}.target=module:callable (a function {signature})")

@@ -11,7 +11,6 @@ back the run's test metrics; they are printed and written to ``<run dir>/eval.js
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -19,7 +18,7 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun import console
-from bmrun.cli.guard import console_script
+from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.errors import ConfigError
 from bmrun.run_dir import CONFIG, atomic_write_json, require_finished_run
 
@@ -181,11 +180,9 @@ def print_eval(result: dict[str, Any]) -> None:
 @console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-eval``."""
-    parser = argparse.ArgumentParser(
-        prog="bmrun-eval", description="Evaluate a finished run's model on the test split of its data, or of "
-        "another dataset with the same input shape and classes; writes <run dir>/eval.json.",
-        epilog="example: bmrun-eval outputs/2026-01-02/10-11-12-123456 data=mnist data.path=~/data/mnist.npz")
-    parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
+    parser = finished_run_parser(
+        "bmrun-eval", "Evaluate a finished run's model on the test split of its data, or of another dataset with "
+        "the same input shape and classes; writes <run dir>/eval.json.", "data=mnist data.path=~/data/mnist.npz")
     parser.add_argument("overrides", nargs="*", help="data=<option> and data.<key>=<value> overrides")
     args = parser.parse_args(argv)
     result, out = evaluate_run(args.run_dir, args.overrides)

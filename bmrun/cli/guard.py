@@ -48,3 +48,13 @@ def console_script(main: Callable[..., T]) -> Callable[..., T]:
             sys.exit(130)
 
     return guarded
+
+
+def finished_run_parser(prog: str, description: str, example: str):
+    """The argument parser of a script that works on a finished run (``bmrun-eval``, ``bmrun-predict``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     epilog=f"example: {prog} outputs/2026-01-02/10-11-12-123456 {example}")
+    parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
+    return parser

@@ -9,7 +9,6 @@ predicted class (and its name when the dataset names its classes) with its proba
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from bmrun import console
-from bmrun.cli.guard import console_script
+from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.errors import ConfigError, DataError
 from bmrun.outputs import prediction_records
 from bmrun.run_dir import require_finished_run
@@ -147,11 +146,9 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
 @console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-predict``."""
-    parser = argparse.ArgumentParser(
-        prog="bmrun-predict", description="Predict classes (with probabilities) or values for image files or "
-        ".npy arrays with a finished run's model.",
-        epilog="example: bmrun-predict outputs/2026-01-02/10-11-12-123456 seven.png batch.npy")
-    parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
+    parser = finished_run_parser(
+        "bmrun-predict", "Predict classes (with probabilities) or values for image files or .npy arrays with a "
+        "finished run's model.", "seven.png batch.npy")
     parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
     args = parser.parse_args(argv)

@@ -11,8 +11,7 @@ from typing import Any
 
 from bmrun.data.dataset import DataConfig
 from bmrun.data.plugin import CallableDataset
-from bmrun.errors import ConfigError
-from bmrun.plugins import import_target
+from bmrun.plugins import check_target_keys, import_target
 
 
 @dataclass
@@ -31,12 +30,7 @@ class CustomDataConfig(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.args is not None and not isinstance(self.args, dict):
-            raise ConfigError("args", f"must be a mapping of keyword arguments, e.g. data.args={{n: 10}}; "
-                              f"got {self.args!r}")
-        if not self.target:
-            raise ConfigError("target", "data=custom needs data.target=module:callable (a function "
-                              "load(seed, **args) returning a dict of NumPy arrays)")
+        check_target_keys("data", self.target, self.args, "load(seed, **args) returning a dict of NumPy arrays")
 
 
 class CustomDataset(CallableDataset):

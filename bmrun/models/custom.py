@@ -12,7 +12,7 @@ from typing import Any
 
 from bmrun.errors import ConfigError
 from bmrun.models.family import ModelConfig
-from bmrun.plugins import import_target
+from bmrun.plugins import check_target_keys, import_target
 
 
 @dataclass
@@ -31,12 +31,7 @@ class CustomConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.args is not None and not isinstance(self.args, dict):
-            raise ConfigError("args", f"must be a mapping of keyword arguments, e.g. model.args={{n: 10}}; "
-                              f"got {self.args!r}")
-        if not self.target:
-            raise ConfigError("target", "model=custom needs model.target=module:callable (a function "
-                              "build(inputs, task, **args) returning a keras.Model)")
+        check_target_keys("model", self.target, self.args, "build(inputs, task, **args) returning a keras.Model")
 
 
 def resolve(model_cfg: CustomConfig):

@@ -23,8 +23,9 @@ def register_model_classes(run_dir: Path) -> None:
     """
     from omegaconf import OmegaConf
 
-    import bmrun.models.base  # noqa: F401 - registers BasicModel
-    import bmrun.models.layers  # noqa: F401 - registers the shared custom layers
+    from bmrun.models import base, layers
+
+    del base, layers  # imported for their Keras registrations (BasicModel, the shared layers)
     from bmrun import registry
 
     config_file = Path(run_dir) / CONFIG
