@@ -111,6 +111,19 @@ def _class_names(cfg) -> Optional[tuple[str, ...]]:
         return None
 
 
+def print_predictions(records: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="bmrun predict", title_justify="left")
+    columns = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("input", "name") else "right",
+                         overflow="fold")  # a long path wraps rather than losing its file name
+    for record in records:
+        table.add_row(*[console.fmt(record.get(column, "")) for column in columns])
+    console.out.print(table)
+
+
 def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     """Predict every example in ``paths`` with the model of ``run_dir``.
 
@@ -130,27 +143,14 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     return [{"input": label, **record} for label, record in zip(labels, records)]
 
 
-def print_predictions(records: Sequence[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="bmrun predict", title_justify="left")
-    columns = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("input", "name") else "right",
-                         overflow="fold")  # a long path wraps rather than losing its file name
-    for record in records:
-        table.add_row(*[console.fmt(record.get(column, "")) for column in columns])
-    console.out.print(table)
-
-
 @console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-predict``."""
     parser = finished_run_parser(
         "bmrun-predict", "Predict classes (with probabilities) or values for image files or .npy arrays with a "
         "finished run's model.", "seven.png batch.npy")
-    parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
+    parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
     args = parser.parse_args(argv)
     records = predict_files(args.run_dir, args.inputs)
     if args.json:
