@@ -325,7 +325,7 @@ def test_a_built_in_name_wins_over_a_plugin_and_says_so(tmp_path, caplog):
 
 
 def test_a_run_of_a_plugin_that_is_gone_names_it(tmp_path):
-    from bmrun.cli.eval import open_run
+    from bmrun.models.loading import open_run
     from bmrun.models.loading import load_run_model
 
     site = fake_distribution(tmp_path / "site", "ghost-plugin", {"bmrun.models": {"ghost": "ghost_mod:build"}},
@@ -340,7 +340,7 @@ def test_a_run_of_a_plugin_that_is_gone_names_it(tmp_path):
     with pytest.raises(ConfigError, match="trained with model=ghost, which cannot be loaded here"):
         load_run_model(tmp_path / "run", "test")
     with pytest.raises(ConfigError, match="model=ghost"):
-        open_run(str(tmp_path / "run"))
+        open_run(str(tmp_path / "run"), "test")
 
 
 # ----------------------------------------------------------------------------- own configs

@@ -11,7 +11,6 @@ back the run's test metrics; they are printed and written to ``<run dir>/eval.js
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -20,52 +19,10 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun import console
 from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.errors import ConfigError
-from bmrun.run_dir import CONFIG, atomic_write_json, require_finished_run
+from bmrun.models.loading import OpenRun, open_run
+from bmrun.run_dir import atomic_write_json
 
 _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target"}
-
-
-@dataclass
-class OpenRun:
-    """A run dir's config (as saved) and its trained model."""
-
-    run_dir: Path
-    cfg: DictConfig
-    model: Any
-
-    @property
-    def task_kind(self) -> str:
-        """What the model predicts, read from the model itself (its config may be overridden)."""
-        if getattr(self.model, "target_mean", None) is not None:
-            return "regression"
-        if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
-            from bmrun.config import validate
-            from bmrun.data.catalog import describe
-
-            return describe(validate(self.cfg).data)[0].kind
-        return "binary" if int(self.model.output_shape[-1]) == 1 else "multiclass"
-
-    @property
-    def example_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.model.input_shape[1:])
-
-
-def open_run(run_dir: str, what: str = "bmrun-eval") -> OpenRun:
-    """Load ``run_dir``'s config.yaml and model, or explain what is missing.
-
-    Raises:
-        RunDirError: Not a run dir, no exported model, or a model Keras cannot read.
-    """
-    from bmrun.models.loading import load_run_model
-    from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
-
-    path = require_finished_run(run_dir, what)
-    cfg = OmegaConf.load(path / CONFIG)
-    tf = import_tensorflow()
-    with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
-        tf.constant(0.0)
-        model = load_run_model(path, what)
-    return OpenRun(path.resolve(), cfg, model)
 
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -143,7 +100,7 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     from bmrun.config import validate
     from bmrun.data.catalog import describe
 
-    run = open_run(run_dir)
+    run = open_run(run_dir, "bmrun-eval")
     config = validate(data_overrides(run.cfg, overrides))
     task, inputs = describe(config.data)
     check_compatible(run, task, inputs, config.data.name)

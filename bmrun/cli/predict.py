@@ -130,7 +130,7 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
     """
-    from bmrun.cli.eval import open_run
+    from bmrun.models.loading import open_run
 
     require_finished_run(run_dir, "bmrun-predict")
     missing = [name for name in paths if not Path(name).expanduser().is_file()]

@@ -6,7 +6,11 @@ mode runs no code from the file: every class in it must be one Keras or bmrun re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 
 from bmrun.errors import ConfigError, RunDirError
 from bmrun.run_dir import CONFIG, KERAS_FILE, MODEL, keras_file, require_finished_run
@@ -64,3 +68,45 @@ def load_run_model(run_dir: str | Path, what: str):
     except Exception as error:  # Keras raises ValueError, TypeError, OSError... for a bad file
         raise RunDirError(f"{what}: {run_dir}: {MODEL}/{KERAS_FILE} cannot be loaded "
                           f"({type(error).__name__}: {error}).") from None
+
+
+@dataclass
+class OpenRun:
+    """A run dir's config (as saved) and its trained model."""
+
+    run_dir: Path
+    cfg: DictConfig
+    model: Any
+
+    @property
+    def task_kind(self) -> str:
+        """What the model predicts, read from the model itself (its config may be overridden)."""
+        if getattr(self.model, "target_mean", None) is not None:
+            return "regression"
+        if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
+            from bmrun.config import validate
+            from bmrun.data.catalog import describe
+
+            return describe(validate(self.cfg).data)[0].kind
+        return "binary" if int(self.model.output_shape[-1]) == 1 else "multiclass"
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.model.input_shape[1:])
+
+
+def open_run(run_dir: str, what: str) -> OpenRun:
+    """Load ``run_dir``'s config.yaml and model, or explain what is missing.
+
+    Raises:
+        RunDirError: Not a run dir, no exported model, or a model Keras cannot read.
+    """
+    from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
+
+    path = require_finished_run(run_dir, what)
+    cfg = OmegaConf.load(path / CONFIG)
+    tf = import_tensorflow()
+    with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
+        tf.constant(0.0)
+        model = load_run_model(path, what)
+    return OpenRun(path.resolve(), cfg, model)

@@ -1,0 +1,125 @@
+"""``explain_run``: attributions of a finished run's model, written into ``<run dir>/explain/``.
+
+Images: one overlay per example (``explain/<method>/<i>.png``), the grid of all of them
+(``explain/<method>.png``, also in TensorBoard under ``explain/``) and the raw attributions
+(``explain/<method>.npy``). Tables: ``explain/feature_importance.csv`` (``feature,importance``,
+descending: mean |integrated gradient| over the rows) and its bar chart.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from bmrun.data.catalog import IMAGE, TABULAR, TOKENS
+from bmrun.errors import BmrunError
+from bmrun.explain import attributions, figures
+from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
+
+METHODS = ("integrated_gradients", "smoothgrad", "gradcam")
+EXPLAIN = "explain"
+
+
+class ExplainError(BmrunError):
+    """The run's model or inputs cannot be explained this way."""
+
+    title = "explain error"
+
+
+def input_kind(model) -> str:
+    """What the model reads: its own record for bmrun's families, else guessed from the shape."""
+    kind = getattr(model, "input_kind", None)
+    if kind:
+        return kind
+    if model.inputs[0].dtype in ("int32", "int64"):
+        return TOKENS
+    return IMAGE if len(model.input_shape) == 4 else TABULAR
+
+
+def check_explainable(model, method: str) -> str:
+    """The model's input kind, once ``method`` can explain it; else one paragraph saying why not."""
+    if method not in METHODS:
+        raise ExplainError(f"--method {method}: choose one of {', '.join(METHODS)}.")
+    kind = input_kind(model)
+    if kind == TOKENS:
+        raise ExplainError("this run's model reads token ids: gradients do not flow through an integer lookup, so "
+                           "its inputs cannot be attributed directly. Explanations of text runs (attributions "
+                           "of the token embeddings) are not implemented yet.")
+    if kind not in (IMAGE, TABULAR):
+        raise ExplainError(f"bmrun-explain explains image and table inputs; this model reads {kind} inputs.")
+    if method == "gradcam" and (kind != IMAGE or attributions.last_conv_layer(model) is None):
+        raise ExplainError("--method gradcam needs a convolutional model on images (it weighs the last convolution's "
+                           "feature maps); use --method integrated_gradients or smoothgrad.")
+    return kind
+
+
+def explain_images(model, x: np.ndarray, task_kind: str, method: str, labels: Sequence[str],
+                   names: Sequence[str], out: Path) -> dict[str, Any]:
+    """Overlays of ``method``'s attributions for images ``x`` (raw pixel values)."""
+    outputs = np.asarray(model(x.astype(np.float32), training=False))
+    result: dict[str, Any] = {"method": method, "examples": len(x)}
+    if method == "gradcam":
+        maps = attributions.gradcam(model, x, task_kind)
+        tiles = [figures.heat_overlay(image, heat) for image, heat in zip(x, maps)]
+    else:
+        if method == "integrated_gradients":
+            maps = attributions.integrated_gradients(model, x, task_kind)
+            baseline = np.asarray(model(np.zeros_like(x, np.float32), training=False))
+            gap = (attributions.target_outputs(outputs, task_kind) -
+                   attributions.target_outputs(baseline, task_kind, _classes(outputs, task_kind))).numpy()
+            sums = maps.reshape(len(x), -1).sum(axis=1)
+            result["completeness_error"] = float(np.max(np.abs(sums - gap) / np.maximum(np.abs(gap), 1e-6)))
+        else:
+            maps = attributions.smoothgrad(model, x, task_kind, value_range=255.0)
+        tiles = [figures.signed_overlay(image, attribution) for image, attribution in zip(x, maps)]
+    captions = [f"{label}: {name}" for label, name in zip(labels, names)]
+    picture = figures.grid(tiles, captions, f"{method} (green: for, red: against)")
+    for i, tile in enumerate(tiles):
+        figures.save_png(tile, out / method / f"{i:03d}.png")
+    figures.save_png(picture, out / f"{method}.png")
+    buffer = io.BytesIO()
+    np.save(buffer, maps.astype(np.float32))
+    atomic_write_bytes(out / f"{method}.npy", buffer.getvalue())
+    result.update(picture=str(out / f"{method}.png"), picture_array=picture)
+    return result
+
+
+def explain_table(model, x: np.ndarray, task_kind: str, feature_names: Optional[Sequence[str]],
+                  out: Path) -> dict[str, Any]:
+    """Global importance of each column: mean |integrated gradient| over the rows of ``x``."""
+    maps = attributions.integrated_gradients(model, x.astype(np.float32), task_kind,
+                                             baseline=x.mean(axis=0, keepdims=True))
+    importance = np.abs(maps).mean(axis=0)
+    names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(len(importance))]
+    order = np.argsort(-importance, kind="stable")
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["feature", "importance"])
+    for i in order:
+        writer.writerow([names[i], f"{importance[i]:.6g}"])
+    atomic_write(out / "feature_importance.csv", text.getvalue())
+    picture = figures.importance_bars([names[i] for i in order], importance[order].tolist(),
+                                      f"feature importance over {len(x)} rows")
+    figures.save_png(picture, out / "feature_importance.png")
+    return {"method": "integrated_gradients", "rows": len(x), "ranking": [names[i] for i in order],
+            "picture": str(out / "feature_importance.png"), "picture_array": picture}
+
+
+def log_to_tensorboard(run_dir: Path, tag: str, picture: np.ndarray) -> None:
+    """The same picture in TensorBoard's Images tab (``tensorboard/explain``)."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(Path(run_dir) / TENSORBOARD / EXPLAIN))
+    with writer.as_default(step=0):
+        tf.summary.image(tag, picture[None].astype(np.uint8) if picture.dtype == np.uint8 else picture[None], step=0)
+    writer.close()
+
+
+def _classes(outputs: np.ndarray, kind: str):
+    import tensorflow as tf
+
+    return tf.argmax(outputs, axis=-1, output_type=tf.int32) if kind == "multiclass" else None

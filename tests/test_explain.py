@@ -1,0 +1,120 @@
+"""bmrun-explain: attributions that satisfy their axioms, pictures on disk and in TensorBoard."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import train_in_process
+
+CNN = ["model=cnn", "data.limit=300", "trainer.max_epochs=2", "logger.tensorboard=true"]
+
+SYNTHETIC = textwrap.dedent('''
+    import numpy as np
+
+    def only_feature_3(seed, n=600):
+        """Six standard-normal features; the label is the sign of feature 3 alone."""
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(n, 6)).astype("float32")
+        y = (x[:, 3] > 0).astype("int64")
+        return {"x_train": x[:500], "y_train": y[:500], "x_test": x[500:], "y_test": y[500:]}
+
+    def token_ids(seed):
+        rng = np.random.default_rng(seed)
+        x = rng.integers(1, 50, size=(200, 10)).astype("int32")
+        y = (x[:, 0] > 25).astype("int64")
+        return {"x_train": x[:150], "y_train": y[:150], "x_test": x[150:], "y_test": y[150:],
+                "input_kind": "tokens", "vocab_size": 50}
+''')
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("cnn")
+    train_in_process(run_dir, CNN)
+    return run_dir
+
+
+@pytest.fixture
+def user_code(tmp_path, monkeypatch) -> Path:
+    (tmp_path / "explain_data.py").write_text(SYNTHETIC)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    sys.modules.pop("explain_data", None)
+
+
+def test_integrated_gradients_are_complete_and_drawn(cnn_run):
+    from bmrun.cli.explain import explain
+
+    result = explain(str(cnn_run), "integrated_gradients", n=4)
+    assert result["examples"] == 4
+    assert result["completeness_error"] < 0.01  # sum of attributions = f(x) - f(black image)
+    out = cnn_run / "explain"
+    assert sorted(p.name for p in (out / "integrated_gradients").glob("*.png")) == [f"00{i}.png" for i in range(4)]
+    maps = np.load(out / "integrated_gradients.npy")
+    assert maps.shape == (4, 8, 8, 1) and np.abs(maps).sum() > 0
+    from PIL import Image
+
+    picture = Image.open(out / "integrated_gradients.png")
+    assert picture.size[0] >= 300 and picture.mode == "RGB"  # legible at TensorBoard's default size
+    assert list((cnn_run / "tensorboard" / "explain").glob("events.out.tfevents.*"))
+
+
+def test_smoothgrad_and_gradcam_explain_a_cnn(cnn_run):
+    from bmrun.cli.explain import explain
+
+    explain(str(cnn_run), "smoothgrad", n=2)
+    explain(str(cnn_run), "gradcam", n=2)
+    for method in ("smoothgrad", "gradcam"):
+        assert (cnn_run / "explain" / f"{method}.png").is_file()
+    heat = np.load(cnn_run / "explain" / "gradcam.npy")
+    assert heat.shape == (2, 8, 8) and 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+def test_only_the_feature_that_drives_the_label_ranks_first(tmp_path, user_code):
+    from bmrun.cli.explain import explain
+
+    run_dir = tmp_path / "table"
+    train_in_process(run_dir, ["model=mlp", "data=custom", "data.target=explain_data:only_feature_3",
+                               "trainer.max_epochs=5", "optimizer.lr=0.01"])
+    result = explain(str(run_dir))
+    assert result["ranking"][0] == "feature_3"
+    with open(run_dir / "explain" / "feature_importance.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    values = [float(r["importance"]) for r in rows]
+    assert rows[0]["feature"] == "feature_3" and values == sorted(values, reverse=True)
+    assert values[0] > 3 * values[1]
+    assert (run_dir / "explain" / "feature_importance.png").is_file()
+
+
+def test_models_that_cannot_be_explained_say_why(tmp_path, user_code):
+    from bmrun.cli.explain import explain
+    from bmrun.explain.report import ExplainError
+
+    tokens = tmp_path / "tokens"
+    train_in_process(tokens, ["model=linear", "data=custom", "data.target=explain_data:token_ids",
+                              "trainer.max_epochs=1"])
+    with pytest.raises(ExplainError, match="token ids"):
+        explain(str(tokens))
+    mlp = tmp_path / "mlp"
+    train_in_process(mlp, ["model=mlp", "data.limit=100", "trainer.max_epochs=1"])
+    with pytest.raises(ExplainError, match="gradcam needs a convolutional model"):
+        explain(str(mlp), "gradcam")
+
+
+def test_the_console_script_writes_and_refuses_in_one_paragraph(cnn_run, tmp_path):
+    import subprocess
+
+    script = Path(sys.executable).parent / "bmrun-explain"
+
+    ok = subprocess.run([str(script), str(cnn_run), "--method", "gradcam", "--n", "3"], capture_output=True,
+                        text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert (cnn_run / "explain" / "gradcam" / "002.png").is_file()
+    missing = subprocess.run([str(script), str(tmp_path / "nope")], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "nope" in missing.stderr
