@@ -29,6 +29,18 @@ def predicted_classes(outputs, kind: str):
     return tf.cast(tf.reshape(outputs, [-1]) > 0, tf.int32)
 
 
+def target_outputs(outputs, kind: str, classes=None):
+    """The one output per example that explanations follow, in-graph: the logit of ``classes``
+    (default: the predicted class) for multiclass, the single logit or value otherwise."""
+    import tensorflow as tf
+
+    if kind == MULTICLASS:
+        if classes is None:
+            classes = predicted_classes(outputs, kind)
+        return tf.gather(outputs, classes, axis=1, batch_dims=1)
+    return outputs[:, 0]
+
+
 def predicted_classes_np(outputs: np.ndarray, kind: str) -> np.ndarray:
     """NumPy twin of :func:`predicted_classes`."""
     outputs = np.asarray(outputs)

@@ -50,21 +50,13 @@ def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 def _data_option(name: str) -> DictConfig:
     """The ``data`` group as ``bmrun data=<name>`` composes it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-
-    from bmrun.config.schema import register_schemas
-    from bmrun.cli.help import config_dir, groups
+    from bmrun.cli.help import groups
+    from bmrun.config import compose
 
     options = groups().get("data", {})
     if name not in options:
         raise ConfigError("data", f"unknown option {name!r}; choose one of: {', '.join(options)}")
-    register_schemas()
-    try:
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            return compose(config_name="train", overrides=[f"data={name}"]).data
-    except HydraException as error:
-        raise ConfigError("data", str(error).splitlines()[0]) from None
+    return compose([f"data={name}"]).data
 
 
 def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:

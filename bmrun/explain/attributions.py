@@ -19,16 +19,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from bmrun.outputs import MULTICLASS
-
-
-def target_outputs(outputs: tf.Tensor, kind: str, classes: Optional[tf.Tensor] = None) -> tf.Tensor:
-    """The explained scalar of each example: the chosen class's logit, or the single output."""
-    if kind == MULTICLASS:
-        if classes is None:
-            classes = tf.argmax(outputs, axis=-1, output_type=tf.int32)
-        return tf.gather(outputs, classes, axis=1, batch_dims=1)
-    return outputs[:, 0]
+from bmrun import outputs as outputs_mod
+from bmrun.outputs import MULTICLASS, target_outputs
 
 
 def _gradients(model, x: tf.Tensor, kind: str, classes: tf.Tensor) -> tf.Tensor:
@@ -41,7 +33,7 @@ def _gradients(model, x: tf.Tensor, kind: str, classes: tf.Tensor) -> tf.Tensor:
 
 def predicted_classes(model, x: np.ndarray, kind: str) -> tf.Tensor:
     outputs = model(tf.constant(x, tf.float32), training=False)
-    return tf.argmax(outputs, axis=-1, output_type=tf.int32) if kind == MULTICLASS else tf.zeros(len(x), tf.int32)
+    return outputs_mod.predicted_classes(outputs, kind) if kind == MULTICLASS else tf.zeros(len(x), tf.int32)
 
 
 def integrated_gradients(model, x: np.ndarray, kind: str, *, baseline: Optional[np.ndarray] = None,

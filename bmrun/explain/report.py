@@ -17,6 +17,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, TABULAR, TOKENS
 from bmrun.errors import BmrunError
+from bmrun.outputs import predicted_classes, target_outputs
 from bmrun.explain import attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
 
@@ -69,8 +70,8 @@ def explain_images(model, x: np.ndarray, task_kind: str, method: str, labels: Se
         if method == "integrated_gradients":
             maps = attributions.integrated_gradients(model, x, task_kind)
             baseline = np.asarray(model(np.zeros_like(x, np.float32), training=False))
-            gap = (attributions.target_outputs(outputs, task_kind) -
-                   attributions.target_outputs(baseline, task_kind, _classes(outputs, task_kind))).numpy()
+            classes = predicted_classes(outputs, task_kind) if task_kind == "multiclass" else None
+            gap = (target_outputs(outputs, task_kind) - target_outputs(baseline, task_kind, classes)).numpy()
             sums = maps.reshape(len(x), -1).sum(axis=1)
             result["completeness_error"] = float(np.max(np.abs(sums - gap) / np.maximum(np.abs(gap), 1e-6)))
         else:
@@ -117,9 +118,3 @@ def log_to_tensorboard(run_dir: Path, tag: str, picture: np.ndarray) -> None:
     with writer.as_default(step=0):
         tf.summary.image(tag, picture[None].astype(np.uint8) if picture.dtype == np.uint8 else picture[None], step=0)
     writer.close()
-
-
-def _classes(outputs: np.ndarray, kind: str):
-    import tensorflow as tf
-
-    return tf.argmax(outputs, axis=-1, output_type=tf.int32) if kind == "multiclass" else None

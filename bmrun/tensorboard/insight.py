@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.data.catalog import IMAGE, REGRESSION, TOKENS
-from bmrun.outputs import classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np
+from bmrun.outputs import (classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np,
+                           target_outputs)
 from bmrun.tensorboard import pictures as draw
 
 log = logging.getLogger("bmrun")
@@ -137,11 +138,9 @@ class InsightLogger:
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             out = tf.cast(self.model(inputs, training=False), tf.float32)
-            if out.shape[-1] > 1:  # |d logit of the predicted class / d input|
-                target = tf.gather(out, tf.argmax(out, axis=-1), axis=1, batch_dims=1)
-            else:  # one logit (binary) or value (regression): its sign does not change |gradient|
-                target = out[:, 0]
-            total = tf.reduce_sum(target)  # examples are independent: one backward pass serves all
+            # |d logit of the predicted class / d input|; one logit (binary) or value (regression)
+            # is used as it is: its sign does not change |gradient|
+            total = tf.reduce_sum(target_outputs(out, self.task.kind))  # one backward pass serves all examples
         grads = tape.gradient(total, inputs).numpy()
         maps = np.abs(grads).max(axis=-1)
         pred = predicted_classes_np(outputs[chosen], self.task.kind) if self.task.kind != REGRESSION else None
