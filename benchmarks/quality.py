@@ -86,7 +86,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(OFFLINE))
-    parser.add_argument("--families", default=",".join(n for n in registry.models() if n != "custom"))
+    builtin = [name for name, entry in registry.models().items() if getattr(entry, "builtin", False) and name != "custom"]
+    parser.add_argument("--families", default=",".join(builtin))
     parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     args = parser.parse_args()
     pairs = compatible_pairs(args.families.split(","), args.datasets.split(","))
