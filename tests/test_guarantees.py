@@ -243,3 +243,13 @@ def test_console_scripts_piped_into_a_reader_that_closes_early_exit_quietly(tmp_
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    for record in (run_dir / "checkpoints").glob("ckpt-*.sha256"):
+        record.unlink()  # as if every save had been killed between the two writes
+    proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path, check=True)
+    assert "corrupt" not in proc.stderr and "at epoch 3" in proc.stderr
+    assert load_metrics(run_dir)["epochs"] == 3

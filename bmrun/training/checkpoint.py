@@ -144,6 +144,10 @@ class Checkpointer:
         problems = []
         for path in candidates:
             problem = self.verify(path)
+            if problem == "no checksum record":
+                # A kill between the checkpoint's write and its record's: unverified, not corrupt.
+                # TensorFlow's own read tells a whole checkpoint from a broken one.
+                problem = self._unreadable(path)
             if problem is None:
                 self._read(path)
                 if problems:
@@ -156,6 +160,15 @@ class Checkpointer:
             problems.append(f"{Path(path).name} is corrupt ({problem})")
         raise RunDirError(f"{self.directory}: no good checkpoint to resume from: {'; '.join(problems)}. "
                           f"Start a new run instead.")
+
+    def _unreadable(self, path: str) -> Optional[str]:
+        try:
+            reader = tf.train.load_checkpoint(path)
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)
+        except (tf.errors.OpError, ValueError) as error:
+            return f"unreadable: {str(error).splitlines()[0][:80]}"
+        return None
 
     def _read(self, path: str) -> None:
         try:
