@@ -152,9 +152,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         ".npy arrays with a finished run's model.",
         epilog="example: bmrun-predict outputs/2026-01-02/10-11-12-123456 seven.png batch.npy")
     parser.add_argument("run_dir", help="a finished run dir (holds config.yaml and model/model.keras)")
-    parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
+    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for a "
+                        "recommender run, one CSV of (user, item) rows")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
+    parser.add_argument("--user", help="recommender runs: the top items for this user id")
+    parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="recommender runs: an unseen --user gets the bias-only ranking instead of an error")
     args = parser.parse_args(argv)
+    from bmrun.cli import recommend
+
+    if recommend.is_recommender_args(args):
+        recommend.main(args, parser)
+        return
+    if not args.inputs:
+        parser.error("give image files or .npy arrays to predict")
     records = predict_files(args.run_dir, args.inputs)
     if args.json:
         for record in records:
