@@ -25,7 +25,7 @@ def register_model_classes(run_dir: Path) -> None:
 
     import bmrun.models.base  # noqa: F401 - registers BasicModel
     import bmrun.models.layers  # noqa: F401 - registers the shared custom layers
-    import bmrun.models.recommender  # noqa: F401 - registers RecommenderModel and its layers
+    import bmrun.models.recommender  # noqa: F401 - registers RecommenderModel and its layers (side effect)
     from bmrun import registry
 
     config_file = Path(run_dir) / CONFIG
