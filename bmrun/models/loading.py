@@ -6,6 +6,7 @@ mode runs no code from the file: every class in it must be one Keras or bmrun re
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from bmrun.errors import ConfigError, RunDirError
@@ -25,8 +26,9 @@ def register_model_classes(run_dir: Path) -> None:
 
     import bmrun.models.base  # noqa: F401 - registers BasicModel
     import bmrun.models.layers  # noqa: F401 - registers the shared custom layers
-    import bmrun.models.recommender  # noqa: F401 - registers RecommenderModel and its layers (side effect)
     from bmrun import registry
+
+    importlib.import_module("bmrun.models.recommender")  # registers RecommenderModel and its layers
 
     config_file = Path(run_dir) / CONFIG
     model_cfg = OmegaConf.load(config_file).get("model") if config_file.is_file() else None
