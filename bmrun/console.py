@@ -111,7 +111,8 @@ class TrainingProgress:
 
 
 def _headline(metrics: Mapping[str, float]) -> list[str]:
-    keys = [k for k in ("loss", "accuracy", "f1", "mse", "mae", "r2") if k in metrics]
+    keys = [k for k in ("loss", "accuracy", "f1", "mse", "rmse", "mae", "r2") if k in metrics]
+    keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
     return keys or list(metrics)
 
 

@@ -99,10 +99,10 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
 
 
 def regression_metrics(sse: float, sae: float, sum_y: float, sum_y2: float, count: float) -> dict[str, float]:
-    """mse, mae and R² from sums of squared/absolute errors and of the targets."""
+    """mse, rmse, mae and R² from sums of squared/absolute errors and of the targets."""
     count = max(float(count), 1.0)
     total = sum_y2 - sum_y ** 2 / count
-    return {"mse": float(sse / count), "mae": float(sae / count),
+    return {"mse": float(sse / count), "rmse": float(np.sqrt(sse / count)), "mae": float(sae / count),
             "r2": float(1.0 - sse / total) if total > 0 else 0.0}
 
 

@@ -23,7 +23,8 @@ TINY = ["data.limit=48", "data.batch_size=16", "trainer.max_epochs=1", "trainer.
 # Sizes that keep each family small and valid on every input it reads.
 MODEL_ARGS = {"transformer": ["model.patch_size=4", "model.num_layers=1", "model.hidden_dim=16", "model.mlp_dim=16"],
               "rnn": ["model.hidden_dim=8"], "mlp": ["model.hidden_dims=[8]"], "cnn": []}
-DATA_ARGS = {"imdb": ["data.vocab_size=300", "data.max_len=16"], "adding": ["data.seq_len=12", "data.num_test=32"]}
+DATA_ARGS = {"imdb": ["data.vocab_size=300", "data.max_len=16"], "adding": ["data.seq_len=12", "data.num_test=32"],
+             "ratings": ["data.synthetic_users=30", "data.synthetic_items=20", "data.synthetic_ratings=300"]}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _pair_id(value) -> str:
 
 
 def _compatible(model: str, data: str) -> bool:
-    return DATASETS[data].specs(validated([f"data={data}", "model=linear"]).data)[1].kind in FAMILIES[model].accepts
+    return DATASETS[data].specs(DATASETS[data].config(name=data))[1].kind in FAMILIES[model].accepts
 
 
 @pytest.mark.parametrize("model, data", [p for p in PAIRS if _compatible(*p)], ids=_pair_id)
@@ -62,8 +63,9 @@ def test_compatible_pair_trains_one_step(tmp_path, local_files, model, data):
 
 
 def test_the_matrix_covers_every_built_in_family_and_dataset():
-    assert set(FAMILIES) == {"linear", "mlp", "cnn", "rnn", "transformer"}
-    assert set(DATASETS) == {"digits", "mnist", "fashion_mnist", "imdb", "adding", "diabetes", "breast_cancer"}
+    assert set(FAMILIES) == {"linear", "mlp", "cnn", "rnn", "transformer", "factorization", "two_tower"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion_mnist", "imdb", "adding", "diabetes", "breast_cancer",
+                             "ratings"}
 
 
 @pytest.mark.parametrize("model, data", [p for p in PAIRS if not _compatible(*p)], ids=_pair_id)
@@ -76,6 +78,11 @@ def test_incompatible_pair_is_refused(model, data):
 # attention models need an axis of steps; linear and mlp read everything.
 REFUSED = {("cnn", "adding"), ("cnn", "breast_cancer"), ("cnn", "diabetes"), ("cnn", "imdb"),
            ("rnn", "breast_cancer"), ("rnn", "diabetes"), ("transformer", "breast_cancer"), ("transformer", "diabetes")}
+# Recommenders read (user, item) pairs, which only data=ratings has; no other family reads them.
+RECOMMENDERS = ("factorization", "two_tower")
+REFUSED |= {(model, "ratings") for model in ("linear", "mlp", "cnn", "rnn", "transformer")}
+REFUSED |= {(model, data) for model in RECOMMENDERS for data in ("digits", "mnist", "fashion_mnist", "imdb", "adding",
+                                                                 "diabetes", "breast_cancer")}
 
 
 def test_validation_refuses_exactly_the_pairs_that_cannot_work():

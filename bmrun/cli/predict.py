@@ -148,10 +148,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-predict``."""
     parser = finished_run_parser(
         "bmrun-predict", "Predict classes (with probabilities) or values for image files or .npy arrays with a "
-        "finished run's model.", "seven.png batch.npy")
+        "finished run's model; for a recommender run, score (user, item) rows or list a user's top items.",
+        "seven.png batch.npy")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
-    parser.add_argument("inputs", nargs="+", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays")
+    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for a "
+                        "recommender run, one CSV of (user, item) rows")
+    parser.add_argument("--user", help="recommender runs: the top items for this user id")
+    parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="recommender runs: an unseen --user gets the bias-only ranking instead of an error")
     args = parser.parse_args(argv)
+    from bmrun.cli import recommend
+
+    if recommend.is_recommender_args(args):
+        recommend.main(args, parser)
+        return
+    if not args.inputs:
+        parser.error("give image files or .npy arrays to predict")
     records = predict_files(args.run_dir, args.inputs)
     if args.json:
         for record in records:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bmrun import registry
 from bmrun.config.schema import TrainConfig
-from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, REGRESSION, describe
+from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, describe
 from bmrun.errors import ConfigError
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
@@ -28,9 +28,10 @@ def check_compatibility(config: TrainConfig) -> None:
     entry = registry.model(config.model.name)
     if entry.accepts is not None and inputs.kind not in entry.accepts:
         readable = ", ".join(sorted(entry.accepts))
+        others = "model=factorization or model=two_tower" if inputs.kind == INTERACTIONS else "model=mlp or model=linear"
         raise ConfigError(
             "model", f"model={config.model.name} cannot read data={config.data.name} ({inputs.kind} inputs); "
-            f"it reads {readable} ({entry.how}). Pick another model, e.g. model=mlp or model=linear.")
+            f"it reads {readable} ({entry.how}). Pick another model, e.g. {others}.")
     loss = resolved_loss(config)
     natural = LOSS_FOR_TASK[task.kind]
     if loss != natural:

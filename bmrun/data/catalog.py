@@ -14,6 +14,9 @@ from bmrun.errors import ConfigError
 
 MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
 IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
+# One (user id, item id) pair per example, ids kept as strings; the recommender families map them
+# to embedding rows themselves (see bmrun.data.ratings).
+INTERACTIONS = "interactions"
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ class InputSpec:
     """What one example looks like.
 
     Attributes:
-        kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features) or
-            ``tabular`` (features,).
+        kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
+            ``tabular`` (features,) or ``interactions`` ((2,): a user id and an item id, as strings).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """

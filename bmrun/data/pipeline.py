@@ -114,6 +114,8 @@ def _as_model_input(x: tf.Tensor) -> tf.Tensor:
     """Images travel as uint8 (4x less memory traffic); tokens stay int32; the rest float32."""
     if x.dtype == tf.uint8:
         return tf.cast(x, tf.float32)
+    if x.dtype == tf.string:  # interaction ids: the recommender looks them up itself
+        return x
     if x.dtype.is_integer:
         return tf.cast(x, tf.int32)
     return tf.cast(x, tf.float32)

@@ -6,6 +6,7 @@ mode runs no code from the file: every class in it must be one Keras or bmrun re
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ def register_model_classes(run_dir: Path) -> None:
 
     del base, layers  # imported for their Keras registrations (BasicModel, the shared layers)
     from bmrun import registry
+
+    importlib.import_module("bmrun.models.recommender")  # registers RecommenderModel and its layers
 
     config_file = Path(run_dir) / CONFIG
     model_cfg = OmegaConf.load(config_file).get("model") if config_file.is_file() else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
+from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ArtifactWriteError, DivergedError, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
@@ -175,6 +176,10 @@ def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str
     if job.config.trainer.test_with == "best":
         job.checkpointer.restore_best()
     metrics = loop.evaluate("test")
+    if job.data.inputs.kind == INTERACTIONS:  # recommenders: the ranking view of the same test split
+        from bmrun.outputs_ranking import ranking_metrics
+
+        metrics.update(ranking_metrics(job.model, job.data, k=job.config.data.ranking_k))
     epsilon = job.config.trainer.adv_eval_epsilon
     if epsilon:  # robust accuracy: the same test set, each image pushed by FGSM
         sums = job.steps.evaluate_fgsm(loop.test_dataset(), tf.constant(epsilon, tf.float32))
