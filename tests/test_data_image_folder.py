@@ -156,3 +156,22 @@ def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
     got, expected = load_metrics(interrupted), load_metrics(reference)
     assert got["status"] == "completed" and got["test"] == expected["test"] and got["val"] == expected["val"]
     assert _history(interrupted) == _history(reference)
+
+
+@pytest.mark.parametrize("model", ["model=cnn", "model=linear", "model=rnn", "model=transformer model.patch_size=2"])
+def test_every_image_family_reads_rgb_jpegs_of_any_size(tmp_path_factory, tmp_path, model):
+    import tensorflow as tf
+
+    root = tmp_path_factory.getbasetemp() / "rgb_jpegs"
+    if not root.exists():
+        rng = np.random.default_rng(1)
+        for split, count in (("train", 8), ("test", 2)):
+            for label in range(2):
+                for i in range(count):
+                    image = rng.integers(0, 80, (10, 14, 3)).astype(np.uint8)
+                    image[:, 7 * label:7 * label + 7, label] = 230
+                    (root / split / f"c{label}").mkdir(parents=True, exist_ok=True)
+                    (root / split / f"c{label}" / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(image).numpy())
+    metrics = train_in_process(tmp_path / "run", [*model.split(), "trainer.max_epochs=1", "data=image_folder",
+                                                  f"data.path={root}", "data.batch_size=4"])
+    assert metrics["status"] == "completed" and metrics["num_params"] > 0
