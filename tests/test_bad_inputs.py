@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,45 @@ def _text_file(root: Path) -> Path:
     path = root / "notes.txt"
     path.write_text("not a dataset")
     return path
+
+
+def _png_bytes(value: int = 40) -> bytes:
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes([value]) * 4 for _ in range(4))  # 4x4 gray, filter byte per row
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _image_folder(root: Path, classes=("a", "b"), count: int = 3) -> Path:
+    folder = root / "images"
+    for name in classes:
+        (folder / name).mkdir(parents=True)
+        for i in range(count):
+            (folder / name / f"{i}.png").write_bytes(_png_bytes(40 * i))
+    return folder
+
+
+def _empty_image_folder(root: Path) -> Path:
+    folder = root / "no_images"
+    folder.mkdir()
+    return folder
+
+
+def _class_without_images(root: Path) -> Path:
+    folder = _image_folder(root)
+    (folder / "empty_class").mkdir()
+    (folder / "empty_class" / "notes.txt").write_text("not an image")
+    return folder
+
+
+def _corrupt_image(root: Path) -> Path:
+    folder = _image_folder(root)
+    (folder / "b" / "broken.png").write_bytes(_png_bytes()[:45])
+    return folder
 
 
 def _not_a_run(root: Path) -> Path:
@@ -116,6 +156,14 @@ CATALOGUE = [
     (["data=mnist", "data.path={truncated_npz}", *TINY], "mnist.npz"),
     (["data=mnist", "data.path={text_file}", *TINY], "notes.txt"),
     (["data=mnist", "data.download=false", *TINY], "MNIST data not found"),
+    (["data=image_folder", *TINY], "data.path"),
+    (["data=image_folder", "data.path=/no/such/folder", *TINY], "/no/such/folder"),
+    (["data=image_folder", "data.path={empty_image_folder}", *TINY], "no_images is empty as an image folder"),
+    (["data=image_folder", "data.path={class_without_images}", *TINY], "empty_class has no images"),
+    (["data=image_folder", "data.path={corrupt_image}", *TINY], "broken.png"),
+    (["data=image_folder", "data.path={corrupt_image}", "data.memory_budget=1KiB", *TINY], "broken.png"),
+    (["data=image_folder", "data.path={image_folder}", "data.memory_budget=lots", *TINY], "data.memory_budget"),
+    (["data=image_folder", "data.path={image_folder}", "data.color_mode=cmyk", *TINY], "data.color_mode"),
     (["hydra.run.dir={blocked_output}", *TINY], "blocker"),
     (["resume=/nonexistent/run"], "/nonexistent/run"),
     (["resume={not_a_run}"], "empty_dir"),
@@ -162,7 +210,8 @@ FACTORIES = {"ratings_without_item": _ratings_without_item, "ratings_with_text":
              "empty_ratings": _empty_ratings, "corrupt_idx": _corrupt_idx_folder, "truncated_npz": _truncated_npz, "text_file": _text_file,
              "not_a_run": _not_a_run, "no_checkpoints": _run_without_checkpoints,
              "blocked_output": _file_blocking_output, "finished_run": _finished_run, "busy_run": _busy_run,
-             "corrupt_run": _corrupt_run}
+             "corrupt_run": _corrupt_run, "image_folder": _image_folder, "empty_image_folder": _empty_image_folder,
+             "class_without_images": _class_without_images, "corrupt_image": _corrupt_image}
 
 
 @pytest.mark.parametrize("args, needle", CATALOGUE, ids=[" ".join(a)[:60] for a, _ in CATALOGUE])

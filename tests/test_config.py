@@ -40,9 +40,14 @@ def test_every_group_exists_and_every_option_composes():
 
 
 @pytest.mark.parametrize("option", sorted(groups()["experiment"]) + sorted(groups()["debug"]))
-def test_presets_compose(option):
+def test_presets_compose(option, tmp_path):
     group = "experiment" if option in groups()["experiment"] else "debug"
-    validated([f"{group}={option}"])
+    extra = []
+    if compose([f"{group}={option}"]).data.name == "image_folder":  # validation reads its folder's classes
+        from test_data_image_folder import make_folder
+
+        extra = [f"data.path={make_folder(tmp_path / 'images', per_class=2, test_per_class=1)}"]
+    validated([f"{group}={option}", *extra])
 
 
 def test_unknown_key_is_rejected_by_schema():

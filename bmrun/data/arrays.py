@@ -148,6 +148,8 @@ def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
 
 def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarray]:
     """Images: one mean/variance over all pixels. Tabular and sequences: per feature."""
+    if getattr(x, "streamed", False):  # image files (data=image_folder): sums taken while checking them
+        return x.pixel_stats()
     if inputs.kind == IMAGE:
         # Chunked sums: a float64 copy of 60k images would add ~700 MB to the peak memory.
         total, squares, count = 0.0, 0.0, x.size

@@ -44,8 +44,12 @@ class DataPipeline:
         self.augmenter = Augmenter.from_config(augment, seed)
         full = math.ceil(len(data.train) / batch_size)
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
-        with tf.device("/cpu:0"):
-            self._train_x, self._train_y = _resident(data.train)
+        # Image files too big to hold (data=image_folder over data.memory_budget) are read from
+        # disk every epoch instead: train_dataset and eval_dataset decode them, batch_at cannot.
+        self.streaming = bool(getattr(data.train.x, "streamed", False))
+        if not self.streaming:
+            with tf.device("/cpu:0"):
+                self._train_x, self._train_y = _resident(data.train)
         self._eval_tensors: dict = {}
 
     def order(self, epoch: int) -> np.ndarray:
@@ -59,6 +63,8 @@ class DataPipeline:
         """Batches of epoch ``epoch``, starting after ``skip_batches`` already-trained ones."""
         batch = self.batch_size
         order = self.order(epoch)[: self.steps_per_epoch * batch]
+        if self.streaming:  # the same examples in the same order, decoded from their files
+            return self._streamed_train(order[skip_batches * batch:], epoch, skip_batches)
         order = tf.constant(order[skip_batches * batch:])
         num_batches = self.steps_per_epoch - skip_batches
         x_var, y_var = self._train_x, self._train_y
@@ -74,6 +80,22 @@ class DataPipeline:
                 lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
                 deterministic=True)
         return dataset.prefetch(AUTOTUNE).with_options(_options())
+
+    def _streamed_train(self, order: np.ndarray, epoch: int, skip_batches: int) -> tf.data.Dataset:
+        dataset = self._file_batches(self.data.train, order, self.batch_size)
+        if self.augmenter is not None:  # as for resident batches: keyed on (epoch, batch index)
+            augment = self.augmenter
+            dataset = dataset.enumerate(start=skip_batches).map(
+                lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
+                deterministic=True)
+        return dataset.prefetch(AUTOTUNE).with_options(_options())
+
+    @staticmethod
+    def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
+        from bmrun.data.image_decode import file_dataset
+
+        dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
+        return dataset.map(lambda x, y: (_as_model_input(x), y), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def order_tensor(self, epoch: int) -> tf.Tensor:
         """The epoch's example order as an int32 tensor, for :meth:`batch_at` (same shape every epoch)."""
@@ -99,6 +121,10 @@ class DataPipeline:
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
         """Sequential batches of ``val`` or ``test`` (optionally only the first ``limit`` examples)."""
         part: Split = getattr(self.data, split)
+        if self.streaming:  # never cached: a split too big to hold is read again each time
+            count = len(part) if limit is None else min(limit, len(part))
+            dataset = self._file_batches(part, np.arange(count), self.eval_batch_size)
+            return dataset.prefetch(AUTOTUNE).with_options(_options())
         x, y = (part.x, part.y) if limit is None else (part.x[:limit], part.y[:limit])
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.eval_batch_size)
         dataset = dataset.map(lambda a, b: (_as_model_input(a), b), num_parallel_calls=AUTOTUNE)

@@ -116,6 +116,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
                           batch_at=pipeline.batch_at, l2=config.loss.l2)
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
+    resident = resident and not pipeline.streaming  # streamed image files come through tf.data
     state = TrainingState()
     checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state,
                                 keep=config.trainer.keep_checkpoints)

@@ -1,0 +1,164 @@
+"""``data=image_folder data.path=<dir>``: your own images, one subfolder per class.
+
+Layout, class names and the default size come from the folder (:mod:`bmrun.data.image_files`,
+no TensorFlow). Loading decodes every file once, in parallel (:mod:`bmrun.data.image_decode`):
+when the decoded uint8 images fit ``data.memory_budget`` they are kept resident like any
+array dataset; otherwise only their paths and pixel sums are kept, and the training and
+evaluation pipelines read and decode the files again every epoch (streaming).
+
+Images whose size differs from ``data.image_size`` (default: the first training image's size)
+are resized to it, and the run says how many were. An unreadable file stops the run naming it,
+unless ``data.on_bad_file=skip`` (then they are left out and counted).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.data.arrays import RawData
+from bmrun.data.catalog import IMAGE, MULTICLASS, InputSpec, TaskSpec
+from bmrun.data.dataset import DataConfig
+from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_folder
+from bmrun.errors import ConfigError, DataError
+
+log = logging.getLogger("bmrun")
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """``"256MiB"`` -> 268435456 (B, KB, MB, GB, KiB, MiB, GiB; a bare number is bytes)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ConfigError("memory_budget", f"{text!r} is not a size; write e.g. 256MiB, 2GiB or 500MB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+@dataclass
+class ImageFolderConfig(DataConfig):
+    """``data=image_folder``.
+
+    Attributes:
+        image_size: ``[height, width]`` every image is resized to; default the first training image's.
+        color_mode: ``rgb``, ``grayscale`` or ``auto`` (that of the first training image).
+        test_fraction: Share of each class set aside as the test split (folders without ``test/``).
+        memory_budget: Largest decoded (uint8) size of all splits kept in memory; above it,
+            images are streamed from disk every epoch.
+        on_bad_file: ``error`` (stop, naming the file) or ``skip`` (leave it out and count it).
+    """
+
+    batch_size: int = 64
+    # Evaluation batches of large images cost their conv activations at once: 1024 84x84 RGB
+    # images through the default CNN peaked at 3.2 GiB RSS, 128 at 1.19 GiB (BENCHMARKS.md).
+    eval_batch_size: int = 128
+    image_size: Optional[List[int]] = None
+    color_mode: str = "auto"  # auto | rgb | grayscale
+    test_fraction: float = 0.2
+    memory_budget: str = "256MiB"
+    on_bad_file: str = "error"  # error | skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.path:
+            raise ConfigError("path", "data=image_folder needs data.path=<folder> (one subfolder per class, "
+                              "optionally under train/ and test/)")
+        choice("color_mode", self.color_mode, ("auto", "rgb", "grayscale"))
+        choice("on_bad_file", self.on_bad_file, ("error", "skip"))
+        in_unit_interval("test_fraction", self.test_fraction)
+        parse_bytes(self.memory_budget)
+        if self.image_size is not None:
+            if len(self.image_size) != 2:
+                raise ConfigError("image_size", f"is [height, width], got {list(self.image_size)}")
+            for side in self.image_size:
+                at_least("image_size", side, 1)
+
+
+_layouts: dict = {}  # (path, test_fraction) -> FolderLayout: validation and loading scan once
+
+
+def layout_of(cfg) -> FolderLayout:
+    key = (str(Path(cfg.path).expanduser().resolve()), cfg.test_fraction)
+    if key not in _layouts:
+        _layouts.clear()  # the latest only: a sweep over folders must not hold them all
+        _layouts[key] = scan_folder(cfg.path, cfg.test_fraction)
+    return _layouts[key]
+
+
+def image_shape(cfg, layout: FolderLayout) -> tuple[int, int, int]:
+    """``(height, width, channels)`` every image is decoded to."""
+    height, width, channels = image_header(layout.first)
+    if cfg.image_size is not None:
+        height, width = (int(side) for side in cfg.image_size)
+    if cfg.color_mode != "auto":
+        channels = 1 if cfg.color_mode == "grayscale" else 3
+    return height, width, channels
+
+
+def load(cfg, seed: int) -> RawData:
+    """Check and decode every file once; resident arrays, or :class:`FileImages` to stream."""
+    from bmrun.data.image_decode import check_files
+
+    layout = layout_of(cfg)
+    shape = image_shape(cfg, layout)
+    names = list(layout.splits)
+    paths = np.concatenate([layout.splits[s][0] for s in names])
+    labels = np.concatenate([layout.splits[s][1] for s in names])
+    stream = len(paths) * int(np.prod(shape)) > parse_bytes(cfg.memory_budget)
+    check = check_files(paths, shape, keep_pixels=not stream)
+    notes = [f"{len(paths)} images of {len(layout.classes)} classes from {layout.root}"]
+    if stream:
+        notes.append(f"streamed from disk (decoded size {len(paths) * int(np.prod(shape)) / 2**20:.0f} MiB "
+                     f"> data.memory_budget={cfg.memory_budget})")
+    if len(check.bad):
+        _bad_files(paths[check.bad], cfg, notes)
+    if check.resized:
+        notes.append(f"{check.resized} images not {shape[0]}x{shape[1]} were resized to it")
+        log.warning("%d images were not %dx%d and were resized to it (data.image_size sets the size)",
+                    check.resized, shape[0], shape[1])
+    split_of = np.concatenate([[i] * len(layout.splits[s][0]) for i, s in enumerate(names)])[check.ok]
+    pixels = check.images if not stream else FileImages(paths[check.ok], shape, check.sums, check.squares)
+    kept_labels = labels[check.ok]
+    arrays = {}
+    for i, name in enumerate(names):
+        mask = split_of == i
+        if not mask.any():
+            raise DataError(f"every image of the {name} split of {layout.root} is unreadable.")
+        arrays[name] = (pixels[mask], kept_labels[mask])
+    val = arrays.get("val", (None, None))
+    return RawData(*arrays["train"], *arrays["test"], val[0], val[1], notes="; ".join(notes))
+
+
+def _bad_files(bad: np.ndarray, cfg, notes: list) -> None:
+    shown = ", ".join(str(p) for p in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    if cfg.on_bad_file == "error":
+        raise DataError(f"{len(bad)} unreadable image file{'s' if len(bad) > 1 else ''} (corrupt, truncated or not "
+                        f"an image): {shown}. Fix or remove {'them' if len(bad) > 1 else 'it'}, or pass "
+                        f"data.on_bad_file=skip to leave unreadable files out.")
+    notes.append(f"skipped {len(bad)} unreadable files (data.on_bad_file=skip): {shown}")
+    log.warning("skipped %d unreadable image files: %s", len(bad), shown)
+
+
+class ImageFolderDataset:
+    """The ``image_folder`` option: its specs come from the folder named by ``data.path``."""
+
+    name = "image_folder"
+    config = ImageFolderConfig
+    summary = "your images: data.path=<folder>/<class>/*.png (train/, test/ optional)"
+    package = "bmrun"
+    builtin = True
+
+    def specs(self, cfg) -> tuple[TaskSpec, InputSpec]:
+        layout = layout_of(cfg)
+        return TaskSpec(MULTICLASS, len(layout.classes), layout.classes), InputSpec(IMAGE, image_shape(cfg, layout))
+
+    def load(self, cfg, seed: int) -> RawData:
+        return load(cfg, seed)
+
+
+DATASET = ImageFolderDataset()
