@@ -173,7 +173,7 @@ CATALOGUE = [
     (["-m", "hydra.sweep.dir={blocked_output}", *TINY], "blocker"),
     (["resume={busy_run}", "trainer.max_epochs=3"], "is being trained by process"),
     (["resume={finished_run}", "model=mlp"], "model (cnn -> mlp)"),
-    (["resume={finished_run}", "optimizer.lr=0.5", "data.val_fraction=0.2"], "optimizer.lr (0.001 -> 0.5)"),
+    (["resume={finished_run}", "optimizer.lr=0.5", "data.val_fraction=0.2"], "optimizer.lr (0.003 -> 0.5)"),
     (["resume={corrupt_run}", "trainer.max_epochs=3"], "no good checkpoint"),
 ]
 
