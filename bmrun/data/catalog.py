@@ -14,6 +14,9 @@ from bmrun.errors import ConfigError
 
 MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
 IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
+# Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
+# NaN for missing, strings for categories), or one string per example.
+TABLE, TEXT = "table", "text"
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,9 @@ class InputSpec:
     """What one example looks like.
 
     Attributes:
-        kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features) or
-            ``tabular`` (features,).
+        kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
+            ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)) or
+            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """
