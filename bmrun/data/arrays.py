@@ -148,6 +148,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         from bmrun.data.columns import fit_columns
 
         prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)
+        # Saved with the model, so bmrun-predict names the classes without re-reading the CSV.
+        prepared.columns["class_names"] = list(task.class_names or ())
     elif normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling
