@@ -108,7 +108,7 @@ def _class_names(cfg) -> Optional[tuple[str, ...]]:
 
     try:
         return describe(validate(cfg).data)[0].class_names
-    except ConfigError:  # a config.yaml from another bmrun version: predict without names
+    except (ConfigError, DataError):  # another bmrun version's config.yaml, or its data moved: no names
         return None
 
 
