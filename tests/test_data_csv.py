@@ -150,6 +150,11 @@ def test_table_run_saves_a_model_of_raw_columns(table, tmp_path):
     assert [r["name"] for r in records] == ["yes", "no"]
     assert records[0]["input"].endswith("rows.csv:2")
 
+    from bmrun.cli.eval import evaluate_run
+
+    result, _ = evaluate_run(str(run_dir))  # bmrun-eval re-reads the CSV: the run's own test metrics
+    assert result["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
 
 def test_text_run_predicts_raw_strings(tmp_path):
     from bmrun.cli.predict import predict_files

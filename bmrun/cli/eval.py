@@ -111,9 +111,12 @@ def _data_option(name: str) -> DictConfig:
         raise ConfigError("data", str(error).splitlines()[0]) from None
 
 
-def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:
+def check_compatible(run: OpenRun, task, inputs, data_name: str, data_cfg=None) -> None:
     """Refuse data the model cannot read or whose labels it does not predict."""
-    if tuple(inputs.shape) != run.example_shape:
+    columns = getattr(run.model, "columns", None)
+    if columns:  # a model of raw CSV columns: the same columns, of the same kinds
+        _check_columns(run, columns, inputs, data_name, data_cfg)
+    elif tuple(inputs.shape) != run.example_shape:
         raise ConfigError("data", f"data={data_name} has {_shape(inputs.shape)} inputs but the model in {run.run_dir} "
                           f"takes {_shape(run.example_shape)}; evaluate it on data with the same input shape.")
     if task.kind != run.task_kind:
@@ -122,6 +125,24 @@ def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:
     if task.kind == "multiclass" and task.num_outputs != int(run.model.output_shape[-1]):
         raise ConfigError("data", f"data={data_name} has {task.num_classes} classes but the model predicts "
                           f"{int(run.model.output_shape[-1])}; pick a dataset (or data.classes=[...]) with as many.")
+
+
+def _check_columns(run: OpenRun, columns: dict, inputs, data_name: str, data_cfg) -> None:
+    from bmrun import registry
+
+    kind = getattr(run.model, "input_kind", None)
+    if inputs.kind != kind:
+        raise ConfigError("data", f"data={data_name} has {inputs.kind} inputs but the model in {run.run_dir} reads "
+                                  f"{kind} (raw CSV columns); evaluate it on a CSV like its training file.")
+    if kind == "table" and data_cfg is not None:
+        layout = registry.dataset(data_cfg.name).load(data_cfg, 0).columns or {}
+        for group in ("numeric", "categorical"):
+            wanted, given = [c["name"] for c in columns.get(group, [])], layout.get(group, [])
+            if sorted(wanted) != sorted(given):
+                raise ConfigError("data", f"the model in {run.run_dir} reads the {group} columns "
+                                          f"{', '.join(wanted) or '(none)'}; data={data_name} has "
+                                          f"{', '.join(given) or '(none)'} (declare kinds with data.numeric=[...], "
+                                          f"data.categorical=[...], data.drop=[...]).")
 
 
 def _shape(shape) -> str:
@@ -147,7 +168,7 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     run = open_run(run_dir)
     config = validate(data_overrides(run.cfg, overrides))
     task, inputs = describe(config.data)
-    check_compatible(run, task, inputs, config.data.name)
+    check_compatible(run, task, inputs, config.data.name, config.data)
     test = _test_metrics(run.model, config)
     result = {"run_dir": str(run.run_dir), "data": config.data.name, "overrides": list(overrides),
               "num_examples": int(test.pop("_count")), "test": test}
