@@ -174,3 +174,20 @@ def test_text_run_predicts_raw_strings(tmp_path):
     assert metrics["test"]["accuracy"] > 0.9
     records = predict_files(str(run_dir), [], ["Great, superb box", "it was AWFUL and broken"])
     assert [r["name"] for r in records] == ["pos", "neg"]
+
+
+def test_regression_table_predicts_values_in_the_target_units(tmp_path):
+    from bmrun.cli.predict import predict_files
+
+    rng = np.random.default_rng(0)
+    rows = [[f"{x:.3f}", str(rng.choice(["a", "b"])), ""] for x in rng.uniform(0, 1, 200)]
+    for row in rows:
+        row[2] = f"{100 + 50 * float(row[0]) + (10 if row[1] == 'b' else 0):.2f}"
+    path = write_csv(tmp_path / "prices.csv", ["x", "kind", "price"], rows)
+    run_dir = tmp_path / "run"
+    metrics = train_in_process(run_dir, ["data=csv", f"data.path={path}", "data.target=price", "model=linear",
+                                         "optimizer.lr=0.1", "trainer.max_epochs=20", "data.batch_size=16"])
+    assert metrics["test"]["r2"] > 0.9 and "per_class" not in metrics["test"]
+    rows_path = write_csv(tmp_path / "rows.csv", ["x", "kind"], [["0.5", "b"]])
+    [record] = predict_files(str(run_dir), [str(rows_path)])
+    assert record["value"] == pytest.approx(135, abs=5)

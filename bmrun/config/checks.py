@@ -81,3 +81,7 @@ def _check_raw_columns(config: TrainConfig, inputs) -> None:
     if config.logger.tflite:
         raise ConfigError("logger.tflite", f"TFLite has no string lookups to encode raw {what} "
                                            f"(data={config.data.name}); use logger.tflite=[].")
+    for key in ("misclassified", "saliency"):  # pictures of inputs: there are none to draw
+        if getattr(config.logger, key, False):
+            raise ConfigError(f"logger.{key}", f"draws input images; data={config.data.name} has raw {what}. "
+                                               f"Use logger=tensorboard (logger.confusion_matrix works).")
