@@ -179,12 +179,15 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
 
 def _test_metrics(model, config) -> dict[str, Any]:
     """The training loop's evaluation of the test split (same data, steps and metric code)."""
-    from bmrun.outputs import eval_metrics
+    from bmrun.outputs import eval_metrics, per_class_metrics
     from bmrun.training.job import build_evaluation
 
     data, pipeline, steps = build_evaluation(config, model)
-    sums = steps.evaluate(pipeline.eval_dataset("test"))
-    return {**eval_metrics({k: v.numpy() for k, v in sums.items()}, data.task.kind), "_count": len(data.test)}
+    sums = {k: v.numpy() for k, v in steps.evaluate(pipeline.eval_dataset("test")).items()}
+    metrics = eval_metrics(sums, data.task.kind)
+    if data.task.is_classification:  # as the training run's test.per_class
+        metrics["per_class"] = per_class_metrics(sums["confusion"], data.task.class_names)
+    return {**metrics, "_count": len(data.test)}
 
 
 def print_eval(result: dict[str, Any]) -> None:
@@ -195,7 +198,8 @@ def print_eval(result: dict[str, Any]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result["test"].items():
-        table.add_row(key, console.fmt(value))
+        if not isinstance(value, dict):  # per_class: in the written file
+            table.add_row(key, console.fmt(value))
     console.out.print(table)
 
 
