@@ -98,6 +98,23 @@ def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
             "recall": float(recall[present].mean()), "f1": float(f1[present].mean())}
 
 
+def per_class_metrics(confusion: np.ndarray, class_names: Optional[Sequence[str]] = None) -> dict[str, dict]:
+    """``{class name: {precision, recall, f1, support}}`` from a confusion matrix (rows: true class).
+
+    A class never predicted has precision 0; one absent from the split has support 0 and recall 0.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    support, predicted, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
+    names = list(class_names) if class_names is not None and len(class_names) == len(hits) else \
+        [str(i) for i in range(len(hits))]
+    return {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])} for i, name in enumerate(names)}
+
+
 def regression_metrics(sse: float, sae: float, sum_y: float, sum_y2: float, count: float) -> dict[str, float]:
     """mse, rmse, mae and R² from sums of squared/absolute errors and of the targets."""
     count = max(float(count), 1.0)

@@ -120,6 +120,35 @@ def _file_blocking_output(root: Path) -> Path:
     return root / "blocker" / "run"
 
 
+def _csv(root: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = root / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _csv_table(root: Path) -> Path:
+    return _csv(root, "table.csv", "age,city,label\n" + "".join(f"{20 + i},x{i % 3},{'ab'[i % 2]}\n" for i in range(20)))
+
+
+def _csv_ragged(root: Path) -> Path:
+    return _csv(root, "ragged.csv", "age,city,label\n31,Oslo,a\n42,Rome\n50,Bonn,b\n")
+
+
+def _csv_latin1(root: Path) -> Path:
+    return _csv(root, "latin1.csv", "age,city,label\n31,Oslo,a\n42,Zürich,b\n", encoding="latin-1")
+
+
+def _csv_one_class(root: Path) -> Path:
+    return _csv(root, "one_class.csv", "age,city,label\n" + "".join(f"{20 + i},x,same\n" for i in range(10)))
+
+
+def _csv_stray(root: Path) -> Path:
+    rows = "".join(f"{20 + i},x,{'ab'[i % 2]}\n" for i in range(30))
+    return _csv(root, "stray.csv", "age,city,label\n" + rows + "unknown,y,a\n")
+
+
+CSV = ["data=csv", "data.target=label", "model=linear", *TINY]
+
 # (arguments, text the message must contain); {tmp} is the test's temporary folder.
 CATALOGUE = [
     (["model=nope"], "nope"),
@@ -175,6 +204,14 @@ CATALOGUE = [
     (["resume={finished_run}", "model=mlp"], "model (cnn -> mlp)"),
     (["resume={finished_run}", "optimizer.lr=0.5", "data.val_fraction=0.2"], "optimizer.lr (0.003 -> 0.5)"),
     (["resume={corrupt_run}", "trainer.max_epochs=3"], "no good checkpoint"),
+    (["data=csv", "data.target=label"], "data.path"),
+    (["data.path=/no/such/table.csv", *CSV], "/no/such/table.csv: no such file"),
+    (["data.path={csv_table}", *CSV[:1], "data.target=price", *CSV[2:]], "no column 'price' (data.target); the header has 3 columns: age, city, label"),
+    (["data.path={csv_ragged}", *CSV], "ragged.csv, line 3: 2 fields, but the header has 3"),
+    (["data.path={csv_latin1}", *CSV], "latin1.csv, line 3: byte 0xfc is not UTF-8"),
+    (["data.path={csv_one_class}", *CSV], "the target 'label' has one class ('same'"),
+    (["data.path={csv_stray}", *CSV], "line 32: column 'age' holds 'unknown'"),
+    (["data.path={csv_table}", *CSV[:2], "model=rnn", *CSV[3:]], "model=rnn cannot read data=csv"),
 ]
 
 def _ratings_without_item(root: Path) -> Path:
@@ -211,7 +248,9 @@ FACTORIES = {"ratings_without_item": _ratings_without_item, "ratings_with_text":
              "not_a_run": _not_a_run, "no_checkpoints": _run_without_checkpoints,
              "blocked_output": _file_blocking_output, "finished_run": _finished_run, "busy_run": _busy_run,
              "corrupt_run": _corrupt_run, "image_folder": _image_folder, "empty_image_folder": _empty_image_folder,
-             "class_without_images": _class_without_images, "corrupt_image": _corrupt_image}
+             "class_without_images": _class_without_images, "corrupt_image": _corrupt_image,
+             "csv_table": _csv_table, "csv_ragged": _csv_ragged, "csv_latin1": _csv_latin1,
+             "csv_one_class": _csv_one_class, "csv_stray": _csv_stray}
 
 
 @pytest.mark.parametrize("args, needle", CATALOGUE, ids=[" ".join(a)[:60] for a, _ in CATALOGUE])

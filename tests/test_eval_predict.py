@@ -49,6 +49,9 @@ def test_eval_of_the_runs_own_data_gives_its_test_metrics(run_dir, capsys):
     assert written["data"] == "digits" and written["num_examples"] == 359
     assert written["test"].keys() == expected.keys()
     for key, value in expected.items():
+        if isinstance(value, dict):  # per_class: the same counts give the same ratios
+            assert written["test"][key] == value, key
+            continue
         assert written["test"][key] == pytest.approx(value, abs=1e-9), key
     assert "accuracy" in out and f"{expected['accuracy']:.4f}" in out
 

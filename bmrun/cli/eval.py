@@ -59,9 +59,12 @@ def _data_option(name: str) -> DictConfig:
     return compose([f"data={name}"]).data
 
 
-def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:
+def check_compatible(run: OpenRun, task, inputs, data_name: str, data_cfg=None) -> None:
     """Refuse data the model cannot read or whose labels it does not predict."""
-    if tuple(inputs.shape) != run.example_shape:
+    columns = getattr(run.model, "columns", None)
+    if columns:  # a model of raw CSV columns: the same columns, of the same kinds
+        _check_columns(run, columns, inputs, data_name, data_cfg)
+    elif tuple(inputs.shape) != run.example_shape:
         raise ConfigError("data", f"data={data_name} has {_shape(inputs.shape)} inputs but the model in {run.run_dir} "
                           f"takes {_shape(run.example_shape)}; evaluate it on data with the same input shape.")
     if task.kind != run.task_kind:
@@ -70,6 +73,24 @@ def check_compatible(run: OpenRun, task, inputs, data_name: str) -> None:
     if task.kind == "multiclass" and task.num_outputs != int(run.model.output_shape[-1]):
         raise ConfigError("data", f"data={data_name} has {task.num_classes} classes but the model predicts "
                           f"{int(run.model.output_shape[-1])}; pick a dataset (or data.classes=[...]) with as many.")
+
+
+def _check_columns(run: OpenRun, columns: dict, inputs, data_name: str, data_cfg) -> None:
+    from bmrun import registry
+
+    kind = getattr(run.model, "input_kind", None)
+    if inputs.kind != kind:
+        raise ConfigError("data", f"data={data_name} has {inputs.kind} inputs but the model in {run.run_dir} reads "
+                                  f"{kind} (raw CSV columns); evaluate it on a CSV like its training file.")
+    if kind == "table" and data_cfg is not None:
+        layout = registry.dataset(data_cfg.name).load(data_cfg, 0).columns or {}
+        for group in ("numeric", "categorical"):
+            wanted, given = [c["name"] for c in columns.get(group, [])], layout.get(group, [])
+            if sorted(wanted) != sorted(given):
+                raise ConfigError("data", f"the model in {run.run_dir} reads the {group} columns "
+                                          f"{', '.join(wanted) or '(none)'}; data={data_name} has "
+                                          f"{', '.join(given) or '(none)'} (declare kinds with data.numeric=[...], "
+                                          f"data.categorical=[...], data.drop=[...]).")
 
 
 def _shape(shape) -> str:
@@ -95,7 +116,7 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     run = open_run(run_dir, "bmrun-eval")
     config = validate(data_overrides(run.cfg, overrides))
     task, inputs = describe(config.data)
-    check_compatible(run, task, inputs, config.data.name)
+    check_compatible(run, task, inputs, config.data.name, config.data)
     test = _test_metrics(run.model, config)
     result = {"run_dir": str(run.run_dir), "data": config.data.name, "overrides": list(overrides),
               "num_examples": int(test.pop("_count")), "test": test}
@@ -106,12 +127,15 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
 
 def _test_metrics(model, config) -> dict[str, Any]:
     """The training loop's evaluation of the test split (same data, steps and metric code)."""
-    from bmrun.outputs import eval_metrics
+    from bmrun.outputs import eval_metrics, per_class_metrics
     from bmrun.training.job import build_evaluation
 
     data, pipeline, steps = build_evaluation(config, model)
-    sums = steps.evaluate(pipeline.eval_dataset("test"))
-    return {**eval_metrics({k: v.numpy() for k, v in sums.items()}, data.task.kind), "_count": len(data.test)}
+    sums = {k: v.numpy() for k, v in steps.evaluate(pipeline.eval_dataset("test")).items()}
+    metrics = eval_metrics(sums, data.task.kind)
+    if data.task.is_classification:  # as the training run's test.per_class
+        metrics["per_class"] = per_class_metrics(sums["confusion"], data.task.class_names)
+    return {**metrics, "_count": len(data.test)}
 
 
 def print_eval(result: dict[str, Any]) -> None:
@@ -122,7 +146,8 @@ def print_eval(result: dict[str, Any]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result["test"].items():
-        table.add_row(key, console.fmt(value))
+        if not isinstance(value, dict):  # per_class: in the written file
+            table.add_row(key, console.fmt(value))
     console.out.print(table)
 
 

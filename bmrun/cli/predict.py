@@ -107,7 +107,7 @@ def _class_names(cfg) -> Optional[tuple[str, ...]]:
 
     try:
         return describe(validate(cfg).data)[0].class_names
-    except ConfigError:  # a config.yaml from another bmrun version: predict without names
+    except (ConfigError, DataError):  # another bmrun version's config.yaml, or its data moved: no names
         return None
 
 
@@ -124,8 +124,11 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     console.out.print(table)
 
 
-def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
-    """Predict every example in ``paths`` with the model of ``run_dir``.
+def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Predict every example in ``paths`` (and every ``texts`` string) with the model of ``run_dir``.
+
+    A model of raw columns (``data=csv``) reads the rows of CSV files (and ``texts`` for a text
+    model; see :mod:`bmrun.cli.predict_rows`); the others read image files and ``.npy`` arrays.
 
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
@@ -137,9 +140,17 @@ def predict_files(run_dir: str, paths: Sequence[str]) -> list[dict[str, Any]]:
     if missing:  # before loading TensorFlow and the model: a typo should fail fast
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
     run = open_run(run_dir, "bmrun-predict")
-    batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
+    if getattr(run.model, "columns", None):
+        from bmrun.cli.predict_rows import raw_column_batch
+
+        batch, labels = raw_column_batch(run.model.columns, paths, texts)
+    elif texts:
+        raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
+    else:
+        batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
-    records = prediction_records(outputs, run.task_kind, _class_names(run.cfg))
+    names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
+    records = prediction_records(outputs, run.task_kind, names)
     return [{"input": label, **record} for label, record in zip(labels, records)]
 
 
@@ -151,8 +162,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "finished run's model; for a recommender run, score (user, item) rows or list a user's top items.",
         "seven.png batch.npy")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
-    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for a "
+    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for "
+                        "data=csv runs, CSV files with the training columns (the target may be left out); for a "
                         "recommender run, one CSV of (user, item) rows")
+    parser.add_argument("--text", action="append", default=[], metavar="TEXT",
+                        help="a text to classify (runs trained with data.text=...); repeatable")
     parser.add_argument("--user", help="recommender runs: the top items for this user id")
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
@@ -163,9 +177,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if recommend.is_recommender_args(args):
         recommend.main(args, parser)
         return
-    if not args.inputs:
-        parser.error("give image files or .npy arrays to predict")
-    records = predict_files(args.run_dir, args.inputs)
+    if not args.inputs and not args.text:
+        parser.error("give input files (or --text for a text model)")
+    records = predict_files(args.run_dir, args.inputs, args.text)
     if args.json:
         for record in records:
             print(json.dumps(record))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bmrun import registry
 from bmrun.config.schema import TrainConfig
-from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, describe
+from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
@@ -40,6 +40,10 @@ def check_compatibility(config: TrainConfig) -> None:
             f"use loss={natural} (or loss=auto).")
     if config.loss.label_smoothing and task.kind == REGRESSION:
         raise ConfigError("loss.label_smoothing", "applies to classification only")
+    if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
+        raise ConfigError("data.class_weight", f"weighs classes; data={config.data.name} is a regression task")
+    if inputs.kind in (TABLE, TEXT):
+        _check_raw_columns(config, inputs)
     entry.check(config, task, inputs)
     trainer = config.trainer
     if config.data.feed == "resident" and (config.device.name in ("multi_gpu", "multi_worker")):
@@ -67,3 +71,18 @@ def _check_augment(config: TrainConfig, inputs) -> None:
     if augment.shift >= side:
         raise ConfigError("augment.shift", f"{augment.shift} pixels would move a {inputs.shape[0]}x{inputs.shape[1]} "
                           f"image of data={config.data.name} out of its frame; use fewer than {side}.")
+
+
+def _check_raw_columns(config: TrainConfig, inputs) -> None:
+    """Raw CSV columns and texts are encoded by string layers inside the model: no XLA, no TFLite."""
+    what = "CSV columns" if inputs.kind == TABLE else "texts"
+    if config.device.xla:
+        raise ConfigError("device.xla", f"XLA cannot compile the string lookups that encode raw {what} inside "
+                                        f"the model (data={config.data.name}); use device.xla=false.")
+    if config.logger.tflite:
+        raise ConfigError("logger.tflite", f"TFLite has no string lookups to encode raw {what} "
+                                           f"(data={config.data.name}); use logger.tflite=[].")
+    for key in ("misclassified", "saliency"):  # pictures of inputs: there are none to draw
+        if getattr(config.logger, key, False):
+            raise ConfigError(f"logger.{key}", f"draws input images; data={config.data.name} has raw {what}. "
+                                               f"Use logger=tensorboard (logger.confusion_matrix works).")

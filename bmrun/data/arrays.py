@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, InputSpec, TaskSpec
+from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
 
 
@@ -23,6 +23,8 @@ class RawData:
         x_val, y_val: A validation split of the dataset's own (plugins); else ``prepare()``
             carves one from the training split.
         notes: What was inferred rather than declared (plugins), for the run's description.
+        columns: ``table``/``text`` inputs (data=csv): which columns are numeric/categorical,
+            or the text column and its vocabulary size; ``prepare()`` fits their encoding.
     """
 
     x_train: np.ndarray
@@ -32,15 +34,23 @@ class RawData:
     x_val: Optional[np.ndarray] = None
     y_val: Optional[np.ndarray] = None
     notes: str = ""
+    columns: Optional[dict] = None
 
 
 @dataclass
 class Split:
-    x: np.ndarray
+    x: np.ndarray  # or, for table inputs, a dict of column arrays
     y: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.y)
+
+
+def take(x, index):
+    """Rows ``index`` of an array, or of every column of a table (a dict of arrays)."""
+    if isinstance(x, dict):
+        return {name: values[index] for name, values in x.items()}
+    return x[index]
 
 
 @dataclass
@@ -64,6 +74,7 @@ class PreparedData:
     target_mean: Optional[float] = None
     target_std: Optional[float] = None
     notes: str = ""
+    columns: Optional[dict] = None  # table/text encoding fitted on the training split (data.columns)
 
 
 def fixed_test_split(x: np.ndarray, y: np.ndarray, fraction: float = 0.2) -> RawData:
@@ -87,11 +98,12 @@ def filter_classes(raw: RawData, classes: Sequence[int]) -> RawData:
     mapping[np.asarray(classes)] = np.arange(len(classes))
     keep_train = mapping[raw.y_train] >= 0
     keep_test = mapping[raw.y_test] >= 0
-    filtered = RawData(raw.x_train[keep_train], mapping[raw.y_train[keep_train]],
-                       raw.x_test[keep_test], mapping[raw.y_test[keep_test]], notes=raw.notes)
+    filtered = RawData(take(raw.x_train, keep_train), mapping[raw.y_train[keep_train]],
+                       take(raw.x_test, keep_test), mapping[raw.y_test[keep_test]], notes=raw.notes,
+                       columns=raw.columns)
     if raw.x_val is not None:
         keep_val = mapping[raw.y_val] >= 0
-        filtered.x_val, filtered.y_val = raw.x_val[keep_val], mapping[raw.y_val[keep_val]]
+        filtered.x_val, filtered.y_val = take(raw.x_val, keep_val), mapping[raw.y_val[keep_val]]
     return filtered
 
 
@@ -117,7 +129,7 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         for name, labels in (("train", raw.y_train), ("test", raw.y_test)) + given:
             if labels.min() < 0 or labels.max() >= task.num_classes:
                 raise DataError(f"{name} labels lie outside 0..{task.num_classes - 1}; the data file is corrupt.")
-    order = np.random.default_rng(seed).permutation(len(raw.x_train))
+    order = np.random.default_rng(seed).permutation(len(raw.y_train))
     if limit is not None:
         order = order[:limit]
     own_val = raw.x_val is not None
@@ -127,12 +139,18 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     if len(order) - n_val < 1:
         raise DataError(f"only {len(order)} training examples left after data.limit and data.val_fraction.")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    train = Split(raw.x_train[train_idx], _labels(raw.y_train[train_idx], task))
+    train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task))
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
-        Split(raw.x_train[val_idx], _labels(raw.y_train[val_idx], task))
+        Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task))
     test = Split(raw.x_test, _labels(raw.y_test, task))
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
-    if normalize and inputs.kind != "tokens":
+    if inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
+        from bmrun.data.columns import fit_columns
+
+        prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)
+        # Saved with the model, so bmrun-predict names the classes without re-reading the CSV.
+        prepared.columns["class_names"] = list(task.class_names or ())
+    elif normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling
         prepared.input_mean, prepared.input_variance = np.float32(0.0), np.float32(255.0**2)

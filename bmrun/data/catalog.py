@@ -17,6 +17,9 @@ IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
 # One (user id, item id) pair per example, ids kept as strings; the recommender families map them
 # to embedding rows themselves (see bmrun.data.ratings).
 INTERACTIONS = "interactions"
+# Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
+# NaN for missing, strings for categories), or one string per example.
+TABLE, TEXT = "table", "text"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class InputSpec:
 
     Attributes:
         kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
-            ``tabular`` (features,) or ``interactions`` ((2,): a user id and an item id, as strings).
+            ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)),
+            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation) or
+            ``interactions`` ((2,): a user id and an item id, as strings).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """

@@ -38,12 +38,16 @@ class DataConfig:
     # on one device, measured in BENCHMARKS.md) or through tf.data (needed to split batches
     # across replicas). auto = resident on one device, tf_data on several.
     feed: str = "auto"  # auto | resident | tf_data
+    # Classification: weigh each example's loss by n / (classes * n_class), so rare classes count
+    # as much as common ones (imbalanced data). The weights are recorded in metrics.json.
+    class_weight: str = "none"  # none | balanced
 
     def __post_init__(self) -> None:
         in_unit_interval("val_fraction", self.val_fraction)
         at_least("batch_size", self.batch_size, 1)
         at_least("eval_batch_size", self.eval_batch_size, 1)
         choice("feed", self.feed, ("auto", "resident", "tf_data"))
+        choice("class_weight", self.class_weight, ("none", "balanced"))
         if self.limit is not None:
             at_least("limit", self.limit, 1)
 

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from bmrun.data.arrays import PreparedData, Split
+from bmrun.data.arrays import PreparedData, Split, take
 from bmrun.data.augment import Augmenter
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -71,7 +71,7 @@ class DataPipeline:
 
         def gather(i):
             idx = order[i * batch:(i + 1) * batch]
-            return _as_model_input(tf.gather(x_var, idx)), tf.gather(y_var, idx)
+            return _as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
         if self.augmenter is not None:  # training batches only; indices count from the epoch's start
@@ -105,7 +105,7 @@ class DataPipeline:
         """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields."""
         batch = self.batch_size
         idx = order[index * batch:(index + 1) * batch]
-        x = _as_model_input(tf.gather(self._train_x, idx))
+        x = _as_model_input(_gather(self._train_x, idx))
         if self.augmenter is not None:
             x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
         return x, tf.gather(self._train_y, idx)
@@ -115,7 +115,8 @@ class DataPipeline:
         if split not in self._eval_tensors:
             part: Split = getattr(self.data, split)
             with tf.device("/cpu:0"):
-                self._eval_tensors[split] = (_as_model_input(tf.constant(part.x)), tf.constant(part.y))
+                x = tf.nest.map_structure(tf.constant, part.x)
+                self._eval_tensors[split] = (_as_model_input(x), tf.constant(part.y))
         return self._eval_tensors[split]
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
@@ -125,19 +126,29 @@ class DataPipeline:
             count = len(part) if limit is None else min(limit, len(part))
             dataset = self._file_batches(part, np.arange(count), self.eval_batch_size)
             return dataset.prefetch(AUTOTUNE).with_options(_options())
-        x, y = (part.x, part.y) if limit is None else (part.x[:limit], part.y[:limit])
+        x, y = (part.x, part.y) if limit is None else (take(part.x, slice(0, limit)), part.y[:limit])
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.eval_batch_size)
         dataset = dataset.map(lambda a, b: (_as_model_input(a), b), num_parallel_calls=AUTOTUNE)
         return dataset.cache().prefetch(AUTOTUNE).with_options(_options())
 
 
 def _resident(split: Split) -> tuple[tf.Variable, tf.Variable]:
-    return (tf.Variable(split.x, trainable=False, name="train_x"),
+    # Table inputs are a dict of columns (strings for categories): one variable per column.
+    return (tf.nest.map_structure(lambda x: tf.Variable(x, trainable=False, name="train_x"), split.x),
             tf.Variable(split.y, trainable=False, name="train_y"))
 
 
-def _as_model_input(x: tf.Tensor) -> tf.Tensor:
-    """Images travel as uint8 (4x less memory traffic); tokens stay int32; the rest float32."""
+def _gather(x, idx):
+    return tf.nest.map_structure(lambda v: tf.gather(v, idx), x)
+
+
+def _as_model_input(x):
+    """Images travel as uint8 (4x less memory traffic); tokens stay int32; strings (raw CSV
+    columns and texts) stay strings; the rest float32. A dict of columns is converted per column."""
+    if isinstance(x, dict):
+        return {name: _as_model_input(column) for name, column in x.items()}
+    if x.dtype == tf.string:
+        return x
     if x.dtype == tf.uint8:
         return tf.cast(x, tf.float32)
     if x.dtype == tf.string:  # interaction ids: the recommender looks them up itself

@@ -15,11 +15,11 @@ from typing import Any, Optional, Sequence
 import keras
 import numpy as np
 
-from bmrun.data.catalog import TOKENS, InputSpec
+from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 
 # Constructor arguments shared by every family; anything else is the family's own config key.
 _COMMON = ("input_shape", "input_kind", "num_outputs", "vocab_size", "input_mean", "input_variance",
-           "target_mean", "target_std")
+           "target_mean", "target_std", "columns")
 
 
 def _as_list(value: Any) -> Optional[list]:
@@ -41,6 +41,8 @@ class BasicModel(keras.Model):
         input_mean, input_variance: Training-split statistics for input normalisation.
         target_mean, target_std: For regression: the head predicts standardised targets and a
             fixed rescaling returns them in the original units.
+        columns: ``table``/``text`` inputs: the encoding fitted on the training split (see
+            :mod:`bmrun.data.columns`); the model then takes raw column values.
         name: Keras model name (the family's name by default).
         trainable: Keras's flag, kept so ``get_config()`` round-trips.
         **arguments: The family's config keys; missing ones take the family's defaults.
@@ -49,7 +51,8 @@ class BasicModel(keras.Model):
     def __init__(self, family: str, *, input_shape: Sequence[int], input_kind: str, num_outputs: int,
                  vocab_size: Optional[int] = None, input_mean: Any = None, input_variance: Any = None,
                  target_mean: Optional[float] = None, target_std: Optional[float] = None,
-                 name: Optional[str] = None, trainable: bool = True, **arguments):
+                 columns: Optional[dict] = None, name: Optional[str] = None, trainable: bool = True,
+                 **arguments):
         from bmrun import registry
 
         entry = registry.model(family)
@@ -57,9 +60,15 @@ class BasicModel(keras.Model):
         config = entry.config(name=family, **arguments)
         input_shape = tuple(int(d) for d in input_shape)
         spec = InputSpec(input_kind, input_shape, vocab_size)
-        inputs = keras.Input(shape=input_shape, dtype="int32" if input_kind == TOKENS else "float32", name="inputs")
-        x = inputs
-        if input_mean is not None and input_kind != TOKENS:
+        if input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
+            from bmrun.models.columns import column_front
+
+            inputs, x, spec = column_front(columns, input_kind, vocab_size)
+        else:
+            inputs = keras.Input(shape=input_shape, dtype="int32" if input_kind == TOKENS else "float32",
+                                 name="inputs")
+            x = inputs
+        if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
             x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                            variance=input_variance, name="normalize")(x)
         x = entry.body(x, config, spec)
@@ -79,6 +88,7 @@ class BasicModel(keras.Model):
         self.input_variance = _as_list(input_variance)
         self.target_mean = target_mean
         self.target_std = target_std
+        self.columns = columns
 
     def get_config(self) -> dict:
         return {
@@ -93,6 +103,7 @@ class BasicModel(keras.Model):
             "input_variance": self.input_variance,
             "target_mean": self.target_mean,
             "target_std": self.target_std,
+            "columns": self.columns,
             **self.arguments,
         }
 

@@ -81,4 +81,5 @@ class Family:
         return BasicModel(self.name, input_shape=inputs.shape, input_kind=inputs.kind,
                           num_outputs=task.num_outputs, vocab_size=inputs.vocab_size,
                           input_mean=data.input_mean, input_variance=data.input_variance,
-                          target_mean=data.target_mean, target_std=data.target_std, **arguments(model_cfg))
+                          target_mean=data.target_mean, target_std=data.target_std,
+                          columns=getattr(data, "columns", None), **arguments(model_cfg))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.config.rules import in_unit_interval
-from bmrun.data.catalog import IMAGE, SEQUENCE, TABULAR, TOKENS
+from bmrun.data.catalog import IMAGE, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -39,5 +39,5 @@ def body(x, config: LinearConfig, inputs):
     return x
 
 
-FAMILY = Family(name="linear", config=LinearConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS}),
-                how="flattened inputs, bag of words for tokens", body=body)
+FAMILY = Family(name="linear", config=LinearConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT}),
+                how="flattened inputs, bag of words for tokens and text, encoded CSV columns", body=body)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import List
 
 from bmrun.config.rules import at_least, in_unit_interval
-from bmrun.data.catalog import IMAGE, SEQUENCE, TABULAR, TOKENS
+from bmrun.data.catalog import IMAGE, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -45,5 +45,5 @@ def body(x, config: MlpConfig, inputs):
     return x
 
 
-FAMILY = Family(name="mlp", config=MlpConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS}),
-                how="flattened inputs, bag of words for tokens", body=body)
+FAMILY = Family(name="mlp", config=MlpConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT}),
+                how="flattened inputs, bag of words for tokens and text, encoded CSV columns", body=body)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.config.rules import at_least, choice, in_unit_interval
-from bmrun.data.catalog import IMAGE, SEQUENCE, TOKENS
+from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -77,5 +77,5 @@ def body(x, config: RnnConfig, inputs):
     return x
 
 
-FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS}),
-                how="image rows, token embeddings or numeric sequences", body=body)
+FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT}),
+                how="image rows, token embeddings (text too) or numeric sequences", body=body)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.config.rules import at_least, choice, in_unit_interval
-from bmrun.data.catalog import IMAGE, SEQUENCE, TOKENS
+from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.errors import ConfigError
 from bmrun.models.family import Family, ModelConfig
 
@@ -135,5 +135,5 @@ def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
     return keras.layers.Add(name=f"{prefix}_mlp_residual")([x, y])
 
 
-FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS}),
-                how="image patches, token embeddings or numeric sequences", body=body, checks=checks)
+FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT}),
+                how="image patches, token embeddings (text too) or numeric sequences", body=body, checks=checks)

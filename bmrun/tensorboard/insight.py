@@ -22,7 +22,8 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from bmrun.data.catalog import IMAGE, REGRESSION, TOKENS
+from bmrun.data.arrays import take
+from bmrun.data.catalog import IMAGE, REGRESSION, TABLE, TEXT, TOKENS
 from bmrun.outputs import (classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np,
                            target_outputs)
 from bmrun.tensorboard import pictures as draw
@@ -152,7 +153,7 @@ class InsightLogger:
     def _histograms(self, step: int) -> None:
         """Weights and the gradient of one training batch, in the ``train`` writer."""
         batch = self.pipeline.batch_size
-        x = self._model_input(self.data.train.x[:batch])
+        x = self._model_input(take(self.data.train.x, slice(0, batch)))
         y = tf.convert_to_tensor(self.data.train.y[:batch])
         with tf.GradientTape() as tape:
             outputs = self.model(x, training=False)  # inference mode: no dropout RNG, no BN updates
@@ -175,9 +176,11 @@ class InsightLogger:
         if split not in self._datasets:  # built once: its cache keeps the cast inputs across epochs
             self._datasets[split] = self.pipeline.eval_dataset(split, limit=n)
         outputs = [np.asarray(self.model(x, training=False), np.float32) for x, _ in self._datasets[split]]
-        return part.x[:n], np.asarray(part.y[:n]), np.concatenate(outputs, axis=0)
+        return take(part.x, slice(0, n)), np.asarray(part.y[:n]), np.concatenate(outputs, axis=0)
 
     def _model_input(self, x: np.ndarray) -> tf.Tensor:
+        if self.data.inputs.kind in (TABLE, TEXT):  # raw columns: strings stay strings (per column)
+            return tf.nest.map_structure(tf.convert_to_tensor, x)
         return tf.convert_to_tensor(x, tf.int32 if self.data.inputs.kind == TOKENS else tf.float32)
 
     def _sample_note(self, split: str, n: int) -> str:

@@ -83,6 +83,7 @@ class EpochLoop:
         self.mode = objective_direction(monitor) if mode == "auto" else mode
         self.throughput = Throughput()
         self._val_dataset = None
+        self.last_sums: dict = {}  # named sums of the latest evaluation (per-class test metrics)
         if self.has_val and not job.resident:
             self._val_dataset = job.distribute(job.pipeline.eval_dataset("val"))
 
@@ -170,7 +171,8 @@ class EpochLoop:
         else:
             dataset = self._val_dataset if split == "val" else self.test_dataset()
             sums = job.steps.evaluate(dataset)
-        return eval_metrics({k: v.numpy() for k, v in sums.items()}, self.task.kind)
+        self.last_sums = {k: v.numpy() for k, v in sums.items()}
+        return eval_metrics(self.last_sums, self.task.kind)
 
     def test_dataset(self):
         """The test split, distributed like every evaluation dataset."""

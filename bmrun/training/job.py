@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+import numpy as np
 
 import tensorflow as tf
 
@@ -21,7 +23,7 @@ from bmrun.data.pipeline import DataPipeline
 from bmrun.models import build_model
 from bmrun.run_dir import CHECKPOINTS
 from bmrun.training.checkpoint import Checkpointer, TrainingState
-from bmrun.training.losses import make_loss
+from bmrun.training.losses import class_weighted, make_loss
 from bmrun.training.optim import make_optimizer
 from bmrun.training.steps import AdversarialTraining, CompiledSteps
 
@@ -44,6 +46,7 @@ class Job:
     state: TrainingState
     checkpointer: Checkpointer
     resident: bool  # batches gathered in-graph from resident arrays (one device) instead of tf.data
+    class_weight: Optional[dict] = None  # data.class_weight=balanced: {class name: weight}
 
     @property
     def task(self):
@@ -78,8 +81,32 @@ def make_pipeline(config, data, *, shuffle: bool) -> DataPipeline:
 
 
 def make_loss_fn(config, data) -> Callable:
-    return make_loss(resolved_loss(config), num_classes=data.task.num_classes,
+    loss = make_loss(resolved_loss(config), num_classes=data.task.num_classes,
                      label_smoothing=config.loss.label_smoothing, target_std=data.target_std)
+    weights = balanced_weights(config, data)
+    return loss if weights is None else class_weighted(loss, weights)
+
+
+def balanced_weights(config, data) -> Optional[np.ndarray]:
+    """``data.class_weight=balanced``: ``n / (classes * n_class)`` from the training split, else None.
+
+    A class absent from the training split gets weight 0 (there is nothing to weigh).
+    """
+    if getattr(config.data, "class_weight", "none") != "balanced" or not data.task.is_classification:
+        return None
+    counts = np.bincount(np.asarray(data.train.y, np.int64), minlength=data.task.num_classes).astype(np.float64)
+    weights = np.divide(len(data.train.y), data.task.num_classes * counts, out=np.zeros_like(counts),
+                        where=counts > 0)
+    return weights.astype(np.float32)
+
+
+def class_weight_record(config, data) -> Optional[dict]:
+    """metrics.json's ``class_weight``: ``{class name: weight}``."""
+    weights = balanced_weights(config, data)
+    if weights is None:
+        return None
+    names = data.task.class_names or [str(i) for i in range(len(weights))]
+    return {str(name): round(float(w), 6) for name, w in zip(names, weights)}
 
 
 def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce: bool) -> Job:
@@ -121,7 +148,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state,
                                 keep=config.trainer.keep_checkpoints)
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
-               resident)
+               resident, class_weight_record(config, data))
 
 
 def _build_model(config, data, *, announce: bool):

@@ -45,3 +45,13 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
             return tf.square(diff) * scale
         return squared_error
     raise ValueError(f"unknown loss {name!r}")  # config validation makes this unreachable
+
+
+def class_weighted(loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], weights) -> Callable:
+    """``loss`` with each example's value multiplied by the weight of its true class."""
+    table = tf.constant(weights, tf.float32)
+
+    def weighted(y, outputs):
+        per_example = loss(y, outputs)
+        return per_example * tf.cast(tf.gather(table, tf.reshape(tf.cast(y, tf.int32), [-1])), per_example.dtype)
+    return weighted

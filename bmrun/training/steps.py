@@ -173,7 +173,8 @@ class CompiledSteps:
         itself on small splits, and this path traces once for val and test alike.
         """
         if self._evaluate_tensors is None:
-            spec = [tf.TensorSpec([None, *x.shape[1:]], x.dtype), tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
+            spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x),
+                    tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
             self._evaluate_tensors = tf.function(self._evaluate_in_graph, input_signature=spec)
             self._eval_batch_size = batch_size
         return self._evaluate_tensors(x, y)
@@ -182,9 +183,10 @@ class CompiledSteps:
         self.trace_count["eval"] += 1
         batch = self._eval_batch_size
         sums = self._zero_eval_sums()
-        num_batches = (tf.shape(x)[0] + batch - 1) // batch
+        num_batches = (tf.shape(y)[0] + batch - 1) // batch
         for i in tf.range(num_batches):
-            sums = _add(sums, self._eval_step(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]))
+            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)  # a dict for table inputs
+            sums = _add(sums, self._eval_step(x_batch, y[i * batch:(i + 1) * batch]))
         return sums
 
     def _evaluate_fgsm(self, dataset, epsilon) -> dict:

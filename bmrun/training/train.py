@@ -144,6 +144,8 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         "num_params": job.num_params,
         "traces": dict(job.steps.trace_count),  # more than 1 each means retracing: a bug
     })
+    if job.class_weight is not None:  # data.class_weight=balanced: the weights the loss used
+        metrics["class_weight"] = job.class_weight
     key = objective_key(config.objective, job.task.kind)
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
@@ -185,6 +187,10 @@ def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str
         sums = job.steps.evaluate_fgsm(loop.test_dataset(), tf.constant(epsilon, tf.float32))
         metrics.update(adv_accuracy=float(sums["correct"] / max(float(sums["count"]), 1.0)), adv_epsilon=epsilon)
     reporter.on_test(metrics, int(job.state.global_step.numpy()))
+    if job.task.is_classification:  # after TensorBoard, which takes scalars only
+        from bmrun.outputs import per_class_metrics
+
+        metrics["per_class"] = per_class_metrics(loop.last_sums["confusion"], job.task.class_names)
     return metrics
 
 

@@ -1,0 +1,249 @@
+"""``data=csv data.path=<file> data.target=<column>``: your own table, or one text column.
+
+The file is parsed by :mod:`bmrun.data.csv_reader` (column kinds inferred or declared); this
+module turns it into a dataset: the task from the target column (strings or few integers are
+classes, other numbers regression; ``data.task`` overrides), a test split (``data.test_path``,
+else a stratified ``data.test_fraction`` of the rows, fixed by ``data.split_seed``) and raw
+columns for the model. Nothing is scaled or encoded here: ``prepare()`` fits the statistics and
+vocabularies on the training split (:mod:`bmrun.data.columns`) and the model applies them in
+its own layers, so a saved model takes raw column values.
+
+``data.text=<column>`` makes a text dataset instead: that column's strings are the input (a
+vocabulary of ``data.vocab_size`` words, ``data.max_len`` tokens), the other columns but the
+target are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+import numpy as np
+
+from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.data import csv_reader as reader
+from bmrun.data.arrays import RawData
+from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
+from bmrun.data.dataset import DataConfig
+from bmrun.errors import ConfigError, DataError
+
+
+@dataclass
+class CsvConfig(DataConfig):
+    """``data=csv``.
+
+    Attributes:
+        target: The column to predict.
+        test_path: A CSV file with the same columns to test on; else ``test_fraction`` of the rows.
+        test_fraction: Share of the rows held out for testing (stratified by class).
+        split_seed: Seed of that split (fixed, so runs with different seeds share a test set).
+        task: ``auto`` (from the target's values), ``binary``, ``multiclass`` or ``regression``.
+        categorical, numeric: Columns whose inferred kind you override.
+        drop: Columns to leave out.
+        text: One free-text column to model alone (a text dataset).
+        vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).
+        max_len: Tokens per text (cut or padded).
+        delimiter: Field separator.
+    """
+
+    batch_size: int = 64
+    target: str = ""
+    test_path: Optional[str] = None
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    task: str = "auto"
+    categorical: List[str] = field(default_factory=list)
+    numeric: List[str] = field(default_factory=list)
+    drop: List[str] = field(default_factory=list)
+    text: Optional[str] = None
+    vocab_size: int = 20000
+    max_len: int = 200
+    delimiter: str = ","
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.path:
+            raise ConfigError("path", "data=csv needs data.path=<file.csv> (a CSV file with a header row)")
+        if not self.target:
+            raise ConfigError("target", "data=csv needs data.target=<column>, the column to predict")
+        choice("task", self.task, ("auto", BINARY, MULTICLASS, REGRESSION))
+        in_unit_interval("test_fraction", self.test_fraction)
+        at_least("vocab_size", self.vocab_size, 3)  # padding, out of vocabulary, one word
+        at_least("max_len", self.max_len, 1)
+        if len(self.delimiter) != 1:
+            raise ConfigError("delimiter", f"must be one character, got {self.delimiter!r}")
+        if self.test_path is None and self.test_fraction <= 0:
+            raise ConfigError("test_fraction", "must be > 0 without data.test_path (the run needs a test split)")
+
+
+@dataclass
+class Parsed:
+    raw: RawData
+    task: TaskSpec
+    inputs: InputSpec
+
+
+class CsvDataset:
+    """The ``csv`` option. The file is read once per config and kept (the latest only): config
+    validation needs its task and columns, and training then reuses the arrays."""
+
+    name = "csv"
+    config = CsvConfig
+    summary = "your own CSV file: a table (data.target=...) or a text column (data.text=...)"
+    package = "bmrun"
+    builtin = True
+
+    def __init__(self):
+        self._cached: tuple = (None, None)
+
+    def specs(self, cfg: Any) -> tuple[TaskSpec, InputSpec]:
+        parsed = self._parse(cfg)
+        return parsed.task, parsed.inputs
+
+    def load(self, cfg: Any, seed: int) -> RawData:
+        return self._parse(cfg).raw
+
+    def _parse(self, cfg: Any) -> Parsed:
+        key = _cache_key(cfg)
+        if self._cached[0] != key:
+            self._cached = (key, parse(cfg))
+        return self._cached[1]
+
+
+def _cache_key(cfg: Any) -> tuple:
+    files = []
+    for name in (cfg.path, cfg.test_path):
+        path = Path(name).expanduser() if name else None
+        stat = path.stat() if path is not None and path.is_file() else None
+        files.append((str(path), stat and (stat.st_mtime_ns, stat.st_size)))
+    keys = ("target", "test_fraction", "split_seed", "task", "categorical", "numeric", "drop", "text",
+            "vocab_size", "max_len", "delimiter")
+    return (tuple(files),) + tuple(repr(getattr(cfg, k)) for k in keys)
+
+
+def parse(cfg: Any) -> Parsed:
+    """Read ``data.path`` (and ``data.test_path``) into raw train/test columns and specs.
+
+    Raises:
+        DataError: Anything wrong with the files (see :mod:`bmrun.data.csv_reader`), a target
+            with one class, no feature column left, test classes unseen in training.
+    """
+    table = reader.read_table(Path(cfg.path), cfg.delimiter)
+    table.require(cfg.target, "target")
+    if cfg.text:
+        table.require(cfg.text, "text")
+        if cfg.text == cfg.target:
+            raise DataError(f"{table.path}: data.text and data.target are both {cfg.target!r}; pick different columns.")
+        kinds, notes = {}, []
+    else:
+        kinds, notes = reader.column_kinds(table, target=cfg.target, text=None, categorical=cfg.categorical,
+                                           numeric=cfg.numeric, drop=cfg.drop)
+        if not kinds:
+            raise DataError(f"{table.path}: no feature column left besides the target {cfg.target!r}; the file "
+                            f"needs at least one numeric or categorical column.")
+    task, labels, keep = _target(table, cfg)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} rows without a {cfg.target} value left out")
+    x = _features(table, cfg, kinds)
+    x, y = _rows(x, keep), labels[keep]
+    if cfg.test_path:
+        test = reader.read_table(Path(cfg.test_path), cfg.delimiter)
+        for name in [cfg.target, cfg.text] + list(kinds):
+            if name:
+                test.require(name, "test_path")
+        _, test_labels, test_keep = _target(test, cfg, task)
+        x_test, y_test = _rows(_features(test, cfg, kinds), test_keep), test_labels[test_keep]
+        x_train, y_train = x, y
+    else:
+        test_idx, train_idx = stratified_split(y, task, cfg.test_fraction, cfg.split_seed)
+        x_train, y_train, x_test, y_test = _rows(x, train_idx), y[train_idx], _rows(x, test_idx), y[test_idx]
+    if cfg.text:
+        layout = {"text": cfg.text, "vocab_size": int(cfg.vocab_size), "max_len": int(cfg.max_len)}
+        inputs = InputSpec(TEXT, (int(cfg.max_len),), vocab_size=int(cfg.vocab_size))
+    else:
+        layout = {kind: [n for n, k in kinds.items() if k == kind] for kind in (reader.NUMERIC, reader.CATEGORICAL)}
+        inputs = InputSpec(TABLE, (len(kinds),))
+        notes.append(", ".join(f"{len(v)} {k}" for k, v in layout.items()) + " columns")
+    raw = RawData(x_train, y_train, x_test, y_test, notes="; ".join(notes), columns=layout)
+    return Parsed(raw, task, inputs)
+
+
+def _features(table: reader.Table, cfg: Any, kinds: dict[str, str]):
+    if cfg.text:
+        return reader.string_values(table, cfg.text)
+    return {name: reader.numeric_values(table, name) if kind == reader.NUMERIC else reader.string_values(table, name)
+            for name, kind in kinds.items()}
+
+
+def _rows(x, index):
+    if isinstance(x, dict):
+        return {name: values[index] for name, values in x.items()}
+    return x[index]
+
+
+def _target(table: reader.Table, cfg: Any, train_task: Optional[TaskSpec] = None
+            ) -> tuple[TaskSpec, np.ndarray, np.ndarray]:
+    """The task, one label per row (class id or value) and which rows have a target value.
+
+    Args:
+        train_task: The training file's task, for a test file (which must not add classes).
+    """
+    values = table.columns[cfg.target]
+    keep = np.array([not reader.is_missing(v) for v in values])
+    present = [v for v, k in zip(values, keep) if k]
+    numbers = [reader.as_number(v) for v in present]
+    all_numbers = all(n is not None for n in numbers)
+    if train_task is not None:
+        regression = train_task.kind == REGRESSION
+    else:
+        few = all_numbers and all(n.is_integer() for n in numbers) and len(set(numbers)) <= reader.FEW_CLASSES
+        regression = cfg.task == REGRESSION or (cfg.task == "auto" and all_numbers and not few)
+    if regression:
+        labels = np.zeros(len(values), np.float32)
+        for i, (value, k) in enumerate(zip(values, keep)):
+            if k and reader.as_number(value) is None:
+                raise DataError(f"{table.path}, line {table.lines[i]}: the target {cfg.target!r} holds {value!r}, "
+                                f"but a regression target must be numbers (or use data.task=multiclass).")
+            labels[i] = reader.as_number(value) if k else 0.0
+        return TaskSpec(REGRESSION), labels, keep
+    if train_task is None:
+        distinct = sorted(set(present), key=lambda v: (float(v), v) if all_numbers else (0.0, v))
+        if len(distinct) < 2:
+            only = f"{distinct[0]!r} in every row with a value" if distinct else "no values at all"
+            raise DataError(f"{table.path}: the target {cfg.target!r} has one class ({only}); a classifier needs "
+                            f"at least two.")
+        if cfg.task == BINARY and len(distinct) > 2:
+            raise DataError(f"{table.path}: data.task=binary, but the target {cfg.target!r} has {len(distinct)} "
+                            f"classes ({', '.join(distinct[:10])}); use data.task=multiclass or auto.")
+        kind = BINARY if len(distinct) == 2 and cfg.task != MULTICLASS else MULTICLASS
+        train_task = TaskSpec(kind, len(distinct), tuple(distinct))
+    index = {name: i for i, name in enumerate(train_task.class_names)}
+    labels = np.zeros(len(values), np.int64)
+    for i, (value, k) in enumerate(zip(values, keep)):
+        if k:
+            if value not in index:
+                raise DataError(f"{table.path}, line {table.lines[i]}: the target {cfg.target!r} holds the class "
+                                f"{value!r}, which the training file does not have "
+                                f"({', '.join(train_task.class_names[:10])}).")
+            labels[i] = index[value]
+    return train_task, labels, keep
+
+
+def stratified_split(y: np.ndarray, task: TaskSpec, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Test and train row indices: ``fraction`` of every class (of all rows for regression)."""
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(len(y))] if task.kind == REGRESSION else [np.flatnonzero(y == c) for c in range(task.num_classes)]
+    test = []
+    for rows in groups:
+        rows = rng.permutation(rows)
+        test.append(rows[:int(round(len(rows) * fraction))])
+    test_idx = np.sort(np.concatenate(test))
+    train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
+    if len(test_idx) == 0 or len(train_idx) == 0:
+        raise DataError(f"{len(y)} rows cannot be split into train and test with data.test_fraction={fraction}; "
+                        f"give more rows or data.test_path.")
+    return test_idx, train_idx
+
+
+DATASET = CsvDataset()
