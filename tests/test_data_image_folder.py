@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import random
 import signal
 import struct
@@ -93,6 +95,23 @@ def test_streamed_and_resident_runs_give_identical_metrics(folder, tmp_path):
     assert streamed["test"] == resident["test"] and streamed["val"] == resident["val"]
     assert streamed["train"]["loss"] == resident["train"]["loss"]
     assert resident["test"]["accuracy"] > 0.6
+
+
+def test_a_cached_streamed_run_decodes_once_and_trains_identically(folder, tmp_path):
+    common = [*TINY, "data=image_folder", f"data.path={folder}", "data.memory_budget=1KiB"]
+    streamed = train_in_process(tmp_path / "streamed", common)
+    cache = tmp_path / "cache"
+    cached = train_in_process(tmp_path / "cached", [*common, f"data.cache={cache}"])
+    assert cached["test"] == streamed["test"] and cached["train"]["loss"] == streamed["train"]["loss"]
+    files = list(cache.glob("images-*.npy"))
+    assert len(files) == 1 and not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temp left
+    built = files[0].stat().st_mtime_ns
+    again = train_in_process(tmp_path / "again", [*common, f"data.cache={cache}"])
+    assert files[0].stat().st_mtime_ns == built and again["test"] == cached["test"]  # reused, not rebuilt
+    touched = sorted(folder.rglob("*.png"))[0]
+    os.utime(touched, ns=(built + 10**9, built + 10**9))  # a changed folder gets a new cache
+    train_in_process(tmp_path / "changed", [*common, f"data.cache={cache}", "trainer.max_epochs=1"])
+    assert len(list(cache.glob("images-*.npy"))) == 2
 
 
 def test_mixed_sizes_bmp_and_rgb_are_resized_and_reported(tmp_path, caplog):

@@ -105,6 +105,25 @@ def decode_files(paths: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return np.concatenate(images) if images else np.zeros((0, *shape), np.uint8)
 
 
+def cached_dataset(cache: np.ndarray, rows: np.ndarray, labels: np.ndarray, shape: tuple[int, int, int],
+                   order: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches of ``(uint8 images, labels)`` in ``order``, read from the memory-mapped cache."""
+    order = np.asarray(order, np.int64)
+    num_batches = -(-len(order) // batch_size)
+    label_table = tf.constant(labels)
+
+    def rows_of(i):  # NumPy indexing of a memory map reads just these rows
+        return np.asarray(cache[rows[order[i * batch_size:(i + 1) * batch_size]]])
+
+    def read(i):
+        images = tf.numpy_function(rows_of, [i], tf.uint8)
+        images.set_shape([None, *shape])
+        start = i * batch_size
+        return images, tf.gather(label_table, tf.constant(order)[start:start + batch_size])
+
+    return tf.data.Dataset.range(num_batches).map(read, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
 def file_dataset(paths: np.ndarray, labels: np.ndarray, shape: tuple[int, int, int], order: np.ndarray,
                  batch_size: int) -> tf.data.Dataset:
     """Batches of ``(uint8 images, labels)`` read from disk in ``order`` (parallel decode, same order)."""

@@ -204,12 +204,16 @@ class FileImages:
         paths: One file per example.
         shape: ``(height, width, channels)`` every image is decoded to.
         sums, squares: Each image's sum of pixels and of squared pixels (exact integers).
+        cache, rows: With ``data.cache``, the memory-mapped decoded images and each example's
+            row in it (see :mod:`bmrun.data.image_cache`); else None.
     """
 
     paths: np.ndarray
     shape: tuple[int, int, int]
     sums: np.ndarray
     squares: np.ndarray
+    cache: Optional[np.ndarray] = None
+    rows: Optional[np.ndarray] = None
 
     streamed = True
 
@@ -219,7 +223,8 @@ class FileImages:
     def __getitem__(self, index) -> "FileImages":
         if isinstance(index, (int, np.integer)):
             index = [index]
-        return FileImages(self.paths[index], self.shape, self.sums[index], self.squares[index])
+        rows = None if self.rows is None else self.rows[index]
+        return FileImages(self.paths[index], self.shape, self.sums[index], self.squares[index], self.cache, rows)
 
     @property
     def dtype(self):

@@ -51,6 +51,8 @@ class ImageFolderConfig(DataConfig):
         memory_budget: Largest decoded (uint8) size of all splits kept in memory; above it,
             images are streamed from disk every epoch.
         on_bad_file: ``error`` (stop, naming the file) or ``skip`` (leave it out and count it).
+        cache: A folder for the decoded images of a streamed run (one memory-mapped file, built
+            once): later epochs and runs read pixels instead of decoding files. Off by default.
     """
 
     batch_size: int = 64
@@ -62,6 +64,7 @@ class ImageFolderConfig(DataConfig):
     test_fraction: float = 0.2
     memory_budget: str = "256MiB"
     on_bad_file: str = "error"  # error | skip
+    cache: Optional[str] = None  # a folder: decode once into a memory-mapped file (streamed runs)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -122,7 +125,17 @@ def load(cfg, seed: int) -> RawData:
         log.warning("%d images were not %dx%d and were resized to it (data.image_size sets the size)",
                     check.resized, shape[0], shape[1])
     split_of = np.concatenate([[i] * len(layout.splits[s][0]) for i, s in enumerate(names)])[check.ok]
-    pixels = check.images if not stream else FileImages(paths[check.ok], shape, check.sums, check.squares)
+    pixels = check.images
+    if stream:
+        kept = paths[check.ok]
+        cache = None
+        if cfg.cache:
+            from bmrun.data.image_cache import cached_images
+
+            cache = cached_images(cfg.cache, kept, shape)
+            notes.append(f"decoded once into the cache in {cfg.cache}")
+        pixels = FileImages(kept, shape, check.sums, check.squares, cache,
+                            None if cache is None else np.arange(len(kept)))
     kept_labels = labels[check.ok]
     arrays = {}
     for i, name in enumerate(names):

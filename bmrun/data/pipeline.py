@@ -92,9 +92,12 @@ class DataPipeline:
 
     @staticmethod
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
-        from bmrun.data.image_decode import file_dataset
+        from bmrun.data.image_decode import cached_dataset, file_dataset
 
-        dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
+        if part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
+            dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
+        else:
+            dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
         return dataset.map(lambda x, y: (_as_model_input(x), y), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def order_tensor(self, epoch: int) -> tf.Tensor:

@@ -10,34 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bmrun.config.rules import at_least
-from bmrun.errors import ConfigError
-from bmrun.models.family import ModelConfig
-from bmrun.models.interactions import ACCEPTS, HOW, InteractionFamily, check_interactions
+from bmrun.models.interactions import ACCEPTS, HOW, IdFactorsConfig, InteractionFamily, check_interactions
 
 
 @dataclass
-class FactorizationConfig(ModelConfig):
-    """``model=factorization``.
-
-    Attributes:
-        dim: Latent factors per user and item.
-        l2: L2 penalty on the factors (per row, averaged over the batch).
-        bias_l2: L2 penalty on the user and item biases.
-        init_std: Std of the factors' normal initialisation.
-    """
-
-    dim: int = 32
-    l2: float = 0.05
-    bias_l2: float = 0.001
-    init_std: float = 0.1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        at_least("dim", self.dim, 1)
-        for key in ("l2", "bias_l2", "init_std"):
-            if getattr(self, key) < 0:
-                raise ConfigError(key, f"must be >= 0, got {getattr(self, key)}")
+class FactorizationConfig(IdFactorsConfig):
+    """``model=factorization``: the shared keys (``dim``, ``l2``, ``bias_l2``, ``init_std``) only."""
 
 
 def body(users, items, config: FactorizationConfig, rows):

@@ -20,10 +20,34 @@ import numpy as np
 
 from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ConfigError
-from bmrun.models.family import Family, arguments
+from bmrun.config.rules import at_least
+from bmrun.models.family import Family, ModelConfig, arguments
 
 ACCEPTS = frozenset({INTERACTIONS})
 HOW = "(user id, item id) pairs: data=ratings"
+
+
+@dataclass
+class IdFactorsConfig(ModelConfig):
+    """Keys both recommender families share: the id embeddings and their penalties.
+
+    Attributes:
+        dim: Latent factors per user and item.
+        l2: L2 penalty on the factors (per row, averaged over the batch).
+        bias_l2: L2 penalty on the user and item biases.
+        init_std: Std of the factors' normal initialisation.
+    """
+
+    dim: int = 32
+    l2: float = 0.05
+    bias_l2: float = 0.001
+    init_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("dim", self.dim, 1)
+        for key in ("l2", "bias_l2", "init_std"):
+            at_least(key, getattr(self, key), 0.0)
 
 
 def vocabularies(pairs: np.ndarray) -> tuple[list[str], list[str]]:

@@ -12,44 +12,31 @@ from dataclasses import dataclass, field
 from typing import List
 
 from bmrun.config.rules import at_least, in_unit_interval
-from bmrun.errors import ConfigError
-from bmrun.models.family import ModelConfig
-from bmrun.models.interactions import ACCEPTS, HOW, InteractionFamily, check_interactions
+from bmrun.models.interactions import ACCEPTS, HOW, IdFactorsConfig, InteractionFamily, check_interactions
 
 
 @dataclass
-class TwoTowerConfig(ModelConfig):
-    """``model=two_tower``.
+class TwoTowerConfig(IdFactorsConfig):
+    """``model=two_tower``: the shared keys (``dim``: the width of the embeddings and of each tower's
+    output; ``l2``, ``bias_l2``, ``init_std``) and the towers'.
 
     Attributes:
-        dim: Width of the embeddings and of each tower's output.
         hidden_dims: Dense layers of each tower (empty: the towers are the embeddings).
         activation: Keras activation of the dense layers.
         dropout_rate: Dropout after each dense layer.
         biases: Add user and item biases to the dot product.
-        l2: L2 penalty on the id embeddings (per row, averaged over the batch).
-        bias_l2: L2 penalty on the biases.
-        init_std: Std of the embeddings' normal initialisation.
     """
 
-    dim: int = 32
     hidden_dims: List[int] = field(default_factory=lambda: [64])
     activation: str = "relu"
     dropout_rate: float = 0.0
     biases: bool = True
-    l2: float = 0.05
-    bias_l2: float = 0.001
-    init_std: float = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        at_least("dim", self.dim, 1)
         for width in self.hidden_dims:
             at_least("hidden_dims", width, 1)
         in_unit_interval("dropout_rate", self.dropout_rate)
-        for key in ("l2", "bias_l2", "init_std"):
-            if getattr(self, key) < 0:
-                raise ConfigError(key, f"must be >= 0, got {getattr(self, key)}")
 
 
 def _tower(ids, rows: int, config: TwoTowerConfig, side: str):
