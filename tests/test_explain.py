@@ -115,6 +115,7 @@ def test_the_console_script_writes_and_refuses_in_one_paragraph(cnn_run, tmp_pat
     ok = subprocess.run([str(script), str(cnn_run), "--method", "gradcam", "--n", "3"], capture_output=True,
                         text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
+    assert "absl" not in ok.stderr and "oneDNN" not in ok.stderr  # quiet by default: no TensorFlow start-up noise
     assert (cnn_run / "explain" / "gradcam" / "002.png").is_file()
     missing = subprocess.run([str(script), str(tmp_path / "nope")], capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "nope" in missing.stderr

@@ -14,8 +14,8 @@ import numpy as np
 from bmrun import console
 from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.data.catalog import IMAGE
-from bmrun.explain.report import EXPLAIN, METHODS, check_explainable, explain_images, explain_table, \
-    log_to_tensorboard
+from bmrun.explain import METHODS
+from bmrun.run_dir import require_finished_run
 
 
 def _test_split(run):
@@ -33,7 +33,10 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
     from bmrun.models.loading import open_run
     from bmrun.outputs import predicted_classes_np
 
-    run = open_run(run_dir, "bmrun-explain")
+    require_finished_run(run_dir, "bmrun-explain")  # a typo fails before TensorFlow loads
+    run = open_run(run_dir, "bmrun-explain")  # imports TensorFlow without its start-up noise
+    from bmrun.explain.report import EXPLAIN, check_explainable, explain_images, explain_table, log_to_tensorboard
+
     kind = check_explainable(run.model, method)
     out = run.run_dir / EXPLAIN
     if kind != IMAGE:

@@ -6,3 +6,5 @@
 
 Importing this package imports none of them.
 """
+
+METHODS = ("integrated_gradients", "smoothgrad", "gradcam")

@@ -18,10 +18,9 @@ import numpy as np
 from bmrun.data.catalog import IMAGE, TABULAR, TOKENS
 from bmrun.errors import BmrunError
 from bmrun.outputs import predicted_classes, target_outputs
-from bmrun.explain import attributions, figures
+from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
 
-METHODS = ("integrated_gradients", "smoothgrad", "gradcam")
 EXPLAIN = "explain"
 
 
