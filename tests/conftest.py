@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -82,6 +85,39 @@ def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeo
     if check and proc.returncode != 0:
         raise AssertionError(f"bmrun {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def start_cli(args: Iterable[str], cwd: Path) -> subprocess.Popen:
+    """``python -m bmrun ARGS`` in the background (for tests that signal or kill it)."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen([sys.executable, "-m", "bmrun", *args], cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while not (Path(run_dir) / "checkpoints" / "checkpoint").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+def kill_mid_run(args: Iterable[str], cwd: Path, name: str, *, max_wait: float = 2.5) -> Path:
+    """A run killed with SIGKILL after its first checkpoint and before it finished.
+
+    Waits a random moment after the checkpoint (shorter on each retry) so the kill lands at
+    varying steps; retries when the run finished first.
+    """
+    for attempt in range(4):
+        run_dir = Path(cwd) / f"{name}{attempt}"
+        proc = start_cli([*args, f"hydra.run.dir={run_dir}"], cwd)
+        wait_for_checkpoint(run_dir, proc)
+        time.sleep(random.uniform(0.2, max_wait) / (attempt + 1))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        if load_metrics(run_dir)["status"] == "running":
+            return run_dir
+    pytest.fail("the run always finished before the kill")
 
 
 def run_dirs(root: Path) -> list[Path]:

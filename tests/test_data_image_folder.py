@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 
-import random
-import signal
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import load_metrics, run_cli, train_in_process, validated
+from conftest import kill_mid_run, load_metrics, run_cli, train_in_process, validated
 
 CLASSES = ("circle", "cross", "square")
 TINY = ["model=mlp", "model.hidden_dims=[16]", "trainer.max_epochs=2", "data.batch_size=8", "trainer.deterministic=true"]
@@ -151,7 +148,7 @@ def test_predict_takes_images_of_any_size(folder, tmp_path, capsys):
 
 
 def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
-    from test_reliability import _history, _start, _wait_for_checkpoint
+    from test_reliability import _history
 
     root = make_folder(tmp_path / "shapes", per_class=20, test_per_class=4)
     args = ["model=mlp", "model.hidden_dims=[16]", "data=image_folder", f"data.path={root}", "data.memory_budget=1KiB",
@@ -160,17 +157,7 @@ def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
             "logger.tensorboard=false"]
     reference = tmp_path / "reference"
     run_cli([*args, f"hydra.run.dir={reference}"], tmp_path, check=True)
-    for attempt in range(4):
-        interrupted = tmp_path / f"killed{attempt}"
-        proc = _start([*args, f"hydra.run.dir={interrupted}"], tmp_path)
-        _wait_for_checkpoint(interrupted, proc)
-        time.sleep(random.uniform(0.2, 2.0) / (attempt + 1))
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        if load_metrics(interrupted)["status"] == "running":
-            break
-    else:
-        pytest.fail("the run always finished before the kill")
+    interrupted = kill_mid_run(args, tmp_path, "killed", max_wait=2.0)
     run_cli([f"resume={interrupted}"], tmp_path, check=True)
     got, expected = load_metrics(interrupted), load_metrics(reference)
     assert got["status"] == "completed" and got["test"] == expected["test"] and got["val"] == expected["val"]

@@ -10,12 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import QUIET, load_metrics, run_cli, train_in_process
+from conftest import QUIET, load_metrics, run_cli, start_cli, train_in_process, wait_for_checkpoint
 
 TINY = ["model=linear", "data.limit=300", "trainer.max_epochs=2", "logger.progress_bar=false"]
 # A sweep job long enough to be killed mid-run (checkpoints every 8 steps).
@@ -33,22 +32,12 @@ def _lock(run_dir: Path, pid: int) -> None:
     (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
 
 
-def _start(args, cwd) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen([sys.executable, "-m", "bmrun", *args], cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 # ----------------------------------------------------------------------------- resumable sweeps
 def test_a_killed_sweep_rerun_with_resume_auto_skips_resumes_and_completes(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "seed=3,4", *SLOW_JOB, f"hydra.sweep.dir={sweep}", "resume=auto"]
-    proc = _start(args, tmp_path)
-    deadline = time.time() + 180
-    while not (sweep / "0" / "checkpoints" / "checkpoint").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
+    proc = start_cli(args, tmp_path)
+    wait_for_checkpoint(sweep / "0", proc)
     proc.send_signal(signal.SIGKILL)  # a preempted node: no handler runs, the lock stays behind
     proc.communicate()
     assert load_metrics(sweep / "0")["status"] == "running" and (sweep / "0" / ".lock").exists()

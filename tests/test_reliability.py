@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import csv
-import os
-import random
 import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from bmrun.errors import DivergedError
-from conftest import load_metrics, run_cli, train_in_process
+from conftest import kill_mid_run, load_metrics, run_cli, start_cli, train_in_process, wait_for_checkpoint
 
 # Long enough (~2,400 steps) to be killed mid-epoch; checkpoints every 8 steps.
 RESUMABLE = ["model=mlp", "data=digits", "data.batch_size=16", "trainer.max_epochs=30", "trainer.steps_per_call=4",
              "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true", "logger.progress_bar=false", "seed=7"]
-
-
-def _start(args, cwd) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.Popen([sys.executable, "-m", "bmrun", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while not (run_dir / "checkpoints" / "checkpoint").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
 
 
 def _history(run_dir: Path) -> list[dict]:
@@ -63,17 +43,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     reference = tmp_path / "reference"
     run_cli([*RESUMABLE, f"hydra.run.dir={reference}"], tmp_path, check=True)
     expected = load_metrics(reference)
-    for attempt in range(4):
-        interrupted = tmp_path / f"killed{attempt}"
-        proc = _start([*RESUMABLE, f"hydra.run.dir={interrupted}"], tmp_path)
-        _wait_for_checkpoint(interrupted, proc)
-        time.sleep(random.uniform(0.2, 2.5) / (attempt + 1))
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        if load_metrics(interrupted)["status"] == "running":
-            break
-    else:
-        pytest.fail("the run always finished before the kill")
+    interrupted = kill_mid_run(RESUMABLE, tmp_path, "killed")
     resumed = run_cli([f"resume={interrupted}"], tmp_path, check=True)
     assert "resuming" in resumed.stderr
     got = load_metrics(interrupted)
@@ -89,8 +59,8 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
 def test_signal_checkpoints_reports_and_resumes(tmp_path, sig, code):
     run_dir = tmp_path / "run"
     args = [*RESUMABLE, "trainer.max_epochs=6", f"hydra.run.dir={run_dir}"]
-    proc = _start(args, tmp_path)
-    _wait_for_checkpoint(run_dir, proc)
+    proc = start_cli(args, tmp_path)
+    wait_for_checkpoint(run_dir, proc)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code, stderr
