@@ -180,3 +180,37 @@ def test_resumed_augmented_run_matches_an_uninterrupted_one(tmp_path):
     resumed = train(config, tmp_path / "resumed")
     assert resumed["epochs"] == 2
     assert resumed["test"] == reference["test"] and resumed["val"] == reference["val"]
+
+
+def test_tta_flip_averages_each_image_with_its_mirror():
+    """augment.tta=flip: the evaluation's outputs are the mean of the image's and its mirror's."""
+    import keras
+    import tensorflow as tf
+
+    from bmrun.data.catalog import MULTICLASS, TaskSpec
+    from bmrun.training.steps import CompiledSteps
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    images = tf.constant(np.random.default_rng(0).uniform(0, 1, (40, 6, 6, 1)), tf.float32)
+    labels = tf.constant(np.random.default_rng(1).integers(0, 3, 40), tf.int32)
+    expected = (model(images) + model(tf.reverse(images, axis=[2]))) / 2
+    assert not np.allclose(model(images), expected)  # the mirror image really changes the outputs
+
+    def confusion(tta_flip):
+        steps = CompiledSteps(model, lambda y, out: keras.losses.sparse_categorical_crossentropy(
+            y, out, from_logits=True), None, TaskSpec(MULTICLASS, 3), tf.distribute.get_strategy(),
+            global_batch_size=16, tta_flip=tta_flip)
+        return steps.evaluate_tensors(images, labels, 16)["confusion"].numpy()
+
+    want = tf.math.confusion_matrix(labels, tf.argmax(expected, -1), num_classes=3).numpy()
+    np.testing.assert_array_equal(confusion(True), want)
+    plain = tf.math.confusion_matrix(labels, tf.argmax(model(images), -1), num_classes=3).numpy()
+    np.testing.assert_array_equal(confusion(False), plain)
+
+
+def test_tta_is_refused_for_non_image_data():
+    with pytest.raises(ConfigError, match="augment.tta"):
+        validated(["data=diabetes", "model=linear", "augment.tta=flip"])
+    with pytest.raises(ConfigError, match="tta"):
+        validated(["augment.tta=rotate"])

@@ -38,6 +38,15 @@ def test_metrics_report_speed_and_compile_time(tmp_path):
     assert math.isfinite(metrics["compile_s"]) and metrics["compile_s"] > max(steady_call_s, 0.01)
     assert metrics["compile_s"] < metrics["duration_s"]
     assert metrics["traces"] == {"train": 1, "eval": 1}
+    # Where the wall time went: consecutive phases that add up to (almost) all of duration_s
+    # (which ends before the export), training holding the compile; start-up is the process's
+    # age when training code began.
+    timings = metrics["timings"]
+    phases = ("device_s", "build_s", "train_s", "test_s")
+    assert set(phases) | {"export_s"} <= set(timings) and all(timings[k] >= 0 for k in timings)
+    assert sum(timings[k] for k in phases) <= metrics["duration_s"] <= sum(timings[k] for k in phases) + 2.0
+    assert timings["train_s"] > metrics["compile_s"]
+    assert 0 < timings["startup_s"] < 600  # in-process tests: the age of the test process
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])

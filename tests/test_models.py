@@ -29,7 +29,7 @@ VARIANTS = {
     "gru_bi_2": ("rnn", dict(cell="gru", num_layers=2, hidden_dim=8, bidirectional=True, dropout_rate=0.1,
                            embedding_dim=6)),
     "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
-                                          pooling="mean", position="learned")),
+                                          pooling="mean", position="learned", stem="conv")),
     "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,
                                      pooling="cls", position="sinusoidal", dropout_rate=0.1)),
 }
@@ -163,6 +163,24 @@ def test_transformer_cuts_images_into_patches(pooling, length):
                         input_shape=(28, 28, 1), input_kind="image", num_outputs=10)
     assert tuple(model.get_layer("patches").output.shape) == (None, 49, 8)
     assert tuple(model.get_layer("position_embedding").output.shape) == (None, length, 8)
+
+
+def test_transformer_conv_stem_gives_the_patch_grid_from_strided_convolutions():
+    model = Transformer(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=8, patch_size=4, stem="conv",
+                        input_shape=(28, 28, 1), input_kind="image", num_outputs=10)
+    assert tuple(model.get_layer("patches").output.shape) == (None, 49, 16)
+    assert [tuple(model.get_layer(f"stem_conv_{i}").output.shape) for i in (0, 1)] == [(None, 14, 14, 8),
+                                                                                      (None, 7, 7, 16)]
+    with pytest.raises(ValueError):
+        model.get_layer("patch_embedding")
+
+
+def test_transformer_conv_stem_needs_a_power_of_two_patch():
+    from bmrun.errors import ConfigError
+    from conftest import validated
+
+    with pytest.raises(ConfigError, match="power of two"):
+        validated(["model=transformer", "model.stem=conv", "model.patch_size=6", "data=fashion_mnist"])
 
 
 def test_transformer_rejects_a_patch_size_that_does_not_divide_the_image():

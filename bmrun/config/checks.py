@@ -62,6 +62,9 @@ def check_compatibility(config: TrainConfig) -> None:
 def _check_augment(config: TrainConfig, inputs) -> None:
     """Augmentation transforms pixels: refuse it for other inputs, and shifts past the image."""
     augment = config.augment
+    if augment.tta != "none" and inputs.kind != IMAGE:
+        raise ConfigError("augment.tta", f"test-time augmentation mirrors images, but data={config.data.name} has "
+                          f"{inputs.kind} inputs; use augment.tta=none (the default) for this dataset.")
     if not augment.enabled:
         return
     if inputs.kind != IMAGE:

@@ -156,9 +156,14 @@ class LoggerConfig:
 # ----------------------------------------------------------------------------- augment
 @dataclass
 class AugmentConfig:
-    """Random transforms of training images (never val/test); see ``bmrun/data/augment.py``."""
+    """Random transforms of training images; see ``bmrun/data/augment.py``.
+
+    ``tta=flip`` is the one transform of val/test images: each is also seen mirrored and the two
+    outputs are averaged (test-time augmentation, inside the compiled evaluation).
+    """
 
     name: str = "none"
+    tta: str = "none"  # none | flip: average each val/test prediction with its mirror image's
     shift: int = 0  # pixels: zero-pad by this much on each side, crop back at a random offset
     horizontal_flip: bool = False  # off by default: digits and letters must not mirror
     rotation: float = 0.0  # degrees: each image turns by a uniform angle in [-rotation, rotation]
@@ -169,6 +174,7 @@ class AugmentConfig:
         return self.shift > 0 or self.horizontal_flip or self.rotation > 0 or self.noise_std > 0
 
     def __post_init__(self) -> None:
+        choice("tta", self.tta, ("none", "flip"))
         at_least("shift", self.shift, 0)
         at_least("rotation", self.rotation, 0.0)
         if self.rotation > 180:

@@ -4,7 +4,9 @@ Inputs become a ``(length, hidden_dim)`` sequence first:
 
 * images: non-overlapping ``patch_size`` x ``patch_size`` patches, each linearly projected
   (a Conv2D whose kernel and stride are the patch size), so a 28x28 image with patch 4 gives
-  49 tokens;
+  49 tokens; or, with ``stem=conv``, the same grid of tokens from a small stack of 3x3
+  stride-2 convolutions (a convolutional tokenizer: overlapping receptive fields give the
+  tokens the locality a linear patch lacks, which small datasets cannot teach attention);
 * tokens: an ``Embedding``; padding (id 0) is masked out of attention and of mean pooling;
 * numeric sequences: a ``Dense`` projection of each step's features.
 
@@ -37,6 +39,8 @@ class TransformerConfig(ModelConfig):
         patch_size: Side of the square image patches (``image`` inputs only).
         position: ``learned`` or ``sinusoidal`` position embedding.
         pooling: ``mean`` (over non-padding positions) or ``cls`` (a prepended class token).
+        stem: ``patch`` (linear patch projection) or ``conv`` (log2(patch_size) 3x3 stride-2
+            convolutions with ReLU; ``patch_size`` must then be a power of two).
     """
 
     num_layers: int = 2
@@ -47,6 +51,7 @@ class TransformerConfig(ModelConfig):
     patch_size: int = 4  # image inputs: 28x28 -> 49 patches
     position: str = "learned"  # learned | sinusoidal
     pooling: str = "mean"  # mean | cls
+    stem: str = "patch"  # patch | conv (image inputs)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -56,6 +61,10 @@ class TransformerConfig(ModelConfig):
             raise ConfigError("hidden_dim", f"{self.hidden_dim} is not divisible by num_heads={self.num_heads}")
         choice("position", self.position, ("learned", "sinusoidal"))
         choice("pooling", self.pooling, ("mean", "cls"))
+        choice("stem", self.stem, ("patch", "conv"))
+        if self.stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise ConfigError("patch_size", f"stem=conv halves the image per convolution, so patch_size must be a "
+                              f"power of two (2, 4, 8, ...); got {self.patch_size}")
         in_unit_interval("dropout_rate", self.dropout_rate)
 
 
@@ -74,7 +83,7 @@ def body(x, config: TransformerConfig, inputs):
 
     from bmrun.models.layers import ClassToken, PositionEmbedding, masked_mean
 
-    x, mask = _embed(x, inputs, config.hidden_dim, config.patch_size)
+    x, mask = _embed(x, inputs, config)
     if config.pooling == "cls":
         x = ClassToken(name="class_token")(x)
         if mask is not None:  # the class token is never padding
@@ -91,12 +100,12 @@ def body(x, config: TransformerConfig, inputs):
     return x[:, 0] if config.pooling == "cls" else masked_mean(x, mask)
 
 
-def _embed(x, inputs, hidden_dim: int, patch_size: int):
+def _embed(x, inputs, config: TransformerConfig):
     """The input as a ``(batch, length, hidden_dim)`` sequence and its padding mask (or None)."""
     import keras
     from keras import ops
 
-    shape = inputs.shape
+    shape, hidden_dim, patch_size = inputs.shape, config.hidden_dim, config.patch_size
     if inputs.kind == TOKENS:
         if not inputs.vocab_size:
             raise ValueError("token inputs need vocab_size")
@@ -108,12 +117,28 @@ def _embed(x, inputs, hidden_dim: int, patch_size: int):
         height, width = shape[0], shape[1]
         if height % patch_size or width % patch_size:
             raise ValueError(f"patch_size={patch_size} does not divide {height}x{width} images")
-        x = keras.layers.Conv2D(hidden_dim, patch_size, strides=patch_size, name="patch_embedding")(x)
+        if config.stem == "conv":
+            x = _conv_stem(x, hidden_dim, patch_size)
+        else:
+            x = keras.layers.Conv2D(hidden_dim, patch_size, strides=patch_size, name="patch_embedding")(x)
         length = (height // patch_size) * (width // patch_size)
         return keras.layers.Reshape((length, hidden_dim), name="patches")(x), None
     if len(shape) != 2:
         raise ValueError(f"transformer reads images, tokens or (steps, features) sequences; got {inputs.kind} {shape}")
     return keras.layers.Dense(hidden_dim, name="input_projection")(x), None
+
+
+def _conv_stem(x, hidden_dim: int, patch_size: int):
+    """3x3 stride-2 convolutions down to the patch grid, widening to ``hidden_dim`` at the last."""
+    import keras
+
+    halvings = patch_size.bit_length() - 1
+    for i in range(halvings):
+        width = max(hidden_dim >> (halvings - 1 - i), 8)  # e.g. 32 then 64 for hidden_dim 64
+        x = keras.layers.Conv2D(width, 3, strides=2, padding="same", name=f"stem_conv_{i}")(x)
+        if i < halvings - 1:  # the last convolution is the (linear) token projection
+            x = keras.layers.Activation("relu", name=f"stem_act_{i}")(x)
+    return x
 
 
 def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):

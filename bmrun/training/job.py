@@ -140,7 +140,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
     steps = CompiledSteps(model, loss_fn, optimizer, data.task, strategy, global_batch_size=config.data.batch_size,
                           jit_compile=jit, trainable_variables=trainable, adversarial=adversarial,
-                          batch_at=pipeline.batch_at, l2=config.loss.l2)
+                          batch_at=pipeline.batch_at, l2=config.loss.l2, tta_flip=config.augment.tta == "flip")
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
@@ -177,5 +177,5 @@ def build_evaluation(config, model) -> tuple[Any, DataPipeline, CompiledSteps]:
     data = load_prepared(config.data, config.seed)
     pipeline = make_pipeline(config, data, shuffle=False)
     steps = CompiledSteps(model, make_loss_fn(config, data), None, data.task, tf.distribute.get_strategy(),
-                          global_batch_size=config.data.eval_batch_size)
+                          global_batch_size=config.data.eval_batch_size, tta_flip=config.augment.tta == "flip")
     return data, pipeline, steps

@@ -58,18 +58,21 @@ class CompiledSteps:
             ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
         l2: Coefficient of the L2 penalty ``l2 * sum(w**2)`` on kernels and embeddings (biases,
             normalisation and other parameters are left alone, as Keras's regularizers do).
+        tta_flip: Evaluate each image and its mirror image and average the two outputs
+            (``augment.tta=flip``); training steps are unchanged.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
                  adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
-                 l2: float = 0.0):
+                 l2: float = 0.0, tta_flip: bool = False):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
         self.l2 = l2
+        self.tta_flip = tta_flip
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
@@ -144,8 +147,14 @@ class CompiledSteps:
         k = self.task.num_classes
         return {"loss_sum": zero, "count": zero, "confusion": tf.zeros([k, k], tf.float64)}
 
-    def _eval_step(self, x, y) -> dict:
+    def _eval_outputs(self, x):
         outputs = self.model(x, training=False)
+        if self.tta_flip:  # logits (or values) of the image and of its mirror, averaged
+            outputs = (outputs + self.model(tf.reverse(x, axis=[2]), training=False)) / 2
+        return outputs
+
+    def _eval_step(self, x, y) -> dict:
+        outputs = self._eval_outputs(x)
         sums = {"loss_sum": tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64)),
                 "count": tf.cast(tf.shape(outputs)[0], tf.float64)}
         if self.task.kind == REGRESSION:

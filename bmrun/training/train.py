@@ -20,6 +20,7 @@ from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ArtifactWriteError, DivergedError, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
+from bmrun.runtime.clock import Phases
 from bmrun.runtime.device import setup_device
 from bmrun.training.signals import StopRequest
 
@@ -47,14 +48,16 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
             metrics.json records the outcome before the error propagates.
     """
     watch = console.Stopwatch()
+    phases = Phases()
     run_dir = Path(run_dir)
     device = setup_device(config.device, seed=config.seed, deterministic=config.trainer.deterministic,
                           verbose=config.verbose)
+    phases.lap("device")
     if not device.is_chief:  # non-chief workers of a multi-worker run write nothing in the run dir
-        return _train(config, run_dir, device, overrides, watch, resume_changes)
+        return _train(config, run_dir, device, overrides, watch, phases, resume_changes)
     with RunLock(run_dir):  # one live process per run dir: a second resume= is refused
         try:
-            return _train(config, run_dir, device, overrides, watch, resume_changes)
+            return _train(config, run_dir, device, overrides, watch, phases, resume_changes)
         except ArtifactWriteError as error:
             _record_write_failure(run_dir, error)
             raise
@@ -72,7 +75,7 @@ def _record_write_failure(run_dir: Path, error: ArtifactWriteError) -> None:
         pass  # metrics.json stays as it was: the atomic write left the old version in place
 
 
-def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...], watch,
+def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...], watch, phases: Phases,
            resume_changes: dict | None) -> dict[str, Any]:
     resuming = config.resume is not None
     previous = read_metrics(run_dir) if resuming and (run_dir / "metrics.json").exists() else {}
@@ -95,6 +98,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     from bmrun.training.reporter import Reporter
 
     job = build_job(config, run_dir, device, checkpoint_root=scratch or run_dir, announce=writes)
+    phases.lap("build")
     reporter = Reporter(config, run_dir, writes=writes)
     reporter.attach_insight(config.logger, model=job.model, pipeline=job.pipeline, loss_fn=job.loss_fn,
                             variables=job.steps.variables)
@@ -111,7 +115,9 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
                 last = loop.train_epoch(epoch)
                 if loop.should_stop_early():
                     break
+        phases.lap("train")
         test = _final_test(job, loop, reporter)
+        phases.lap("test")
     except (DivergedError, TrainingInterrupted) as error:
         if writes:
             write_metrics(run_dir, {**metrics, **_stopped(error, job, reporter, run_dir),
@@ -150,10 +156,12 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
         metrics["export"] = _export(job)
+        phases.lap("export")
         if config.logger.hparams and reporter.tensorboard.enabled:
             from bmrun.tensorboard.hparams import log_run_hparams
 
             log_run_hparams(run_dir / TENSORBOARD, config, metrics)
+        metrics["timings"] = phases.record()
         write_metrics(run_dir, metrics)
     return metrics
 
