@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from sections import machine, write_section  # noqa: E402
 
 OFFLINE = ("digits", "diabetes", "breast_cancer", "adding")
-BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 
 
 def compatible_pairs(families: list[str], datasets: list[str]) -> list[tuple[str, str]]:
@@ -69,18 +70,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    content = path.read_text()
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in content:
-        head, rest = content.split(BEGIN, 1)
-        content = head + block + rest.split(END, 1)[1]
-    else:
-        content += f"\n## Quality of the plain commands\n\n{block}\n"
-    path.write_text(content)
-
-
 def main() -> None:
     from bmrun import registry
 
@@ -96,11 +85,11 @@ def main() -> None:
         for model, data in pairs:
             rows.append(run_plain(model, data, Path(work)))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-    text = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
+    text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, "
             f"{len(pairs)} pairs; wall = the whole command, from the shell prompt.\n\n{table(rows)}")
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("quality", "Quality of the plain commands", text)
 
 
 if __name__ == "__main__":

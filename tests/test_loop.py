@@ -95,3 +95,24 @@ def test_l2_penalty_shrinks_kernels(tmp_path):
     train_in_process(tmp_path / "plain", common)
     train_in_process(tmp_path / "l2", [*common, "loss.l2=0.05"])
     assert kernel_norm(tmp_path / "l2") < 0.75 * kernel_norm(tmp_path / "plain")
+
+
+def test_precision_auto_picks_bf16_only_where_the_cpu_multiplies_it(monkeypatch, tmp_path):
+    from bmrun.runtime import device
+
+    amd = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+    intel = "flags\t\t: fpu avx512f amx_bf16 amx_tile\n"
+    old = "flags\t\t: fpu sse2 avx2 fma\n"
+    assert device.cpu_has_bf16(amd) and device.cpu_has_bf16(intel) and not device.cpu_has_bf16(old)
+    for explicit in ("float32", "mixed_float16", "mixed_bfloat16"):
+        assert device.resolve_precision(explicit, "cpu") == explicit  # a choice is taken as given
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda cpuinfo=None: False)
+    assert device.resolve_precision("auto", "cpu") == "float32"
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda cpuinfo=None: True)
+    assert device.resolve_precision("auto", "cpu") == "mixed_bfloat16"
+    metrics = train_in_process(tmp_path, [*SHORT, "device.precision=auto"])
+    assert metrics["status"] == "completed"
+    assert metrics["device"].endswith("mixed_bfloat16 (device.precision=auto)")
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")

@@ -70,7 +70,7 @@ class OptimizerConfig:
 @dataclass
 class DeviceConfig:
     name: str = "auto"  # auto | cpu | gpu | multi_gpu | multi_worker
-    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 | auto (bf16 where the chip has it)
     xla: bool = False
     memory_growth: bool = True
     logical_cpus: int = 0  # split the CPU into N logical devices (tests, multi-device on CPU)
@@ -79,7 +79,7 @@ class DeviceConfig:
 
     def __post_init__(self) -> None:
         choice("name", self.name, ("auto", "cpu", "gpu", "multi_gpu", "multi_worker"))
-        choice("precision", self.precision, ("float32", "mixed_float16", "mixed_bfloat16"))
+        choice("precision", self.precision, ("float32", "mixed_float16", "mixed_bfloat16", "auto"))
         for key in ("logical_cpus", "intra_op_threads", "inter_op_threads"):
             at_least(key, getattr(self, key), 0)
 

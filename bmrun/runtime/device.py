@@ -32,6 +32,7 @@ class DeviceSetup:
         num_replicas: Replicas in sync (1 for a single device).
         is_chief: Whether this process writes artifacts (always, except non-chief workers).
         description: One line for the terminal, e.g. ``1x GPU, mixed_float16``.
+        precision: The Keras dtype policy in use (``device.precision=auto`` resolved).
     """
 
     strategy: Any
@@ -39,6 +40,7 @@ class DeviceSetup:
     num_replicas: int
     is_chief: bool
     description: str
+    precision: str = "float32"
 
 
 def _process_settings(device_cfg) -> tuple:
@@ -134,12 +136,46 @@ def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0
         tf.constant(0.0)  # start the runtime now, while its log lines are hidden
     _freeze_library_objects()
     keras.backend.clear_session(free_memory=True)  # drops the previous job's graphs and frees memory
-    keras.mixed_precision.set_global_policy(device_cfg.precision)
+    platform = "gpu" if gpus and device_cfg.name != "cpu" else "cpu"
+    precision = resolve_precision(device_cfg.precision, platform, tf, gpus)
+    keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(seed)
     _set_op_determinism(tf, deterministic)
-    platform = "gpu" if gpus and device_cfg.name != "cpu" else "cpu"
     replicas = strategy.num_replicas_in_sync
     kind = {"multi_worker": "MultiWorkerMirroredStrategy", "multi_gpu": "MirroredStrategy"}.get(
         device_cfg.name, "single device")
-    description = f"{replicas}x {platform.upper()} ({kind}), {device_cfg.precision}" + (", XLA" if device_cfg.xla else "")
-    return DeviceSetup(strategy, platform, replicas, is_chief(), description)
+    auto = " (device.precision=auto)" if device_cfg.precision == "auto" else ""
+    description = f"{replicas}x {platform.upper()} ({kind}), {precision}{auto}" + (", XLA" if device_cfg.xla else "")
+    return DeviceSetup(strategy, platform, replicas, is_chief(), description, precision)
+
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU multiplies bfloat16 in hardware (AMX-BF16 or AVX512-BF16), from /proc/cpuinfo."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(requested: str, platform: str, tf=None, gpus=()) -> str:
+    """``device.precision=auto``: bfloat16 compute where the hardware has it, else float32.
+
+    bfloat16 keeps float32's exponent range, so it needs no loss scaling and (measured on the
+    Fashion-MNIST CNN, BENCHMARKS.md) leaves accuracy unchanged; it pays only where the chip
+    multiplies bf16 natively: CPUs with AMX-BF16/AVX512-BF16, GPUs of compute capability 8.0+.
+    Every other choice is taken as given.
+    """
+    if requested != "auto":
+        return requested
+    if platform == "gpu":
+        details = tf.config.experimental.get_device_details(gpus[0]) if tf is not None and gpus else {}
+        capability = details.get("compute_capability") or (0, 0)
+        return "mixed_bfloat16" if tuple(capability) >= (8, 0) else "float32"
+    return "mixed_bfloat16" if cpu_has_bf16() else "float32"

@@ -129,7 +129,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         # holds (and the steps update) the head's kernel and bias only.
         trainable = list(model.trainable_variables)
         optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
-                                   steps_per_epoch=steps_per_epoch, precision=config.device.precision)
+                                   steps_per_epoch=steps_per_epoch, precision=device.precision)
         optimizer.build(trainable)
     loss_fn = make_loss_fn(config, data)
     jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
