@@ -27,7 +27,8 @@ BATCH, NUM_OUTPUTS, VOCAB = 4, 3, 30
 VARIANTS = {
     "lstm": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6)),
     "gru_bi_2": ("rnn", dict(cell="gru", num_layers=2, hidden_dim=8, bidirectional=True, dropout_rate=0.1,
-                           embedding_dim=6)),
+                           embedding_dim=6, pooling="max")),
+    "lstm_mean": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6, pooling="mean")),
     "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
                                           pooling="mean", position="learned", stem="conv")),
     "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,

@@ -103,6 +103,20 @@ class ClassToken(keras.layers.Layer):
         return (input_shape[0], length, input_shape[2])
 
 
+def masked_max(x, mask: Optional[object]):
+    """Max over the positions where ``mask`` is true (all of them when ``mask`` is None).
+
+    Padded positions are pushed to the dtype's lowest value rather than zeroed: a zero could win
+    the max wherever every real position is negative. An all-padding example pools to zeros.
+    """
+    if mask is None:
+        return ops.max(x, axis=1)
+    keep = ops.expand_dims(mask, -1)
+    lowest = ops.cast(-3.0e4 if x.dtype in ("float16", "bfloat16") else -3.0e38, x.dtype)
+    pooled = ops.max(ops.where(keep, x, lowest), axis=1)
+    return ops.where(ops.any(keep, axis=1), pooled, ops.zeros_like(pooled))
+
+
 def masked_mean(x, mask: Optional[object]):
     """Mean over the positions where ``mask`` is true (all of them when ``mask`` is None)."""
     if mask is None:

@@ -33,6 +33,10 @@ class RnnConfig(ModelConfig):
         bidirectional: Read every sequence both ways and concatenate the two states.
         dropout_rate: Dropout after each recurrent layer (between layers and before the head).
         embedding_dim: Token embedding width (``tokens`` inputs only).
+        pooling: What the head reads: the ``last`` state, or the ``mean`` or ``max`` of the last
+            layer's states over all steps (padding excluded from the mean). Pooling lets every
+            step speak directly to the head, which helps where no step is special, such as
+            the rows of an image.
     """
 
     cell: str = "lstm"
@@ -41,6 +45,7 @@ class RnnConfig(ModelConfig):
     bidirectional: bool = False
     dropout_rate: float = 0.0
     embedding_dim: int = 64  # token inputs only
+    pooling: str = "last"  # last | mean | max
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -49,18 +54,22 @@ class RnnConfig(ModelConfig):
         at_least("hidden_dim", self.hidden_dim, 1)
         at_least("embedding_dim", self.embedding_dim, 1)
         in_unit_interval("dropout_rate", self.dropout_rate)
+        choice("pooling", self.pooling, ("last", "mean", "max"))
 
 
 def body(x, config: RnnConfig, inputs):
     """Stacked recurrent layers over image rows, token embeddings or numeric sequences."""
     import keras
 
-    from bmrun.models.layers import recurrent_layer
+    from keras import ops
 
-    shape = inputs.shape
+    from bmrun.models.layers import masked_max, masked_mean, recurrent_layer
+
+    shape, mask = inputs.shape, None
     if inputs.kind == TOKENS:
         if not inputs.vocab_size:
             raise ValueError("token inputs need vocab_size")
+        mask = ops.not_equal(x, 0)  # for pooling: the layers get theirs from the Embedding
         x = keras.layers.Embedding(inputs.vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(x)
     elif inputs.kind == IMAGE:
         x = keras.layers.Reshape((shape[0], shape[1] * shape[2]), name="rows")(x)
@@ -68,12 +77,19 @@ def body(x, config: RnnConfig, inputs):
         raise ValueError(f"rnn reads images, tokens or (steps, features) sequences; got {inputs.kind} {shape}")
     for i in range(config.num_layers):
         last = i == config.num_layers - 1
-        layer = recurrent_layer(config.cell, config.hidden_dim, return_sequences=not last, name=f"rnn_{i}")
+        sequences = not last or config.pooling != "last"
+        layer = recurrent_layer(config.cell, config.hidden_dim, return_sequences=sequences, name=f"rnn_{i}")
         if config.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
         x = layer(x)
         if config.dropout_rate:
             x = keras.layers.Dropout(config.dropout_rate, name=f"dropout_{i}")(x)
+    # Pooling takes the padding mask explicitly: what a layer outputs at a masked step differs
+    # (a repeated state forwards, zeros backwards in a Bidirectional layer).
+    if config.pooling == "mean":
+        x = masked_mean(x, mask)
+    elif config.pooling == "max":
+        x = masked_max(x, mask)
     return x
 
 
