@@ -1,0 +1,40 @@
+"""The benchmark scripts' own logic: what they compute from measurements and where they write it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import bench_tta  # noqa: E402
+from sections import machine, write_section  # noqa: E402
+
+
+def test_time_to_accuracy_is_the_first_point_at_or_over_the_target():
+    curve = [{"seconds": 30.0, "test_accuracy": 0.905}, {"seconds": 10.0, "test_accuracy": 0.88},
+             {"seconds": 20.0, "test_accuracy": 0.90}]
+    assert bench_tta.time_to(curve, 0.90) == 20.0
+    assert bench_tta.time_to(curve, 0.88) == 10.0
+    assert bench_tta.time_to(curve, 0.91) is None
+
+
+def test_report_states_both_times_and_the_ratio():
+    keras = [{"epoch": e, "seconds": 10.0 * e, "test_accuracy": a} for e, a in enumerate((0.87, 0.89, 0.90), 1)]
+    full = [{"epochs": 2, "seconds": s, "test_accuracy": 0.912, "timings": {"train_s": 5.0}} for s in (9.0, 11.0, 10.0)]
+    text = bench_tta.report("fashion_speedrun", keras, full, [{"epochs": 1, "seconds": 6.0, "test_accuracy": 0.89}])
+    assert "| 30.0 s | never |" in text  # Keras: 90% at 30 s, 91% never
+    assert "| 10.0 s |" in text  # the preset's median wall time
+    assert "0.33x the time" in text  # 10 / 30
+
+
+def test_write_section_replaces_only_its_own_block(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\nhand-written\n")
+    write_section("tta", "Time to accuracy", "first", path)
+    write_section("quality", "Quality", "table", path)
+    write_section("tta", "Time to accuracy", "second", path)
+    content = path.read_text()
+    assert content.count("## Time to accuracy") == 1 and "second" in content and "first" not in content
+    assert content.startswith("# Benchmarks\nhand-written\n") and "table" in content
+    assert "cores" in machine()
