@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,19 @@ def test_small_datasets_carry_their_budget_and_explicit_settings_win():
         ["experiment=fashion_cnn_fast"]).optimizer.lr
     assert validated(["debug=fast", "data=breast_cancer", "model=mlp"]).trainer.max_epochs == 1
     assert validated(["data=fashion_mnist"]).optimizer.lr == 1e-3  # large sets keep the group defaults
+
+
+PRESETS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_validates_and_says_how_to_run_it(preset):
+    """A preset that no longer composes (a renamed key, a bad value) fails here, not at a user's prompt."""
+    header = (Path(__file__).resolve().parent.parent / "conf" / "experiment" / f"{preset}.yaml").read_text()
+    assert f"experiment={preset}" in header  # the header gives the command
+    from bmrun.errors import DataError
+
+    try:
+        validated([f"experiment={preset}"])
+    except DataError as error:  # presets over the user's own files (data.path) need those files
+        assert "data.path" in str(error) or "not found" in str(error).lower() or "does not exist" in str(error)
