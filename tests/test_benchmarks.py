@@ -38,3 +38,13 @@ def test_write_section_replaces_only_its_own_block(tmp_path):
     assert content.count("## Time to accuracy") == 1 and "second" in content and "first" not in content
     assert content.startswith("# Benchmarks\nhand-written\n") and "table" in content
     assert "cores" in machine()
+
+
+def test_preset_rows_say_whether_the_bar_is_met():
+    import presets
+
+    fast = {"test_accuracy": 0.9372, "epochs": 20, "seconds": 512.0, "timings": {"train_s": 480.0}}
+    assert presets.row("fashion_best", fast).endswith("| met |")
+    assert presets.row("fashion_best", {**fast, "seconds": 650.0}).endswith("| NOT met |")
+    assert presets.row("fashion_best", {**fast, "test_accuracy": 0.93}).endswith("| NOT met |")
+    assert set(presets.BARS) <= {p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "experiment").glob("*.yaml")} | {"fashion_best"}
