@@ -79,16 +79,22 @@ def integrated_gradients_at(model, layer, x: Any, kind: str, *, baseline: Option
     baseline = np.zeros_like(value) if baseline is None else np.broadcast_to(baseline, value.shape).astype(np.float32)
     outputs = model(inputs, training=False)
     classes = predicted_classes(outputs, kind) if kind == MULTICLASS else None
-    total = np.zeros_like(value)
-    for i, alpha in enumerate(np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)):
-        weight = 0.5 if i in (0, steps) else 1.0  # trapezoidal rule
-        point = tf.constant(baseline + alpha * (value - baseline))
+
+    @tf.function(autograph=False)  # plain Python control flow: nothing to convert
+    def gradient_at(point):
+        # Traced once with the substitution in place: the graph keeps it, and each step then
+        # runs as one graph call instead of re-running eager preprocessing (string splitting).
         with tf.GradientTape() as tape:
             tape.watch(point)
             with substituted_output(layer, point):
                 # examples are independent: the gradient of the sum is each example's own gradient
                 target = tf.reduce_sum(target_outputs(model(inputs, training=False), kind, classes))
-        gradient = tape.gradient(target, point)
+        return tape.gradient(target, point)
+
+    total = np.zeros_like(value)
+    for i, alpha in enumerate(np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)):
+        weight = 0.5 if i in (0, steps) else 1.0  # trapezoidal rule
+        gradient = gradient_at(tf.constant(baseline + alpha * (value - baseline)))
         if gradient is None:
             raise ValueError(f"no gradient flows from the model's output to the layer {layer.name!r}")
         total += weight * np.asarray(gradient, np.float32)
