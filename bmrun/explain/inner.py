@@ -25,6 +25,8 @@ import tensorflow as tf
 
 from bmrun.outputs import MULTICLASS, predicted_classes, target_outputs
 
+POINT_ELEMENTS = 4_000_000  # floats of path points per graph call (16 MB): a bound on memory
+
 
 def as_model_input(x: Any) -> Any:
     """Raw inputs as tensors (a dict of columns keeps its strings as strings)."""
@@ -81,23 +83,33 @@ def integrated_gradients_at(model, layer, x: Any, kind: str, *, baseline: Option
     classes = predicted_classes(outputs, kind) if kind == MULTICLASS else None
 
     @tf.function(autograph=False)  # plain Python control flow: nothing to convert
-    def gradient_at(point):
-        # Traced once with the substitution in place: the graph keeps it, and each step then
-        # runs as one graph call instead of re-running eager preprocessing (string splitting).
+    def gradient_at(point, repeated_inputs, repeated_classes):
+        # Traced with the substitution in place: the graph keeps it, and each chunk of path
+        # points then runs as one graph call (eager calls re-ran preprocessing per step).
         with tf.GradientTape() as tape:
             tape.watch(point)
             with substituted_output(layer, point):
                 # examples are independent: the gradient of the sum is each example's own gradient
-                target = tf.reduce_sum(target_outputs(model(inputs, training=False), kind, classes))
+                outputs = model(repeated_inputs, training=False)
+                target = tf.reduce_sum(target_outputs(outputs, kind, repeated_classes))
         return tape.gradient(target, point)
 
+    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
+    weights = np.ones_like(alphas)
+    weights[[0, -1]] = 0.5  # trapezoidal rule
+    # Several path points per call (the examples repeated), as many as fit in POINT_ELEMENTS.
+    per_call = int(np.clip(POINT_ELEMENTS // max(value.size, 1), 1, steps + 1))
     total = np.zeros_like(value)
-    for i, alpha in enumerate(np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)):
-        weight = 0.5 if i in (0, steps) else 1.0  # trapezoidal rule
-        gradient = gradient_at(tf.constant(baseline + alpha * (value - baseline)))
+    for start in range(0, steps + 1, per_call):
+        chunk = alphas[start:start + per_call]
+        points = np.concatenate([baseline + alpha * (value - baseline) for alpha in chunk])
+        repeated = tf.nest.map_structure(lambda t: tf.concat([t] * len(chunk), axis=0), inputs)
+        repeated_classes = None if classes is None else tf.concat([classes] * len(chunk), axis=0)
+        gradient = gradient_at(tf.constant(points), repeated, repeated_classes)
         if gradient is None:
             raise ValueError(f"no gradient flows from the model's output to the layer {layer.name!r}")
-        total += weight * np.asarray(gradient, np.float32)
+        gradient = np.asarray(gradient, np.float32).reshape((len(chunk),) + value.shape)
+        total += np.tensordot(weights[start:start + per_call], gradient, axes=1)
     return total / steps * (value - baseline), value
 
 
