@@ -169,3 +169,15 @@ def test_grid_saliency_and_scatter_pictures_are_legible():
     flat = scatter_image(np.ones(3), np.ones(3), "all equal")  # zero span must not divide by zero
     assert scatter.shape == flat.shape and scatter.shape[0] >= 500
     assert_legible(scatter, 500)
+
+
+def test_a_kept_confusion_matrix_figure_is_redrawn_with_the_new_counts():
+    from bmrun.tensorboard import pictures
+
+    names = ("cat", "dog", "owl")
+    first = pictures.confusion_matrix_image(np.eye(3, dtype=int) * 4, names, "epoch 1")
+    second = pictures.confusion_matrix_image(np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), names, "epoch 2")
+    assert first.shape == second.shape and (first != second).any()
+    fig = pictures._MATRIX_FIGURES[(names, (3, 3))]
+    assert [t.get_text() for t in fig.axes[0].texts] == [str(v) for v in range(1, 10)]
+    assert fig.axes[0].get_title() == "epoch 2"

@@ -22,10 +22,12 @@ def pyplot():
     return plt
 
 
-def to_array(fig) -> np.ndarray:
+def to_array(fig, close: bool = True) -> np.ndarray:
+    """The figure rendered as an RGB uint8 array; closed unless it is kept to be redrawn."""
     fig.canvas.draw()
     picture = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    pyplot().close(fig)
+    if close:
+        pyplot().close(fig)
     return picture
 
 

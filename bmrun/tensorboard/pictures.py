@@ -21,6 +21,8 @@ WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 GREEN, RED, BLUE = (0, 120, 0), (200, 0, 0), (31, 119, 180)
 DPI = 100
 TEXT_PT, TITLE_PT = 10, 12
+MAX_KEPT_FIGURES = 4  # confusion-matrix figures kept for redrawing (val and test of a run, and a few more)
+_MATRIX_FIGURES: dict = {}
 
 
 def _colour(rgb: tuple) -> tuple:
@@ -68,8 +70,33 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], titl
 def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], title: str) -> np.ndarray:
     """Confusion matrix (rows: true class, columns: predicted): class names as tick labels, the
     count in each cell, cells shaded by their share of the row (recall), so rare classes stay
-    readable, and a colour bar for the shading."""
-    return to_array(confusion_matrix_figure(matrix, class_names, title))
+    readable, and a colour bar for the shading.
+
+    The figure of a set of class names is built and laid out once and then redrawn with each
+    epoch's numbers: building and laying out is most of a fresh figure's cost.
+    """
+    key = (tuple(str(n) for n in class_names), np.shape(matrix))
+    fig = _MATRIX_FIGURES.pop(key, None)
+    if fig is None:
+        fig = confusion_matrix_figure(matrix, class_names, title)
+    else:
+        _update_matrix(fig, np.asarray(matrix, np.float64), title)
+    _MATRIX_FIGURES[key] = fig  # most recent last
+    while len(_MATRIX_FIGURES) > MAX_KEPT_FIGURES:
+        pyplot().close(_MATRIX_FIGURES.pop(next(iter(_MATRIX_FIGURES))))
+    return to_array(fig, close=False)
+
+
+def _update_matrix(fig, matrix: np.ndarray, title: str) -> None:
+    ax = fig.axes[0]
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
+    ax.images[0].set_data(shares)
+    k = matrix.shape[0]
+    for index, text in enumerate(ax.texts):  # one per cell, row by row (none beyond 30 classes)
+        i, j = divmod(index, k)
+        text.set_text(f"{int(round(matrix[i, j]))}")
+        text.set_color("white" if shares[i, j] > 0.5 else "black")
+    ax.set_title(title, fontsize=TITLE_PT)
 
 
 def image_grid(images: np.ndarray, captions: Sequence[Sequence[tuple[str, tuple]]], title: str,
