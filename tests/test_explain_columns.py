@@ -140,3 +140,19 @@ def test_predict_explain_is_refused_for_models_without_columns(tmp_path):
     np.save(array, np.zeros((1, 8, 8, 1), np.float32))
     with pytest.raises(BmrunError, match="--explain"):
         predict_files(str(run_dir), [str(array)], explain=True)
+
+
+def test_table_runs_refuse_what_does_not_apply_to_them(numeric_run, tmp_path):
+    from bmrun.cli.explain import explain
+    from bmrun.errors import BmrunError
+
+    with pytest.raises(BmrunError, match="smoothgrad adds pixel noise"):
+        explain(str(numeric_run), "smoothgrad")
+    with pytest.raises(BmrunError, match="gradcam needs a convolutional model"):
+        explain(str(numeric_run), "gradcam")
+    with pytest.raises(BmrunError, match="--text is for models trained on a text column"):
+        explain(str(numeric_run), texts=["a review"])
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("weight,colour\n1,red\n")
+    with pytest.raises(BmrunError, match="needs the column.*size"):
+        explain(str(numeric_run), inputs=[str(lacking)])
