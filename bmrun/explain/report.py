@@ -2,8 +2,10 @@
 
 Images: one overlay per example (``explain/<method>/<i>.png``), the grid of all of them
 (``explain/<method>.png``, also in TensorBoard under ``explain/``) and the raw attributions
-(``explain/<method>.npy``). Tables: ``explain/feature_importance.csv`` (``feature,importance``,
-descending: mean |integrated gradient| over the rows) and its bar chart.
+(``explain/<method>.npy``). Tables (numeric arrays and ``data=csv`` columns):
+``explain/feature_importance.csv`` (``feature,importance``, descending: mean |integrated
+gradient| over the rows) and its bar chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
+``tokens.html`` and the top tokens in TensorBoard's Text tab.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class TokenNames:
     """Id -> word, with fixed names for special ids and ``#<id>`` for the unknown ones."""
 
     def __init__(self, words: Sequence[str], specials: Optional[dict[int, str]] = None):
-        self.words = list(words)
+        self.words = [str(word) for word in words]  # plain strings (a vocabulary may hold NumPy's)
         self.specials = specials or {}
 
     def __call__(self, token: int) -> str:
