@@ -121,27 +121,63 @@ def test_nothing_is_built_when_tensorboard_is_off(tmp_path):
                          pipeline=None, loss_fn=None, variables=[]) is None  # nothing switched on
 
 
-# ----------------------------------------------------------------------------- drawing (NumPy/PIL only)
-def test_confusion_matrix_picture_has_a_cell_per_class_pair():
-    from bmrun.tensorboard.pictures import confusion_matrix_image
+# ----------------------------------------------------------------------------- drawing (matplotlib)
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
-    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-             "Ankle boot")
+
+def assert_legible(picture: np.ndarray, min_width: int = 400) -> None:
+    """A real picture: RGB uint8, wide enough for TensorBoard's default display, not blank."""
+    assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    assert min_width <= picture.shape[1] <= 2000 and 200 <= picture.shape[0] <= 2000, picture.shape
+    assert picture.std() > 10, "a blank picture"
+
+
+def test_confusion_matrix_names_its_classes_and_counts_its_cells():
+    from bmrun.explain.figures import pyplot
+    from bmrun.tensorboard.pictures import confusion_matrix_figure, confusion_matrix_image
+
+    matrix = np.arange(100).reshape(10, 10)
+    fig = confusion_matrix_figure(matrix, FASHION, "test · confusion matrix")
+    try:
+        ax = fig.axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(FASHION)
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(FASHION)
+        assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 10  # legible at 100%
+        counts = [t.get_text() for t in ax.texts]
+        assert len(counts) == 100 and counts[:3] == ["0", "1", "2"] and "99" in counts
+        assert len(fig.axes) == 2  # the matrix and its colour bar
+        assert ax.get_title() == "test · confusion matrix"
+    finally:
+        pyplot().close(fig)
     small = confusion_matrix_image(np.eye(2) * 5, ("negative", "positive"), "val")
-    large = confusion_matrix_image(np.arange(100).reshape(10, 10), names, "test · confusion matrix")
+    large = confusion_matrix_image(matrix, FASHION, "test · confusion matrix")
     for picture in (small, large):
-        assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+        assert_legible(picture, 600)
     assert large.shape[0] > small.shape[0] and large.shape[1] > small.shape[1]
 
 
-def test_grid_saliency_and_scatter_pictures_have_plausible_sizes():
-    from bmrun.tensorboard.pictures import GREEN, image_grid, saliency_image, scatter_image
+def test_grid_saliency_and_scatter_pictures_are_legible():
+    from bmrun.tensorboard.pictures import GREEN, RED, image_grid, saliency_image, scatter_image
 
     images = np.random.default_rng(0).uniform(0, 255, (20, 8, 8, 1))
-    grid = image_grid(images, [[("true 1", GREEN)]] * 20, "misclassified", columns=8)
-    assert grid.shape[2] == 3 and grid.shape[1] >= 8 * 56 and grid.shape[0] >= 3 * 56
+    grid = image_grid(images, [[("true 1", GREEN), ("pred 7", RED)]] * 20, "misclassified", columns=8)
+    assert_legible(grid, 8 * 100)
+    assert (np.abs(grid.astype(int) - (0, 120, 0)).sum(axis=-1) < 60).any()  # green caption text is drawn
     saliency = saliency_image(images[:4], np.abs(images[:4, ..., 0]), ["pred 1"] * 4, "saliency")
-    assert saliency.shape[1] >= 4 * 56 and saliency.shape[0] >= 2 * 56
+    assert_legible(saliency, 600)
     scatter = scatter_image(np.arange(50.0), np.arange(50.0) + 1, "scatter")
     flat = scatter_image(np.ones(3), np.ones(3), "all equal")  # zero span must not divide by zero
-    assert scatter.shape[0] == flat.shape[0] >= 360 and scatter.shape[1] >= 360
+    assert scatter.shape == flat.shape and scatter.shape[0] >= 500
+    assert_legible(scatter, 500)
+
+
+def test_a_kept_confusion_matrix_figure_is_redrawn_with_the_new_counts():
+    from bmrun.tensorboard import pictures
+
+    names = ("cat", "dog", "owl")
+    first = pictures.confusion_matrix_image(np.eye(3, dtype=int) * 4, names, "epoch 1")
+    second = pictures.confusion_matrix_image(np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), names, "epoch 2")
+    assert first.shape == second.shape and (first != second).any()
+    fig = pictures._MATRIX_FIGURES[(names, (3, 3))]
+    assert [t.get_text() for t in fig.axes[0].texts] == [str(v) for v in range(1, 10)]
+    assert fig.axes[0].get_title() == "epoch 2"

@@ -13,7 +13,9 @@ import numpy as np
 
 from bmrun import console
 from bmrun.cli.guard import console_script, finished_run_parser
-from bmrun.data.catalog import IMAGE
+from bmrun.cli.predict import _class_names, read_inputs
+from bmrun.data.catalog import IMAGE, TABLE, TEXT, TOKENS
+from bmrun.errors import DataError
 from bmrun.explain import METHODS
 from bmrun.run_dir import require_finished_run
 
@@ -27,57 +29,110 @@ def _test_split(run):
 
 
 def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
-            inputs: Sequence[str] = ()) -> dict:
-    """Explain ``n`` test examples (or ``inputs``) of the run at ``run_dir``; returns a summary."""
-    from bmrun.cli.predict import _class_names, read_inputs
+            inputs: Sequence[str] = (), texts: Sequence[str] = ()) -> dict:
+    """Explain ``n`` test examples (or ``inputs``, ``texts``) of the run at ``run_dir``; returns a summary."""
     from bmrun.models.loading import open_run
-    from bmrun.outputs import predicted_classes_np
 
     require_finished_run(run_dir, "bmrun-explain")  # a typo fails before TensorFlow loads
     run = open_run(run_dir, "bmrun-explain")  # imports TensorFlow without its start-up noise
-    from bmrun.explain.report import EXPLAIN, check_explainable, explain_images, explain_table, log_to_tensorboard
+    from bmrun.explain.report import EXPLAIN, check_explainable, log_to_tensorboard
 
     kind = check_explainable(run.model, method)
+    if texts and kind != TEXT:
+        raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
     out = run.run_dir / EXPLAIN
-    if kind != IMAGE:
+    if kind == IMAGE:
+        result = _explain_images(run, method, n, inputs, out)
+        log_to_tensorboard(run.run_dir, method, result.pop("picture_array"))
+        return result
+    if kind in (TOKENS, TEXT):
+        return _explain_text(run, n, inputs, texts, out)
+    from bmrun.explain.report import explain_csv_table, explain_table
+
+    if kind == TABLE:
+        x = _raw_rows(run, inputs) if inputs else _test_split(run).test.x
+        result = explain_csv_table(run.model, x, run.task_kind, out)
+    else:
         data = _test_split(run)
         x = np.asarray(data.test.x if not inputs else read_inputs(inputs, run.example_shape, "float32")[0])
         result = explain_table(run.model, x, run.task_kind, getattr(data, "feature_names", None), out)
-        log_to_tensorboard(run.run_dir, "feature_importance", result.pop("picture_array"))
-        return result
+    log_to_tensorboard(run.run_dir, "feature_importance", result.pop("picture_array"))
+    return result
+
+
+def _raw_rows(run, paths: Sequence[str], texts: Sequence[str] = ()):
+    from bmrun.cli.predict_rows import raw_column_batch
+
+    return raw_column_batch(run.model.columns, paths, texts)[0]
+
+
+def _predicted_names(run, outputs: np.ndarray) -> list[str]:
+    """What the model predicts for each example, as a caption: the class name or the value."""
+    from bmrun.outputs import predicted_classes_np
+
+    if run.task_kind == "regression":
+        return [f"{v:.3g}" for v in outputs[:, 0]]
+    names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
+    classes = predicted_classes_np(outputs, run.task_kind)
+    return [names[c] if names and c < len(names) else str(c) for c in classes]
+
+
+def _explain_images(run, method: str, n: int, inputs: Sequence[str], out) -> dict:
+    from bmrun.explain.report import explain_images
+
     if inputs:
         x, labels = read_inputs(inputs, run.example_shape, "float32")
     else:
         test = _test_split(run).test
         x, labels = test.x[:n].astype(np.float32), [f"test[{i}]" for i in range(min(n, len(test)))]
     outputs = np.asarray(run.model(x, training=False))
-    names = _class_names(run.cfg)
-    if run.task_kind == "regression":
-        predicted = [f"{v:.3g}" for v in outputs[:, 0]]
+    return explain_images(run.model, x, run.task_kind, method, labels, _predicted_names(run, outputs), out)
+
+
+def _explain_text(run, n: int, inputs: Sequence[str], texts: Sequence[str], out) -> dict:
+    from bmrun.data.arrays import take
+    from bmrun.explain.inner import as_model_input
+    from bmrun.explain.report import explain_text
+    from bmrun.explain.text import token_names
+
+    if inputs or texts:
+        if getattr(run.model, "columns", None):
+            from bmrun.cli.predict_rows import raw_column_batch
+
+            x, labels = raw_column_batch(run.model.columns, inputs, texts)
+        else:
+            x, labels = read_inputs(inputs, run.example_shape, "int32")
     else:
-        classes = predicted_classes_np(outputs, run.task_kind)
-        predicted = [names[c] if names and c < len(names) else str(c) for c in classes]
-    result = explain_images(run.model, x, run.task_kind, method, labels, predicted, out)
-    log_to_tensorboard(run.run_dir, method, result.pop("picture_array"))
-    return result
+        test = _test_split(run).test
+        count = min(n, len(test))
+        x, labels = take(test.x, slice(0, count)), [f"test[{i}]" for i in range(count)]
+    outputs = np.asarray(run.model(as_model_input(x), training=False))
+    captions = [f"{label}: {name}" for label, name in zip(labels, _predicted_names(run, outputs))]
+    return explain_text(run.model, x, run.task_kind, token_names(run.model, run.cfg), captions, out, run.run_dir)
 
 
 @console_script
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-explain``."""
     parser = finished_run_parser(
-        "bmrun-explain", "Attribution maps (images) or feature importance (tables) of a finished run's model, "
+        "bmrun-explain", "Attribution maps (images), feature importance (tables) or token attributions (text) of a finished "
+        "run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
     parser.add_argument("--method", default="integrated_gradients", choices=METHODS)
     parser.add_argument("--n", type=int, default=16, help="test examples to explain (images; default 16)")
-    parser.add_argument("inputs", nargs="*", help="image files or .npy arrays instead of the test split")
+    parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
+                        "data=csv runs, CSV files with the training columns")
+    parser.add_argument("--text", action="append", default=[], metavar="TEXT",
+                        help="a text to explain (runs trained with data.text=...); repeatable")
     args = parser.parse_args(argv)
-    result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs)
+    result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
     for key, value in result.items():
-        if key != "ranking":
+        if key not in ("ranking", "top"):
             console.out.print(f"{key}: {value}")
     if "ranking" in result:
         console.out.print("most important: " + ", ".join(result["ranking"][:10]))
+    for i, words in enumerate(result.get("top", [])[:5]):
+        console.out.print(f"example {i}, top tokens for its prediction: {', '.join(words) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -124,11 +124,14 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     console.out.print(table)
 
 
-def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = ()) -> list[dict[str, Any]]:
+def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
+                  explain: bool = False) -> list[dict[str, Any]]:
     """Predict every example in ``paths`` (and every ``texts`` string) with the model of ``run_dir``.
 
     A model of raw columns (``data=csv``) reads the rows of CSV files (and ``texts`` for a text
     model; see :mod:`bmrun.cli.predict_rows`); the others read image files and ``.npy`` arrays.
+    With ``explain`` (table models only), each record gains ``attributions`` by column, also
+    written to ``<run dir>/explain/predictions.csv``.
 
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
@@ -140,6 +143,11 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = ())
     if missing:  # before loading TensorFlow and the model: a typo should fail fast
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
     run = open_run(run_dir, "bmrun-predict")
+    columns = getattr(run.model, "columns", None) or {}
+    if explain and (not columns or "text" in columns):
+        raise ConfigError("--explain", "bmrun-predict attributes the rows of a data=csv table model to its "
+                          "columns; this run's model reads other inputs. For images and text use bmrun-explain "
+                          f"{run_dir} <files> (or --text for a text column).")
     if getattr(run.model, "columns", None):
         from bmrun.cli.predict_rows import raw_column_batch
 
@@ -150,8 +158,13 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = ())
         batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
     names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
-    records = prediction_records(outputs, run.task_kind, names)
-    return [{"input": label, **record} for label, record in zip(labels, records)]
+    records = [{"input": label, **record} for label, record in
+               zip(labels, prediction_records(outputs, run.task_kind, names))]
+    if explain:
+        from bmrun.cli.predict_rows import explain_rows
+
+        explain_rows(run, batch, records)
+    return records
 
 
 @console_script
@@ -167,6 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         "recommender run, one CSV of (user, item) rows")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
                         help="a text to classify (runs trained with data.text=...); repeatable")
+    parser.add_argument("--explain", action="store_true",
+                        help="data=csv table runs: each row's attributions by column (integrated gradients), "
+                        "printed and written to <run dir>/explain/predictions.csv")
     parser.add_argument("--user", help="recommender runs: the top items for this user id")
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
@@ -179,12 +195,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     if not args.inputs and not args.text:
         parser.error("give input files (or --text for a text model)")
-    records = predict_files(args.run_dir, args.inputs, args.text)
+    records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain)
     if args.json:
         for record in records:
             print(json.dumps(record))
-    else:
-        print_predictions(records)
+        return
+    print_predictions(records)
+    if args.explain:
+        from bmrun.cli.predict_rows import print_explanations
+
+        print_explanations(records)
+        console.out.print(f"attributions of every row: {Path(args.run_dir) / 'explain' / 'predictions.csv'}")
 
 
 if __name__ == "__main__":

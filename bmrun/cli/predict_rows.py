@@ -70,3 +70,54 @@ def _require(table: reader.Table, name: str, what: str) -> str:
 def _short(text: str, width: int = 40) -> str:
     text = " ".join(text.split())
     return repr(text if len(text) <= width else text[:width - 1] + "…")
+
+
+def explain_rows(run, batch: dict, records: list[dict]) -> Path:
+    """Add each row's attributions by original column to ``records`` (``record["attributions"]``)
+    and write them with the predictions to ``<run dir>/explain/predictions.csv``.
+
+    Columns of that file: the prediction's (``input``, ``class``, ``name``, ``probability`` or
+    ``value``), then ``attr_<column>`` for every column the model reads.
+    """
+    import csv
+    import io
+
+    from bmrun.explain.columns import column_attributions
+    from bmrun.explain.report import EXPLAIN
+    from bmrun.run_dir import atomic_write
+
+    names, maps, _ = column_attributions(run.model, batch, run.task_kind)
+    for record, row in zip(records, maps):
+        record["attributions"] = {name: float(value) for name, value in zip(names, row)}
+    fields = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(fields + [f"attr_{name}" for name in names])
+    for record in records:
+        writer.writerow([record.get(field, "") for field in fields]
+                        + [f"{record['attributions'][name]:.6g}" for name in names])
+    path = run.run_dir / EXPLAIN / "predictions.csv"
+    atomic_write(path, text.getvalue())
+    return path
+
+
+def print_explanations(records: Sequence[dict], limit: int = 10, widest: int = 8) -> None:
+    """The first ``limit`` rows' attributions in a table: the ``widest`` columns by mean |attribution|."""
+    from rich.table import Table
+
+    from bmrun import console
+
+    shown = list(records[:limit])
+    if not shown:
+        return
+    names = list(shown[0]["attributions"])
+    weight = {name: np.mean([abs(r["attributions"][name]) for r in shown]) for name in names}
+    names = sorted(names, key=lambda n: -weight[n])[:widest]
+    table = Table(title="attributions by column (integrated gradients; + pushes towards the prediction)",
+                  title_justify="left")
+    table.add_column("input", overflow="fold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for record in shown:
+        table.add_row(record["input"], *[f"{record['attributions'][n]:+.3g}" for n in names])
+    console.out.print(table)

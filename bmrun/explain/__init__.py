@@ -1,7 +1,10 @@
 """Why a trained model predicts what it does: attributions and the pictures that show them.
 
 * :mod:`bmrun.explain.attributions`: integrated gradients, SmoothGrad and Grad-CAM (TensorFlow).
-* :mod:`bmrun.explain.figures`: the overlays and bar charts (matplotlib, NumPy).
+* :mod:`bmrun.explain.inner`: integrated gradients at an inner layer's output (TensorFlow).
+* :mod:`bmrun.explain.columns`: a CSV model's attributions by the user's columns.
+* :mod:`bmrun.explain.text`: a text model's attributions by token.
+* :mod:`bmrun.explain.figures`: the one home of matplotlib: overlays, bar charts, figure helpers.
 * :mod:`bmrun.explain.report`: ``explain_run`` — what ``bmrun-explain`` writes into a run dir.
 
 Importing this package imports none of them.

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only: never look for a display
@@ -22,10 +22,12 @@ def _pyplot():
     return plt
 
 
-def _to_array(fig) -> np.ndarray:
+def to_array(fig, close: bool = True) -> np.ndarray:
+    """The figure rendered as an RGB uint8 array; closed unless it is kept to be redrawn."""
     fig.canvas.draw()
     picture = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    _pyplot().close(fig)
+    if close:
+        pyplot().close(fig)
     return picture
 
 
@@ -51,14 +53,14 @@ def signed_overlay(image: np.ndarray, attribution: np.ndarray, percentile: float
 
 def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3): the image in grey under a [0, 1] heatmap (Grad-CAM)."""
-    plt = _pyplot()
+    plt = pyplot()
     colours = plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3]
     return np.clip(0.55 * _grey(image)[..., None] + 0.45 * colours, 0.0, 1.0)
 
 
 def grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, columns: int = 4) -> np.ndarray:
     """Tiles (each RGB in [0, 1], or greyscale) in a grid with a caption under each."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows + 0.4), dpi=80, squeeze=False)
     for ax in axes.ravel():
@@ -68,12 +70,12 @@ def grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, colu
         ax.set_title(caption, fontsize=10)
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
-    return _to_array(fig)
+    return to_array(fig)
 
 
 def importance_bars(names: Sequence[str], values: Sequence[float], title: str, top: int = 20) -> np.ndarray:
     """Horizontal bars of the ``top`` largest importances, largest at the top."""
-    plt = _pyplot()
+    plt = pyplot()
     names, values = list(names)[:top][::-1], list(values)[:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=80)
     ax.barh(range(len(names)), values, color="#4c72b0")
@@ -81,7 +83,7 @@ def importance_bars(names: Sequence[str], values: Sequence[float], title: str, t
     ax.set_xlabel("mean |integrated gradient|", fontsize=10)
     ax.set_title(title, fontsize=12)
     fig.tight_layout()
-    return _to_array(fig)
+    return to_array(fig)
 
 
 def save_png(picture: np.ndarray, path) -> None:

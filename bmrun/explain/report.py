@@ -2,8 +2,10 @@
 
 Images: one overlay per example (``explain/<method>/<i>.png``), the grid of all of them
 (``explain/<method>.png``, also in TensorBoard under ``explain/``) and the raw attributions
-(``explain/<method>.npy``). Tables: ``explain/feature_importance.csv`` (``feature,importance``,
-descending: mean |integrated gradient| over the rows) and its bar chart.
+(``explain/<method>.npy``). Tables (numeric arrays and ``data=csv`` columns):
+``explain/feature_importance.csv`` (``feature,importance``, descending: mean |integrated
+gradient| over the rows) and its bar chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
+``tokens.html`` and the top tokens in TensorBoard's Text tab.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from bmrun.data.catalog import IMAGE, TABULAR, TOKENS
+from bmrun.data.catalog import IMAGE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.errors import BmrunError
 from bmrun.outputs import predicted_classes, target_outputs
 from bmrun.explain import METHODS, attributions, figures
@@ -45,15 +47,22 @@ def check_explainable(model, method: str) -> str:
     if method not in METHODS:
         raise ExplainError(f"--method {method}: choose one of {', '.join(METHODS)}.")
     kind = input_kind(model)
-    if kind == TOKENS:
-        raise ExplainError("this run's model reads token ids: gradients do not flow through an integer lookup, so "
-                           "its inputs cannot be attributed directly. Explanations of text runs (attributions "
-                           "of the token embeddings) are not implemented yet.")
-    if kind not in (IMAGE, TABULAR):
-        raise ExplainError(f"bmrun-explain explains image and table inputs; this model reads {kind} inputs.")
+    if kind in (TOKENS, TEXT):
+        from bmrun.explain.text import token_layer
+
+        if token_layer(model) is None:
+            raise ExplainError("this run's model reads token ids, and gradients do not flow through an integer "
+                               "lookup; bmrun explains such a model at its token embeddings (an Embedding layer) "
+                               "or its bag of words (a CategoryEncoding layer), and this model has neither. A "
+                               "model=rnn, transformer, linear or mlp run on the same data can be explained.")
+    elif kind not in (IMAGE, TABULAR, TABLE):
+        raise ExplainError(f"bmrun-explain explains images, tables and text; this model reads {kind} inputs.")
     if method == "gradcam" and (kind != IMAGE or attributions.last_conv_layer(model) is None):
         raise ExplainError("--method gradcam needs a convolutional model on images (it weighs the last convolution's "
                            "feature maps); use --method integrated_gradients or smoothgrad.")
+    if method == "smoothgrad" and kind != IMAGE:
+        raise ExplainError(f"--method smoothgrad adds pixel noise to images; this model reads {kind} inputs, which "
+                           f"bmrun-explain attributes with integrated gradients (the default method).")
     return kind
 
 
@@ -93,8 +102,21 @@ def explain_table(model, x: np.ndarray, task_kind: str, feature_names: Optional[
     """Global importance of each column: mean |integrated gradient| over the rows of ``x``."""
     maps = attributions.integrated_gradients(model, x.astype(np.float32), task_kind,
                                              baseline=x.mean(axis=0, keepdims=True))
+    names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(maps.shape[1])]
+    return write_importance(names, maps, out)
+
+
+def explain_csv_table(model, x: dict, task_kind: str, out: Path) -> dict[str, Any]:
+    """Global importance of each original column of a ``data=csv`` model (raw rows ``x``)."""
+    from bmrun.explain.columns import column_attributions
+
+    names, maps, error = column_attributions(model, x, task_kind)
+    return {**write_importance(names, maps, out), "completeness_error": error}
+
+
+def write_importance(names: Sequence[str], maps: np.ndarray, out: Path) -> dict[str, Any]:
+    """``feature_importance.csv`` (descending mean |attribution|) and its bar chart."""
     importance = np.abs(maps).mean(axis=0)
-    names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(len(importance))]
     order = np.argsort(-importance, kind="stable")
     text = io.StringIO()
     writer = csv.writer(text)
@@ -103,9 +125,9 @@ def explain_table(model, x: np.ndarray, task_kind: str, feature_names: Optional[
         writer.writerow([names[i], f"{importance[i]:.6g}"])
     atomic_write(out / "feature_importance.csv", text.getvalue())
     picture = figures.importance_bars([names[i] for i in order], importance[order].tolist(),
-                                      f"feature importance over {len(x)} rows")
+                                      f"feature importance over {len(maps)} rows")
     figures.save_png(picture, out / "feature_importance.png")
-    return {"method": "integrated_gradients", "rows": len(x), "ranking": [names[i] for i in order],
+    return {"method": "integrated_gradients", "rows": len(maps), "ranking": [names[i] for i in order],
             "picture": str(out / "feature_importance.png"), "picture_array": picture}
 
 
@@ -116,4 +138,44 @@ def log_to_tensorboard(run_dir: Path, tag: str, picture: np.ndarray) -> None:
     writer = tf.summary.create_file_writer(str(Path(run_dir) / TENSORBOARD / EXPLAIN))
     with writer.as_default(step=0):
         tf.summary.image(tag, picture[None].astype(np.uint8) if picture.dtype == np.uint8 else picture[None], step=0)
+    writer.close()
+
+
+def explain_text(model, x: Any, task_kind: str, names, captions: Sequence[str], out: Path,
+                 run_dir: Path) -> dict[str, Any]:
+    """Token attributions of the examples ``x``: ``tokens.csv``, ``top_tokens.csv``,
+    ``tokens.html`` and the top tokens in TensorBoard's Text tab."""
+    from bmrun.explain import text
+
+    ids, maps, error = text.token_attributions(model, x, task_kind)
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["example", "position", "token", "attribution"])
+    for example, (row_ids, row) in enumerate(zip(ids, maps)):
+        for position, (token, value) in enumerate(zip(row_ids.tolist(), row.tolist())):
+            if token != text.PAD:
+                writer.writerow([example, position, names(token), f"{value:.6g}"])
+    atomic_write(out / "tokens.csv", rows.getvalue())
+    tops = text.top_tokens(ids, maps, names)
+    listing = io.StringIO()
+    writer = csv.writer(listing)
+    writer.writerow(["example", "prediction", "direction", "rank", "token", "attribution"])
+    for top, caption in zip(tops, captions):
+        for direction in ("for", "against"):
+            for rank, (word, value) in enumerate(top[direction], start=1):
+                writer.writerow([top["example"], caption, direction, rank, word, f"{value:.6g}"])
+    atomic_write(out / "top_tokens.csv", listing.getvalue())
+    atomic_write(out / "tokens.html", text.render_html(ids, maps, names, captions))
+    _log_text(run_dir, [text.markdown_summary(top, caption) for top, caption in zip(tops, captions)])
+    return {"method": "integrated_gradients", "explained": text.token_layer(model).name, "examples": len(ids),
+            "completeness_error": error, "tokens": str(out / "tokens.csv"), "html": str(out / "tokens.html"),
+            "top": [[word for word, _ in top["for"]] for top in tops]}
+
+
+def _log_text(run_dir: Path, summaries: Sequence[str]) -> None:
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(Path(run_dir) / TENSORBOARD / EXPLAIN))
+    with writer.as_default(step=0):
+        tf.summary.text("top_tokens", tf.constant(list(summaries)), step=0)
     writer.close()

@@ -1,131 +1,102 @@
-"""Pictures of a model's behaviour, drawn with NumPy and Pillow (no plotting library).
+"""Pictures of a model's behaviour for TensorBoard's Images tab, drawn with matplotlib.
 
-Every function returns an ``[height, width, 3]`` uint8 RGB array, ready for
-``tf.summary.image``. Text uses Pillow's default font, so nothing depends on fonts installed
-on the machine.
+Every ``*_image`` function returns an ``[height, width, 3]`` uint8 RGB array, ready for
+``tf.summary.image``; the confusion matrix also has a ``*_figure`` twin that returns the
+matplotlib figure (its tick labels are the class names). TensorBoard shows an image at its own
+size, so the pictures are drawn 600-1300 px wide at 100 dpi with text of 10 pt and more: about
+14 px high, legible without zooming. Figure helpers (Agg backend, figure to array) live in
+:mod:`bmrun.explain.figures`, the one home of bmrun's drawing; matplotlib is imported only when
+a picture is drawn.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (150, 150, 150)
+from bmrun.explain.figures import pyplot, to_array
+
+WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 GREEN, RED, BLUE = (0, 120, 0), (200, 0, 0), (31, 119, 180)
-PAD = 6
+DPI = 100
+TEXT_PT, TITLE_PT = 10, 12
+MAX_KEPT_FIGURES = 4  # confusion-matrix figures kept for redrawing (val and test of a run, and a few more)
+_MATRIX_FIGURES: dict = {}
 
 
-@lru_cache(maxsize=None)
-def font(size: int = 11) -> ImageFont.ImageFont:
-    """Pillow's built-in font at ``size`` pixels (its fixed bitmap font without FreeType)."""
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, ImportError, OSError):
-        return ImageFont.load_default()
+def _colour(rgb: tuple) -> tuple:
+    return tuple(c / 255 for c in rgb)
 
 
-def text_size(text: str, size: int = 11) -> tuple[int, int]:
-    left, top, right, bottom = font(size).getbbox(text)
-    return int(right - left), int(bottom - top)
-
-
-def fit_text(text: str, width: int, size: int = 11) -> str:
-    """``text`` shortened with an ellipsis until it fits in ``width`` pixels."""
-    if text_size(text, size)[0] <= width:
-        return text
-    while len(text) > 1 and text_size(text + "…", size)[0] > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def _title_height() -> int:
-    """Height of the title band; fixed, so a picture's size does not depend on its title's letters."""
-    return text_size("Agy", 12)[1] + 3 * PAD
-
-
-def blues(values: np.ndarray) -> np.ndarray:
-    """Sequential colour map from near-white (0) to dark blue (1): ``[...] -> [..., 3]`` uint8."""
-    low, high = np.array([247, 251, 255], np.float64), np.array([8, 48, 107], np.float64)
-    v = np.clip(np.asarray(values, np.float64), 0.0, 1.0)[..., None]
-    return np.round(low + (high - low) * v).astype(np.uint8)
-
-
-def hot(values: np.ndarray) -> np.ndarray:
-    """Black -> red -> yellow -> white colour map for saliency: ``[...] -> [..., 3]`` uint8."""
-    v = np.clip(np.asarray(values, np.float64), 0.0, 1.0)
-    rgb = np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1)], axis=-1)
-    return np.round(rgb * 255).astype(np.uint8)
-
-
-def to_rgb(image: np.ndarray, scale: int = 1) -> np.ndarray:
-    """A raw image (``[h, w]`` or ``[h, w, c]``, values 0..255) as uint8 RGB, upscaled ``scale``x."""
-    image = np.asarray(image, np.float64)
+def _display(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+    """A raw image (values 0..255) as matplotlib shows it, and the colour map for greyscale."""
+    image = np.clip(np.asarray(image, np.float64), 0, 255) / 255
     if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    image = np.clip(np.round(image), 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    image = image[..., :3]
-    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+        return image[..., 0], "gray"
+    return (image[..., :3], None) if image.ndim == 3 else (image, "gray")
 
 
-def upscale_factor(height: int, width: int, target: int = 56) -> int:
-    """Integer (nearest-neighbour) zoom that makes small images at least ``target`` pixels wide."""
-    return max(1, int(np.ceil(target / max(min(height, width), 1))))
-
-
-def _canvas(width: int, height: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-    canvas = Image.new("RGB", (int(width), int(height)), WHITE)
-    return canvas, ImageDraw.Draw(canvas)
-
-
-def _vertical_text(text: str, size: int = 11) -> Image.Image:
-    width, height = text_size(text, size)
-    label = Image.new("RGB", (width + 2, height + 4), WHITE)
-    ImageDraw.Draw(label).text((1, -font(size).getbbox(text)[1] + 1), text, fill=BLACK, font=font(size))
-    return label.rotate(90, expand=True)
-
-
-def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], title: str) -> np.ndarray:
-    """Confusion matrix (rows: true class, columns: predicted), cells shaded by row share.
-
-    Shading by the share of the row (recall) keeps rare classes readable; the printed number
-    is the count.
-    """
+def confusion_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], title: str):
+    """The matplotlib figure of :func:`confusion_matrix_image` (close it with ``plt.close``)."""
+    plt = pyplot()
     matrix = np.asarray(matrix, np.float64)
     k = matrix.shape[0]
     names = [str(n) for n in class_names]
-    cell = int(np.clip(440 // max(k, 1), 24, 64))
-    row_label_w = max(text_size(n)[0] for n in names) + 2 * PAD
-    col_label_h = max(text_size(n)[0] for n in names) + 2 * PAD
-    title_h = _title_height()
-    left, top = row_label_w + 18, title_h + 16
-    width = max(left + k * cell + PAD, text_size(title, 12)[0] + 2 * PAD)
-    canvas, draw = _canvas(width, top + k * cell + col_label_h + 16)
-    draw.text((PAD, PAD), title, fill=BLACK, font=font(12))
-    draw.text((left + (k * cell - text_size("predicted")[0]) // 2, title_h), "predicted", fill=GREY, font=font())
-    canvas.paste(_vertical_text("true"), (2, top + (k * cell - text_size("true")[0]) // 2))
-    totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
-    shares = matrix / totals
-    colours = blues(shares)
-    for i in range(k):
-        for j in range(k):
-            x0, y0 = left + j * cell, top + i * cell
-            draw.rectangle([x0, y0, x0 + cell - 1, y0 + cell - 1], fill=tuple(int(c) for c in colours[i, j]),
-                           outline=(225, 225, 225))
-            count = f"{int(round(matrix[i, j]))}"
-            tw, th = text_size(count, 10)
-            draw.text((x0 + (cell - tw) // 2, y0 + (cell - th) // 2 - 1), count,
-                      fill=WHITE if shares[i, j] > 0.5 else BLACK, font=font(10))
-        tw, th = text_size(names[i])
-        draw.text((left - tw - PAD, top + i * cell + (cell - th) // 2 - 1), names[i], fill=BLACK, font=font())
-    for j, name in enumerate(names):
-        label = _vertical_text(name)
-        canvas.paste(label, (left + j * cell + (cell - label.width) // 2, top + k * cell + PAD))
-    return np.asarray(canvas)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
+    side = float(np.clip(4.5 + 0.45 * k, 6.5, 13.0))
+    fig, ax = plt.subplots(figsize=(side + 1.2, side), dpi=DPI)
+    shown = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    tick_pt = TEXT_PT if k <= 30 else 7  # more classes than that: ticks stay, at a smaller size
+    ax.set_xticks(range(k), labels=names, rotation=45 if k > 2 else 0, ha="right" if k > 2 else "center",
+                  rotation_mode="anchor", fontsize=tick_pt)
+    ax.set_yticks(range(k), labels=names, fontsize=tick_pt)
+    ax.set_xlabel("predicted", fontsize=TEXT_PT + 1)
+    ax.set_ylabel("true", fontsize=TEXT_PT + 1)
+    if k <= 30:  # a count per cell, in white on dark cells
+        count_pt = TEXT_PT if k <= 15 else 8
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{int(round(matrix[i, j]))}", ha="center", va="center", fontsize=count_pt,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("share of the true class (row)", fontsize=TEXT_PT)
+    bar.ax.tick_params(labelsize=TEXT_PT)
+    ax.set_title(title, fontsize=TITLE_PT)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix_image(matrix: np.ndarray, class_names: Sequence[str], title: str) -> np.ndarray:
+    """Confusion matrix (rows: true class, columns: predicted): class names as tick labels, the
+    count in each cell, cells shaded by their share of the row (recall), so rare classes stay
+    readable, and a colour bar for the shading.
+
+    The figure of a set of class names is built and laid out once and then redrawn with each
+    epoch's numbers: building and laying out is most of a fresh figure's cost.
+    """
+    key = (tuple(str(n) for n in class_names), np.shape(matrix))
+    fig = _MATRIX_FIGURES.pop(key, None)
+    if fig is None:
+        fig = confusion_matrix_figure(matrix, class_names, title)
+    else:
+        _update_matrix(fig, np.asarray(matrix, np.float64), title)
+    _MATRIX_FIGURES[key] = fig  # most recent last
+    while len(_MATRIX_FIGURES) > MAX_KEPT_FIGURES:
+        pyplot().close(_MATRIX_FIGURES.pop(next(iter(_MATRIX_FIGURES))))
+    return to_array(fig, close=False)
+
+
+def _update_matrix(fig, matrix: np.ndarray, title: str) -> None:
+    ax = fig.axes[0]
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
+    ax.images[0].set_data(shares)
+    k = matrix.shape[0]
+    for index, text in enumerate(ax.texts):  # one per cell, row by row (none beyond 30 classes)
+        i, j = divmod(index, k)
+        text.set_text(f"{int(round(matrix[i, j]))}")
+        text.set_color("white" if shares[i, j] > 0.5 else "black")
+    ax.set_title(title, fontsize=TITLE_PT)
 
 
 def image_grid(images: np.ndarray, captions: Sequence[Sequence[tuple[str, tuple]]], title: str,
@@ -138,30 +109,29 @@ def image_grid(images: np.ndarray, captions: Sequence[Sequence[tuple[str, tuple]
         title: Line above the grid.
         columns: Images per row.
     """
+    plt = pyplot()
     n = len(images)
-    h, w = images.shape[1:3]
-    scale = upscale_factor(h, w)
-    tile_w = max(w * scale, 64)
-    line_h = text_size("Ag")[1] + 3
-    lines = max((len(c) for c in captions), default=0)
-    tile_h = h * scale + lines * line_h + PAD
     columns = max(1, min(columns, n))
     rows = max(1, int(np.ceil(n / columns)))
-    title_h = _title_height()
-    width = max(columns * (tile_w + PAD) + PAD, text_size(title, 12)[0] + 2 * PAD)
-    canvas, draw = _canvas(width, title_h + rows * (tile_h + PAD))
-    draw.text((PAD, PAD), title, fill=BLACK, font=font(12))
-    for index in range(n):
-        r, c = divmod(index, columns)
-        x0, y0 = PAD + c * (tile_w + PAD), title_h + r * (tile_h + PAD)
-        canvas.paste(Image.fromarray(to_rgb(images[index], scale)), (x0 + (tile_w - w * scale) // 2, y0))
-        for line, (text, colour) in enumerate(captions[index]):
-            draw.text((x0, y0 + h * scale + 2 + line * line_h), fit_text(text, tile_w), fill=colour, font=font())
-    return np.asarray(canvas)
+    lines = max((len(c) for c in captions), default=0)
+    tile_h = 1.3 + 0.22 * lines
+    fig, axes = plt.subplots(rows, columns, figsize=(max(1.45 * columns, 6.5), tile_h * rows + 0.6), dpi=DPI,
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, caption in zip(axes.ravel(), images, captions):
+        picture, cmap = _display(image)
+        ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        for line, (text, colour) in enumerate(caption):
+            ax.text(0.5, -0.04 - 0.17 * line, text, transform=ax.transAxes, ha="center", va="top",
+                    fontsize=TEXT_PT, color=_colour(colour), clip_on=False)
+    fig.suptitle(title, fontsize=TITLE_PT)
+    fig.tight_layout()
+    return to_array(fig)
 
 
 def saliency_image(images: np.ndarray, maps: np.ndarray, captions: Sequence[str], title: str) -> np.ndarray:
-    """Each image above its saliency map (``hot`` colours, each map scaled to its own maximum).
+    """Each image above its saliency map (each map scaled to its own maximum), with a colour bar.
 
     Args:
         images: ``[n, h, w, c]`` raw images.
@@ -169,42 +139,38 @@ def saliency_image(images: np.ndarray, maps: np.ndarray, captions: Sequence[str]
         captions: One line per image (e.g. its predicted class).
         title: Line above the pictures.
     """
+    plt = pyplot()
     n = len(images)
-    h, w = images.shape[1:3]
-    scale = upscale_factor(h, w)
-    tile_w = max(w * scale, 56)
-    line_h = text_size("Ag")[1] + 4
-    title_h = _title_height()
-    width = max(n * (tile_w + PAD) + PAD, text_size(title, 12)[0] + 2 * PAD)
-    canvas, draw = _canvas(width, title_h + line_h + 2 * h * scale + 3 * PAD)
-    draw.text((PAD, PAD), title, fill=BLACK, font=font(12))
-    peaks = np.maximum(maps.reshape(n, -1).max(axis=1), 1e-12)
+    fig, axes = plt.subplots(2, n, figsize=(max(1.45 * n + 1.0, 6.5), 3.7), dpi=DPI, squeeze=False)
+    peaks = np.maximum(np.asarray(maps, np.float64).reshape(n, -1).max(axis=1), 1e-12)
+    heat = None
     for index in range(n):
-        x0 = PAD + index * (tile_w + PAD)
-        offset = x0 + (tile_w - w * scale) // 2
-        draw.text((x0, title_h), fit_text(captions[index], tile_w), fill=BLACK, font=font())
-        y0 = title_h + line_h
-        canvas.paste(Image.fromarray(to_rgb(images[index], scale)), (offset, y0))
-        heat = hot(maps[index] / peaks[index])
-        heat = np.repeat(np.repeat(heat, scale, axis=0), scale, axis=1)
-        canvas.paste(Image.fromarray(heat), (offset, y0 + h * scale + PAD))
-    return np.asarray(canvas)
+        picture, cmap = _display(images[index])
+        axes[0, index].imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        axes[0, index].set_title(captions[index], fontsize=TEXT_PT)
+        heat = axes[1, index].imshow(maps[index] / peaks[index], cmap="hot", vmin=0, vmax=1, interpolation="nearest")
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(title, fontsize=TITLE_PT)
+    fig.tight_layout()
+    if heat is not None:
+        bar = fig.colorbar(heat, ax=list(axes[1]), fraction=0.03, pad=0.01)
+        bar.set_label("share of the map's peak", fontsize=TEXT_PT - 1)
+        bar.ax.tick_params(labelsize=TEXT_PT - 1)
+    return to_array(fig)
 
 
-def _tick(value: float) -> str:
-    return f"{value:.3g}"
-
-
-def scatter_image(true: np.ndarray, predicted: np.ndarray, title: str, size: int = 360,
+def scatter_image(true: np.ndarray, predicted: np.ndarray, title: str, size: int = 600,
                   limits: Optional[tuple[float, float]] = None) -> np.ndarray:
     """Predicted against true values, with the ``y = x`` line a perfect model would sit on.
 
     Args:
         true, predicted: 1-D arrays of equal length.
         title: Line above the plot.
-        size: Side of the square plot area in pixels.
+        size: Side of the square picture in pixels.
         limits: Axis range (both axes); default: the data's range plus 5%.
     """
+    plt = pyplot()
     true = np.asarray(true, np.float64).ravel()
     predicted = np.asarray(predicted, np.float64).ravel()
     finite = np.isfinite(true) & np.isfinite(predicted)
@@ -212,32 +178,19 @@ def scatter_image(true: np.ndarray, predicted: np.ndarray, title: str, size: int
     if limits is None:
         both = np.concatenate([true, predicted]) if len(true) else np.array([0.0, 1.0])
         lo, hi = float(both.min()), float(both.max())
-        span = hi - lo or 1.0
+        span = hi - lo or 1.0  # all values equal: still a visible range
         limits = (lo - 0.05 * span, hi + 0.05 * span)
-    lo, hi = limits
-    label_w = max(text_size(_tick(v))[0] for v in (lo, hi, (lo + hi) / 2)) + 2 * PAD
-    left, title_h = label_w + 18, _title_height()
-    bottom = 2 * text_size("Ag")[1] + 3 * PAD
-    canvas, draw = _canvas(max(left + size + 2 * PAD, text_size(title, 12)[0] + 2 * PAD), title_h + size + bottom)
-    draw.text((PAD, PAD), title, fill=BLACK, font=font(12))
-
-    def px(value: np.ndarray) -> np.ndarray:
-        return (np.asarray(value) - lo) / (hi - lo) * (size - 1)
-
-    x0, y0 = left, title_h
-    draw.rectangle([x0, y0, x0 + size - 1, y0 + size - 1], outline=GREY)
-    draw.line([x0, y0 + size - 1, x0 + size - 1, y0], fill=GREY)  # y = x
-    for value, align in ((lo, 0.0), ((lo + hi) / 2, 0.5), (hi, 1.0)):
-        p = float(px(value))
-        label = _tick(value)
-        tw, th = text_size(label)
-        # End labels align inwards so the two axes' labels never collide in the corner.
-        draw.text((x0 + p - tw * align, y0 + size + 2), label, fill=BLACK, font=font())
-        draw.text((x0 - tw - 4, y0 + size - 1 - p - th / 2), label, fill=BLACK, font=font())
-    draw.text((x0 + (size - text_size("true")[0]) // 2, y0 + size + text_size("Ag")[1] + 2 * PAD), "true",
-              fill=GREY, font=font())
-    canvas.paste(_vertical_text("predicted"), (2, y0 + (size - text_size("predicted")[0]) // 2))
-    for t, p in zip(px(true), px(predicted)):
-        cx, cy = x0 + t, y0 + size - 1 - p
-        draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], fill=BLUE)
-    return np.asarray(canvas)
+    fig, ax = plt.subplots(figsize=(size / DPI, size / DPI), dpi=DPI)
+    ax.plot(limits, limits, color=_colour(GREY), linewidth=1, label="y = x")
+    ax.scatter(true, predicted, s=12, color=_colour(BLUE), alpha=0.7)
+    ax.set_xlim(limits)
+    ax.set_ylim(limits)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true", fontsize=TEXT_PT + 1)
+    ax.set_ylabel("predicted", fontsize=TEXT_PT + 1)
+    ax.tick_params(labelsize=TEXT_PT)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=TEXT_PT, loc="upper left")
+    ax.set_title(title, fontsize=TITLE_PT)
+    fig.tight_layout()
+    return to_array(fig)
