@@ -70,7 +70,7 @@ class Job:
             return {"pretrain": {"task": self.config.pretrain.name, "loss": self.pretext.loss_name,
                                  "images": len(self.data.train)}}
         fields = {"labels": {**self.data.label_counts(), "fraction": self.config.data.label_fraction}}
-        elif self.config.trainer.semi_supervised != "none":
+        if self.config.trainer.semi_supervised != "none":
             fields["semi_supervised"] = self.config.trainer.semi_supervised
         return fields
 
