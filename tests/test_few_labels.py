@@ -158,8 +158,8 @@ def test_init_from_a_pretrain_run_copies_every_backbone_layer(pretrain_run, tmp_
     target = tmp_path / "finetune"
     train_in_process(target, [*TINY, "data.label_fraction=0.1", "model.batch_norm=true", "trainer.max_epochs=1",
                               "model.freeze=backbone", f"model.init_from={pretrain_run}"])
-    announced = capsys.readouterr().err
-    assert "copied the weights of 4 of 5 layers" in announced and "head (pretrain run)" in announced
+    announced = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    assert "copied the weights of 3 of 4 layers" in announced and "head (pretrain run)" in announced
     source = keras.saving.load_model(str(pretrain_run / "model" / "model.keras"))
     tuned = keras.saving.load_model(str(target / "model" / "model.keras"))
     layers = [layer for layer in backbone_layers(tuned) if layer.weights]
@@ -243,4 +243,4 @@ def test_sweep_over_pretrain_options(tmp_path):
     assert proc.returncode == 0, proc.stderr
     tasks = sorted(load_metrics(sweep / str(i))["pretrain"]["task"] for i in range(2))
     assert tasks == ["autoencoder", "contrastive"]
-    assert "val/loss" in (sweep / "summary.csv").read_text() or (sweep / "summary.csv").is_file()
+    assert len((sweep / "summary.csv").read_text().strip().splitlines()) == 3  # header and one row per job

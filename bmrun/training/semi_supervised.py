@@ -30,8 +30,8 @@ def views_for(image_side: int, horizontal_flip: bool) -> tuple[Distortion, Disto
     """FixMatch's weak and strong views for images ``image_side`` pixels high (28: shifts of 2 and 4)."""
     shift = max(1, round(image_side / 14))
     weak = Distortion(shift=shift, horizontal_flip=horizontal_flip)
-    strong = Distortion(shift=2 * shift, horizontal_flip=horizontal_flip, rotation=15.0, zoom=0.1, cutout=0.4,
-                        brightness=0.2, contrast=0.4, noise_std=10.0)
+    strong = Distortion(shift=2 * shift, horizontal_flip=horizontal_flip, rotation=10.0, zoom=0.1, cutout=0.3,
+                        brightness=0.1, contrast=0.3, noise_std=5.0)
     return weak, strong
 
 
