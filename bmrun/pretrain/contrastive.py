@@ -40,13 +40,12 @@ class Contrastive:
 
     Args:
         config: The ``pretrain`` group.
-        image_side: Height of the images (scales the cutout and noise to small images).
         horizontal_flip: Whether views may mirror images (``augment.horizontal_flip``).
     """
 
     loss_name = "nt_xent"
 
-    def __init__(self, config, *, image_side: int, horizontal_flip: bool):
+    def __init__(self, config, *, horizontal_flip: bool):
         self.temperature = float(config.temperature)
         self.projection_dims = list(config.projection_dims)
         self.view = Distortion(shift=config.view_shift, horizontal_flip=horizontal_flip, rotation=10.0,

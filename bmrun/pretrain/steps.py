@@ -26,7 +26,7 @@ def pretext_task(config, data):
 
     shape = tuple(data.inputs.shape)
     if config.pretrain.name == "contrastive":
-        return Contrastive(config.pretrain, image_side=shape[0], horizontal_flip=config.augment.horizontal_flip)
+        return Contrastive(config.pretrain, horizontal_flip=config.augment.horizontal_flip)
     return MaskedAutoencoder(config.pretrain, image_shape=shape)
 
 
