@@ -14,8 +14,8 @@ from bmrun.errors import ConfigError
 from bmrun.cli.help import groups
 from conftest import REPO, compose, validated
 
-GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "experiment", "debug",
-          "hparams_search")
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "experiment",
+          "debug", "hparams_search")
 
 
 def test_default_config_composes_and_validates():
@@ -31,7 +31,7 @@ def test_every_group_exists_and_every_option_composes():
     for group in GROUPS:
         assert group in found, group
     default = compose()
-    for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment"):
+    for group in ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain"):
         for option in found[group]:
             cfg = compose([f"{group}={option}"])
             if "name" in cfg[group]:  # the option's file was the one composed

@@ -20,7 +20,9 @@ from bmrun.errors import ConfigError
 
 __all__ = ["compose", "validate"]
 
-GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment")
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain")
+# Groups added after runs were recorded: a run dir's config.yaml without them gets their default.
+_LATER_GROUPS = ("pretrain",)
 
 
 def _schema_for(group: str, node: Any) -> type:
@@ -77,10 +79,12 @@ def validate(cfg: DictConfig) -> TrainConfig:
     """
     from bmrun.config.checks import check_compatibility
 
-    missing = [group for group in GROUPS if group not in cfg]
+    from bmrun.pretrain.config import with_pretrain_budget
+
+    missing = [group for group in GROUPS if group not in cfg and group not in _LATER_GROUPS]
     if missing:
         raise ConfigError(missing[0], "config group is missing from the config")
-    groups = {group: _typed(group, cfg[group]) for group in GROUPS}
+    groups = {group: _typed(group, cfg[group]) if group in cfg else SCHEMAS[group]["base"]() for group in GROUPS}
     for key in cfg.keys():
         if key not in {f.name for f in fields(TrainConfig)}:
             raise ConfigError(str(key), "unknown top-level key (see bmrun --help or bmrun --cfg job)")
@@ -91,4 +95,4 @@ def validate(cfg: DictConfig) -> TrainConfig:
     top = {f.name: merged[f.name] for f in fields(TrainConfig) if f.name not in GROUPS}
     config = TrainConfig(**groups, **top)
     check_compatibility(config)
-    return config
+    return with_pretrain_budget(config)

@@ -57,6 +57,7 @@ def check_compatibility(config: TrainConfig) -> None:
     if config.device.name == "multi_worker" and config.device.logical_cpus:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
     _check_augment(config, inputs)
+    _check_few_labels(config, task, inputs)
 
 
 def _check_augment(config: TrainConfig, inputs) -> None:
@@ -74,6 +75,36 @@ def _check_augment(config: TrainConfig, inputs) -> None:
     if augment.shift >= side:
         raise ConfigError("augment.shift", f"{augment.shift} pixels would move a {inputs.shape[0]}x{inputs.shape[1]} "
                           f"image of data={config.data.name} out of its frame; use fewer than {side}.")
+
+
+def _check_few_labels(config: TrainConfig, task, inputs) -> None:
+    """pretrain= and trainer.semi_supervised learn from unlabeled images: refuse what they cannot do."""
+    pretrain, mode = config.pretrain.name, config.trainer.semi_supervised
+    for key, value, what in (("pretrain", pretrain, "pretrain=" + pretrain),
+                             ("trainer.semi_supervised", mode, "trainer.semi_supervised=" + mode)):
+        if value != "none" and inputs.kind != IMAGE:
+            raise ConfigError(key, f"{what} learns from unlabeled images (random crops, flips, masks); "
+                                   f"data={config.data.name} has {inputs.kind} inputs. Use it with an image dataset "
+                                   f"(mnist, fashion_mnist, digits, image_folder), or drop it.")
+    if pretrain != "none" and mode != "none":
+        raise ConfigError("pretrain", f"pretrain={pretrain} ignores labels, so trainer.semi_supervised={mode} has "
+                                      f"nothing to do in the same run: pretrain first, then run "
+                                      f"model.init_from=<pretrain run> trainer.semi_supervised={mode}.")
+    if pretrain != "none" and config.trainer.adversarial != "none":
+        raise ConfigError("trainer.adversarial", "attacks a classifier's loss; a pretrain run has no classifier")
+    if pretrain != "none":
+        for key in ("confusion_matrix", "misclassified", "saliency"):
+            if getattr(config.logger, key, False):
+                raise ConfigError(f"logger.{key}", f"draws a classifier's predictions; pretrain={pretrain} trains "
+                                                   f"no classifier. Use logger=tensorboard.")
+    if mode != "none":
+        if task.kind != MULTICLASS:
+            raise ConfigError("trainer.semi_supervised", f"turns confident class predictions into targets; "
+                                                         f"data={config.data.name} is a {task.kind} task")
+        if config.data.label_fraction >= 1.0:
+            raise ConfigError("trainer.semi_supervised", f"{mode} trains on an unlabeled pool, and with "
+                              f"data.label_fraction=1 every training image keeps its label: there is none. Set "
+                              f"data.label_fraction below 1 (e.g. 0.1), or use trainer.semi_supervised=none.")
 
 
 def _check_raw_columns(config: TrainConfig, inputs) -> None:

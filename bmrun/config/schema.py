@@ -17,6 +17,7 @@ from omegaconf import MISSING
 
 from bmrun.config.rules import at_least, choice, in_unit_interval
 from bmrun.errors import ConfigError
+from bmrun.pretrain.config import PretrainConfig
 
 
 # ----------------------------------------------------------------------------- loss
@@ -117,6 +118,14 @@ class TrainerConfig:
     adv_step_size: float = 0.03  # pgd
     adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     adv_eval_epsilon: float = 0.0  # > 0: report test/adv_accuracy under FGSM at this epsilon
+    # Semi-supervised training (images, data.label_fraction < 1): every step also trains on an
+    # unlabeled batch unlabeled_ratio times larger. pseudo_label: the model's confident
+    # predictions on (weakly augmented) unlabeled images become their targets; consistency
+    # (FixMatch): predictions on the weak view are the targets of a strongly augmented view.
+    semi_supervised: str = "none"  # none | pseudo_label | consistency
+    unlabeled_ratio: int = 7
+    confidence_threshold: float = 0.95  # a prediction becomes a target when its probability is above this
+    unlabeled_weight: float = 1.0
 
     def __post_init__(self) -> None:
         at_least("max_epochs", self.max_epochs, 1)
@@ -132,6 +141,11 @@ class TrainerConfig:
         in_unit_interval("adv_step_size", self.adv_step_size, closed_top=True)
         in_unit_interval("adv_fraction", self.adv_fraction, closed_top=True)
         in_unit_interval("adv_eval_epsilon", self.adv_eval_epsilon, closed_top=True)
+        choice("semi_supervised", self.semi_supervised, ("none", "pseudo_label", "consistency"))
+        at_least("unlabeled_ratio", self.unlabeled_ratio, 1)
+        if not 0.0 < self.confidence_threshold <= 1.0:
+            raise ConfigError("confidence_threshold", f"is a probability in (0, 1]; got {self.confidence_threshold}")
+        at_least("unlabeled_weight", self.unlabeled_weight, 0.0)
 
 
 # ----------------------------------------------------------------------------- logger
@@ -193,6 +207,7 @@ class TrainConfig:
     trainer: Any = MISSING
     logger: Any = MISSING
     augment: Any = MISSING
+    pretrain: Any = MISSING
     seed: int = 0
     resume: Optional[str] = None  # a run dir: continue that run with its own config
     verbose: int = 0  # 1: bmrun debug lines; 2: TensorFlow's own logs too
@@ -212,6 +227,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "trainer": {"base": TrainerConfig},
     "logger": {"base": LoggerConfig},
     "augment": {"base": AugmentConfig},
+    "pretrain": {"base": PretrainConfig},
 }
 
 

@@ -75,6 +75,13 @@ class PreparedData:
     target_std: Optional[float] = None
     notes: str = ""
     columns: Optional[dict] = None  # table/text encoding fitted on the training split (data.columns)
+    # data.label_fraction < 1: the training examples whose labels are withheld (their labels are
+    # kept for monitoring pseudo-labels only); None when every training label is kept.
+    unlabeled: Optional[Split] = None
+
+    def label_counts(self) -> dict:
+        """metrics.json's ``labels``: how many training examples keep their label, how many do not."""
+        return {"labeled": len(self.train), "unlabeled": len(self.unlabeled) if self.unlabeled is not None else 0}
 
 
 def fixed_test_split(x: np.ndarray, y: np.ndarray, fraction: float = 0.2) -> RawData:
@@ -109,7 +116,7 @@ def filter_classes(raw: RawData, classes: Sequence[int]) -> RawData:
 
 def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: float,
             limit: Optional[int], normalize: bool, seed: int,
-            classes: Optional[Sequence[int]] = None) -> PreparedData:
+            classes: Optional[Sequence[int]] = None, label_fraction: float = 1.0) -> PreparedData:
     """Filter, limit, carve the validation split and fit normalisation on the training part.
 
     Args:
@@ -121,6 +128,9 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         normalize: Fit input statistics (else the model sees raw values).
         seed: Seed of the shuffle that picks the limited subset and the validation split.
         classes: Label filter, relabelled to 0..k-1.
+        label_fraction: Keep the labels of this stratified share of the training split; the
+            rest becomes ``unlabeled`` (see :mod:`bmrun.data.label_fraction`). Normalisation
+            statistics are fitted on every training image, labeled or not.
     """
     if classes:
         raw = filter_classes(raw, classes)
@@ -157,6 +167,10 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     if task.kind == REGRESSION:
         prepared.target_mean = float(train.y.mean())
         prepared.target_std = float(train.y.std()) or 1.0
+    if label_fraction < 1.0:
+        from bmrun.data.label_fraction import split_labels
+
+        prepared.train, prepared.unlabeled = split_labels(train, label_fraction, seed, task)
     return prepared
 
 

@@ -15,6 +15,7 @@ so their cost is one resampling pass however many are on.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import tensorflow as tf
@@ -96,38 +97,140 @@ class Augmenter:
     def _transform(self, images: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
         """Shift, flip and rotate every image with one ``ImageProjectiveTransformV3`` call."""
         batch = tf.shape(images)[0]
-        height, width = tf.shape(images)[1], tf.shape(images)[2]
-        h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
-        if self.shift > 0:
-            offsets = tf.random.stateless_uniform([batch, 2], seed=keys[0], minval=-self.shift,
-                                                  maxval=self.shift + 1, dtype=tf.int32, alg=_ALG)
-            tx, ty = tf.cast(offsets[:, 0], tf.float32), tf.cast(offsets[:, 1], tf.float32)
-        else:
-            tx = ty = tf.zeros([batch], tf.float32)
-        if self.rotation > 0:
-            limit = self.rotation * math.pi / 180.0
-            angle = tf.random.stateless_uniform([batch], seed=keys[1], minval=-limit, maxval=limit, alg=_ALG)
-        else:
-            angle = tf.zeros([batch], tf.float32)
-        if self.horizontal_flip:
-            flip = tf.random.stateless_uniform([batch], seed=keys[2], alg=_ALG) < 0.5
-            sign = tf.where(flip, -1.0, 1.0)
-        else:
-            sign = tf.ones([batch], tf.float32)
-        # The op maps each OUTPUT pixel (x, y) to the input point (a0 x + a1 y + a2, b0 x + b1 y + b2).
-        # Output = centre + R(flip(input) - centre) + t, so input = flip(centre + R^-1(output - t - centre)).
-        cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
-        cos, sin = tf.cos(angle), tf.sin(angle)
-        a0, a1 = cos, sin
-        a2 = cx - cos * (tx + cx) - sin * (ty + cy)
-        b0, b1 = -sin, cos
-        b2 = cy + sin * (tx + cx) - cos * (ty + cy)
-        a0, a1, a2 = sign * a0, sign * a1, sign * a2 + (1.0 - sign) / 2.0 * (w - 1.0)
+        tx, ty = _random_shifts(batch, self.shift, keys[0])
+        angle = _random_angles(batch, self.rotation, keys[1])
+        sign = _random_flips(batch, self.horizontal_flip, keys[2])
+        return _projective(images, tx, ty, angle, sign, tf.ones([batch], tf.float32))
+
+
+def _random_shifts(batch, shift: int, key) -> tuple[tf.Tensor, tf.Tensor]:
+    if shift <= 0:
         zeros = tf.zeros([batch], tf.float32)
-        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        # Bilinear sampling at integer points returns the pixel exactly, so a pure shift or flip
-        # is lossless; only rotation interpolates.
-        out = tf.raw_ops.ImageProjectiveTransformV3(
-            images=tf.cast(images, tf.float32), transforms=transforms, output_shape=tf.stack([height, width]),
-            fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
-        return tf.ensure_shape(tf.cast(out, images.dtype), images.shape)
+        return zeros, zeros
+    offsets = tf.random.stateless_uniform([batch, 2], seed=key, minval=-shift, maxval=shift + 1, dtype=tf.int32,
+                                          alg=_ALG)
+    return tf.cast(offsets[:, 0], tf.float32), tf.cast(offsets[:, 1], tf.float32)
+
+
+def _random_angles(batch, degrees: float, key) -> tf.Tensor:
+    if degrees <= 0:
+        return tf.zeros([batch], tf.float32)
+    limit = degrees * math.pi / 180.0
+    return tf.random.stateless_uniform([batch], seed=key, minval=-limit, maxval=limit, alg=_ALG)
+
+
+def _random_flips(batch, enabled: bool, key) -> tf.Tensor:
+    """-1 (mirror) or 1 per image."""
+    if not enabled:
+        return tf.ones([batch], tf.float32)
+    return tf.where(tf.random.stateless_uniform([batch], seed=key, alg=_ALG) < 0.5, -1.0, 1.0)
+
+
+def _projective(images: tf.Tensor, tx, ty, angle, sign, scale) -> tf.Tensor:
+    """Each image shifted by (tx, ty), turned by ``angle``, scaled by ``scale`` about its centre
+    and mirrored where ``sign`` is -1, in one ``ImageProjectiveTransformV3`` resampling pass."""
+    batch = tf.shape(images)[0]
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    # The op maps each OUTPUT pixel (x, y) to the input point (a0 x + a1 y + a2, b0 x + b1 y + b2).
+    # Output = centre + s R(flip(input) - centre) + t, so input = flip(centre + R^-1(output - t - centre) / s).
+    cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    a0, a1 = cos, sin
+    a2 = cx - cos * (tx + cx) - sin * (ty + cy)
+    b0, b1 = -sin, cos
+    b2 = cy + sin * (tx + cx) - cos * (ty + cy)
+    a0, a1, a2 = sign * a0, sign * a1, sign * a2 + (1.0 - sign) / 2.0 * (w - 1.0)
+    zeros = tf.zeros([batch], tf.float32)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    # Bilinear sampling at integer points returns the pixel exactly, so a pure shift or flip
+    # is lossless; only rotation and zoom interpolate.
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(images, tf.float32), transforms=transforms, output_shape=tf.stack([height, width]),
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.ensure_shape(tf.cast(out, images.dtype), images.shape)
+
+
+# ----------------------------------------------------------------------------- views for unlabeled images
+@dataclass(frozen=True)
+class Distortion:
+    """How strongly :func:`distort` changes an image: the weak and strong views of
+    semi-supervised training and the views of contrastive pretraining.
+
+    Attributes:
+        shift: Largest translation, pixels.
+        horizontal_flip: Mirror with probability 1/2.
+        rotation: Largest rotation, degrees.
+        zoom: Scale by a factor in ``[1 - zoom, 1 + zoom]`` (a random resized crop for small images).
+        cutout: Side of one blacked-out square at a random place, as a share of the image side.
+        brightness: Add a uniform offset in ``[-brightness, brightness]`` x 255 per image.
+        contrast: Scale about the image's mean by a factor in ``[1 - contrast, 1 + contrast]``.
+        noise_std: Gaussian pixel noise (pixel units), after the rest.
+    """
+
+    shift: int = 0
+    horizontal_flip: bool = False
+    rotation: float = 0.0
+    zoom: float = 0.0
+    cutout: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+    noise_std: float = 0.0
+
+
+def stateless_key(seed: int, salt: int, *parts) -> tf.Tensor:
+    """A stateless RNG key that is a pure function of ``(seed, salt, *parts)`` (ints or scalar tensors)."""
+    key = tf.constant([int(seed), int(salt)], tf.int64)
+    for part in parts:
+        key = tf.random.experimental.stateless_fold_in(key, tf.cast(part, tf.int64), alg=_ALG)
+    return key
+
+
+def distort(images: tf.Tensor, key: tf.Tensor, spec: Distortion) -> tf.Tensor:
+    """One random view of each image in a batch of raw images (float, 0..255), in-graph.
+
+    Every random number comes from ``key`` (see :func:`stateless_key`), so the same key gives
+    the same views: exact resumes, reproducible runs.
+    """
+    images = tf.cast(images, tf.float32)
+    keys = tf.random.experimental.stateless_split(key, num=8, alg=_ALG)
+    batch = tf.shape(images)[0]
+    out = images
+    if spec.shift > 0 or spec.horizontal_flip or spec.rotation > 0 or spec.zoom > 0:
+        tx, ty = _random_shifts(batch, spec.shift, keys[0])
+        scale = tf.ones([batch], tf.float32)
+        if spec.zoom > 0:
+            scale = tf.random.stateless_uniform([batch], seed=keys[3], minval=1.0 - spec.zoom,
+                                                maxval=1.0 + spec.zoom, alg=_ALG)
+        out = _projective(out, tx, ty, _random_angles(batch, spec.rotation, keys[1]),
+                          _random_flips(batch, spec.horizontal_flip, keys[2]), scale)
+    if spec.contrast > 0:
+        factor = tf.random.stateless_uniform([batch, 1, 1, 1], seed=keys[4], minval=1.0 - spec.contrast,
+                                             maxval=1.0 + spec.contrast, alg=_ALG)
+        mean = tf.reduce_mean(out, axis=[1, 2, 3], keepdims=True)
+        out = mean + (out - mean) * factor
+    if spec.brightness > 0:
+        out = out + 255.0 * tf.random.stateless_uniform([batch, 1, 1, 1], seed=keys[5], minval=-spec.brightness,
+                                                        maxval=spec.brightness, alg=_ALG)
+    if spec.contrast > 0 or spec.brightness > 0:
+        out = tf.clip_by_value(out, 0.0, 255.0)
+    if spec.cutout > 0:
+        out = out * _cutout_mask(tf.shape(out), spec.cutout, keys[6])
+    if spec.noise_std > 0:
+        out = out + tf.random.stateless_normal(tf.shape(out), seed=keys[7], stddev=spec.noise_std, alg=_ALG)
+    return tf.ensure_shape(out, images.shape)
+
+
+def _cutout_mask(shape, size: float, key) -> tf.Tensor:
+    """1 everywhere except one square of side ``size`` x height per image (0), centred at random."""
+    batch, height, width = shape[0], shape[1], shape[2]
+    side = tf.maximum(tf.cast(tf.round(size * tf.cast(height, tf.float32)), tf.int32), 1)
+    centres = tf.random.stateless_uniform([batch, 2], seed=key, minval=0, maxval=tf.int32.max, dtype=tf.int32,
+                                          alg=_ALG)
+    cy = centres[:, 0] % height
+    cx = centres[:, 1] % width
+    rows = tf.range(height)[None, :, None]
+    cols = tf.range(width)[None, None, :]
+    low_y, low_x = (cy - side // 2)[:, None, None], (cx - side // 2)[:, None, None]
+    inside = (rows >= low_y) & (rows < low_y + side) & (cols >= low_x) & (cols < low_x + side)
+    return tf.cast(tf.logical_not(inside), tf.float32)[..., None]

@@ -14,6 +14,7 @@ from omegaconf import MISSING
 
 from bmrun.config.rules import at_least, choice, in_unit_interval
 from bmrun.data.catalog import InputSpec, TaskSpec
+from bmrun.errors import ConfigError
 
 
 @dataclass
@@ -41,6 +42,10 @@ class DataConfig:
     # Classification: weigh each example's loss by n / (classes * n_class), so rare classes count
     # as much as common ones (imbalanced data). The weights are recorded in metrics.json.
     class_weight: str = "none"  # none | balanced
+    # Keep the labels of this stratified, seeded share of the training split; the rest is the
+    # unlabeled pool (used by trainer.semi_supervised; pretrain= uses every image). Val and test
+    # splits are untouched.
+    label_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         in_unit_interval("val_fraction", self.val_fraction)
@@ -50,6 +55,9 @@ class DataConfig:
         choice("class_weight", self.class_weight, ("none", "balanced"))
         if self.limit is not None:
             at_least("limit", self.limit, 1)
+        if not 0.0 < self.label_fraction <= 1.0:  # also refuses NaN
+            raise ConfigError("label_fraction", f"is the share of training labels kept, in (0, 1]; got "
+                                                f"{self.label_fraction}")
 
 
 @dataclass(frozen=True)

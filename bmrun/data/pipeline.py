@@ -32,16 +32,20 @@ class DataPipeline:
         seed: Seed of the per-epoch permutations.
         limit_train_batches: Cap on training batches per epoch (0 = all).
         augment: The ``augment`` config group (random transforms of training images), or None.
+        batch_plan: ``plan(x, y, epoch, index) -> batch``: turns each (augmented) training batch
+            into the tuple the compiled step takes, in-graph (semi-supervised training adds an
+            unlabeled batch and its views; pretraining makes the pretext inputs). None: ``(x, y)``.
     """
 
     def __init__(self, data: PreparedData, *, batch_size: int, eval_batch_size: int, shuffle: bool,
-                 seed: int, limit_train_batches: int = 0, augment=None):
+                 seed: int, limit_train_batches: int = 0, augment=None, batch_plan=None):
         self.data = data
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.augmenter = Augmenter.from_config(augment, seed)
+        self.batch_plan = batch_plan
         full = math.ceil(len(data.train) / batch_size)
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
         # Image files too big to hold (data=image_folder over data.memory_budget) are read from
@@ -71,24 +75,30 @@ class DataPipeline:
 
         def gather(i):
             idx = order[i * batch:(i + 1) * batch]
-            return _as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx)
+            return as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
-        if self.augmenter is not None:  # training batches only; indices count from the epoch's start
-            augment = self.augmenter
-            dataset = dataset.enumerate(start=skip_batches).map(
-                lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
-                deterministic=True)
-        return dataset.prefetch(AUTOTUNE).with_options(_options())
+        return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
 
     def _streamed_train(self, order: np.ndarray, epoch: int, skip_batches: int) -> tf.data.Dataset:
         dataset = self._file_batches(self.data.train, order, self.batch_size)
-        if self.augmenter is not None:  # as for resident batches: keyed on (epoch, batch index)
-            augment = self.augmenter
-            dataset = dataset.enumerate(start=skip_batches).map(
-                lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
-                deterministic=True)
-        return dataset.prefetch(AUTOTUNE).with_options(_options())
+        return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
+
+    def _finished(self, dataset: tf.data.Dataset, epoch: int, skip_batches: int) -> tf.data.Dataset:
+        """Training batches augmented and planned (:meth:`finish`); indices count from the epoch's start."""
+        if self.augmenter is None and self.batch_plan is None:
+            return dataset
+        return dataset.enumerate(start=skip_batches).map(
+            lambda i, batch: self.finish(batch[0], batch[1], epoch, i), num_parallel_calls=AUTOTUNE,
+            deterministic=True)
+
+    def finish(self, x, y, epoch, index) -> tuple:
+        """A gathered training batch as the step takes it: augmented (``augment=``), then planned."""
+        if self.augmenter is not None:
+            x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
+        if self.batch_plan is not None:
+            return self.batch_plan(x, y, tf.cast(epoch, tf.int64), tf.cast(index, tf.int64))
+        return x, y
 
     @staticmethod
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
@@ -98,20 +108,17 @@ class DataPipeline:
             dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
         else:
             dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
-        return dataset.map(lambda x, y: (_as_model_input(x), y), num_parallel_calls=AUTOTUNE, deterministic=True)
+        return dataset.map(lambda x, y: (as_model_input(x), y), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def order_tensor(self, epoch: int) -> tf.Tensor:
         """The epoch's example order as an int32 tensor, for :meth:`batch_at` (same shape every epoch)."""
         return tf.constant(self.order(epoch)[: self.steps_per_epoch * self.batch_size].astype(np.int32))
 
-    def batch_at(self, order: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor):
+    def batch_at(self, order: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor) -> tuple:
         """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields."""
         batch = self.batch_size
         idx = order[index * batch:(index + 1) * batch]
-        x = _as_model_input(_gather(self._train_x, idx))
-        if self.augmenter is not None:
-            x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
-        return x, tf.gather(self._train_y, idx)
+        return self.finish(as_model_input(_gather(self._train_x, idx)), tf.gather(self._train_y, idx), epoch, index)
 
     def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
         """``val`` or ``test`` as model-ready tensors (converted once per run, then reused)."""
@@ -119,7 +126,7 @@ class DataPipeline:
             part: Split = getattr(self.data, split)
             with tf.device("/cpu:0"):
                 x = tf.nest.map_structure(tf.constant, part.x)
-                self._eval_tensors[split] = (_as_model_input(x), tf.constant(part.y))
+                self._eval_tensors[split] = (as_model_input(x), tf.constant(part.y))
         return self._eval_tensors[split]
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
@@ -131,7 +138,7 @@ class DataPipeline:
             return dataset.prefetch(AUTOTUNE).with_options(_options())
         x, y = (part.x, part.y) if limit is None else (take(part.x, slice(0, limit)), part.y[:limit])
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.eval_batch_size)
-        dataset = dataset.map(lambda a, b: (_as_model_input(a), b), num_parallel_calls=AUTOTUNE)
+        dataset = dataset.map(lambda a, b: (as_model_input(a), b), num_parallel_calls=AUTOTUNE)
         return dataset.cache().prefetch(AUTOTUNE).with_options(_options())
 
 
@@ -145,11 +152,11 @@ def _gather(x, idx):
     return tf.nest.map_structure(lambda v: tf.gather(v, idx), x)
 
 
-def _as_model_input(x):
+def as_model_input(x):
     """Images travel as uint8 (4x less memory traffic); tokens stay int32; strings (raw CSV
     columns and texts) stay strings; the rest float32. A dict of columns is converted per column."""
     if isinstance(x, dict):
-        return {name: _as_model_input(column) for name, column in x.items()}
+        return {name: as_model_input(column) for name, column in x.items()}
     if x.dtype == tf.string:
         return x
     if x.dtype == tf.uint8:

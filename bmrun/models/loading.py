@@ -98,6 +98,25 @@ class OpenRun:
         return tuple(int(d) for d in self.model.input_shape[1:])
 
 
+def pretrain_task(cfg: DictConfig) -> str:
+    """The run's ``pretrain`` task, or ``none`` (also for runs recorded before the group existed)."""
+    return str(OmegaConf.select(cfg, "pretrain.name", default="none") or "none")
+
+
+def refuse_pretrain_run(path: Path, cfg: DictConfig, what: str) -> None:
+    """A pretrain run's model has an untrained head: its predictions would mean nothing.
+
+    Raises:
+        RunDirError: ``cfg`` is a pretrain run's config.
+    """
+    task = pretrain_task(cfg)
+    if task != "none":
+        raise RunDirError(f"{what}: {path} is a pretrain={task} run: it learnt image features without labels, "
+                          f"and its model/ has no trained classifier head, so there is nothing to evaluate or "
+                          f"predict with. Fine-tune it first: bmrun data=... model.init_from={path} (add "
+                          f"model.freeze=backbone for a linear probe), then use that run.")
+
+
 def open_run(run_dir: str, what: str) -> OpenRun:
     """Load ``run_dir``'s config.yaml and model, or explain what is missing.
 
@@ -108,6 +127,7 @@ def open_run(run_dir: str, what: str) -> OpenRun:
 
     path = require_finished_run(run_dir, what)
     cfg = OmegaConf.load(path / CONFIG)
+    refuse_pretrain_run(path, cfg, what)
     tf = import_tensorflow()
     with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
         tf.constant(0.0)

@@ -34,11 +34,12 @@ class TransferReport:
     mismatched: list[str] = field(default_factory=list)  # same name, other weight shapes: re-initialised
     missing: list[str] = field(default_factory=list)  # no layer of that name in the source
     new_head: bool = False  # the source predicted other labels: the head starts afresh
+    head_reason: str = "other labels"  # why: "other labels", or "pretrain run" (an untrained head)
 
     def summary(self) -> str:
         total = len(self.copied) + len(self.mismatched) + len(self.missing)
         text = f"model.init_from={self.source}: copied the weights of {len(self.copied)} of {total} layers"
-        fresh = [f"{name} (other labels)" if name == "head" and self.new_head else name
+        fresh = [f"{name} ({self.head_reason})" if name == "head" and self.new_head else name
                  for name in self.mismatched + self.missing]
         return text + (f"; freshly initialised: {', '.join(fresh)}" if fresh else "")
 
@@ -47,8 +48,16 @@ def init_from_run(model, run_dir: str, data_cfg) -> TransferReport:
     """Start ``model`` (built for ``data_cfg``) from the weights of the run at ``run_dir``."""
     from bmrun.models.loading import load_run_model
 
+    from omegaconf import OmegaConf
+
+    from bmrun.models.loading import pretrain_task
+
     source = load_run_model(run_dir, "model.init_from")
-    return copy_matching_weights(source, model, run_dir, keep_head=same_labels(run_dir, data_cfg))
+    # A pretrain run learnt its backbone without labels: its head was never trained.
+    pretrained = pretrain_task(OmegaConf.load(Path(run_dir).expanduser() / CONFIG)) != "none"
+    report = copy_matching_weights(source, model, run_dir, keep_head=not pretrained and same_labels(run_dir, data_cfg),
+                                   head_reason="pretrain run" if pretrained else "other labels")
+    return report
 
 
 def same_labels(run_dir: str, data_cfg) -> bool:
@@ -66,7 +75,8 @@ def same_labels(run_dir: str, data_cfg) -> bool:
         return False
 
 
-def copy_matching_weights(source, target, source_name: str, *, keep_head: bool = True) -> TransferReport:
+def copy_matching_weights(source, target, source_name: str, *, keep_head: bool = True,
+                          head_reason: str = "other labels") -> TransferReport:
     """Copy each layer's weights from ``source`` to the same-named layer of ``target`` when
     every weight shape matches (the head only with ``keep_head``).
 
@@ -74,7 +84,7 @@ def copy_matching_weights(source, target, source_name: str, *, keep_head: bool =
         ConfigError: Not a single layer with weights matches (another family, say), so the
             run would silently train from scratch.
     """
-    report = TransferReport(source=source_name, new_head=not keep_head)
+    report = TransferReport(source=source_name, new_head=not keep_head, head_reason=head_reason)
     by_name = {layer.name: layer for layer in source.layers}
     for layer in target.layers:
         if not layer.weights:

@@ -18,9 +18,6 @@ import tensorflow as tf
 
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
-from bmrun.outputs import eval_metrics, train_metrics
-
-ZERO_SUMS = {"loss_sum": 0.0, "correct": 0.0, "count": 0.0}
 
 
 @dataclass
@@ -93,7 +90,7 @@ class EpochLoop:
         state, steps_per_epoch = self.job.state, self.job.pipeline.steps_per_epoch
         done = int(state.step_in_epoch.numpy())
         source = self._batch_source(epoch, done)
-        sums = state.read_epoch_sums() if done else dict(ZERO_SUMS)
+        sums = state.read_epoch_sums() if done else self._zero_sums()
         self.reporter.start_epoch(epoch, steps_per_epoch, done)
         timed = {"seconds": 0.0, "samples": 0.0}
         epoch_start = time.perf_counter()
@@ -111,7 +108,7 @@ class EpochLoop:
         rate = timed["samples"] / timed["seconds"] if timed["seconds"] > 0 else None
         if rate is not None:
             self.throughput.epoch_samples_per_s.append(float(rate))
-        return self.end_epoch(epoch, train_metrics(sums, self.task.kind), rate, epoch_start)
+        return self.end_epoch(epoch, self.job.steps.train_metrics(sums), rate, epoch_start)
 
     def run_call(self, source: Callable, done: int, n: int) -> tuple[dict, float]:
         """Train ``n`` steps from batch ``done`` of the epoch; the call's named sums and seconds.
@@ -132,7 +129,7 @@ class EpochLoop:
     def _after_call(self, out: dict, n: int, seconds: float, *, mid_epoch: bool) -> None:
         step = int(self.job.state.global_step.numpy())
         rate = out["count"] / seconds if seconds > 0 else 0.0
-        self.reporter.on_call(step, n, train_metrics(out, self.task.kind), self.job.learning_rate(), rate)
+        self.reporter.on_call(step, n, self.job.steps.train_metrics(out), self.job.learning_rate(), rate)
         every = self.trainer.checkpoint_every_n_steps
         if every and step % every == 0 and mid_epoch:
             self.job.checkpointer.save(step)
@@ -147,7 +144,7 @@ class EpochLoop:
         improved = self._track_best(epoch, train, val)
         state.epoch.assign(epoch + 1)
         state.step_in_epoch.assign(0)
-        state.write_epoch_sums(ZERO_SUMS)
+        state.write_epoch_sums(self._zero_sums())
         self.reporter.on_epoch(epoch, step, train, val, learning_rate=self.job.learning_rate(),
                                samples_per_s=samples_per_s, seconds=time.perf_counter() - epoch_start,
                                improved=improved)
@@ -172,13 +169,16 @@ class EpochLoop:
             dataset = self._val_dataset if split == "val" else self.test_dataset()
             sums = job.steps.evaluate(dataset)
         self.last_sums = {k: v.numpy() for k, v in sums.items()}
-        return eval_metrics(self.last_sums, self.task.kind)
+        return job.steps.eval_metrics(self.last_sums)
 
     def test_dataset(self):
         """The test split, distributed like every evaluation dataset."""
         return self.job.distribute(self.job.pipeline.eval_dataset("test"))
 
     # ------------------------------------------------------------------ helpers
+    def _zero_sums(self) -> dict:
+        return dict.fromkeys(self.job.steps.sum_names, 0.0)
+
     def _batch_source(self, epoch: int, skip: int) -> Callable:
         """``source(done, n)``: train the epoch's next ``n`` steps, from batch ``done`` on."""
         steps, pipeline = self.job.steps, self.job.pipeline

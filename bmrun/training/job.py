@@ -47,6 +47,14 @@ class Job:
     checkpointer: Checkpointer
     resident: bool  # batches gathered in-graph from resident arrays (one device) instead of tf.data
     class_weight: Optional[dict] = None  # data.class_weight=balanced: {class name: weight}
+    # What the steps train and the checkpoints hold: the model itself, or (pretrain=) the pretext
+    # model built on its backbone. ``model`` is always the classifier that model/ exports.
+    trained_model: Any = None
+    pretext: Any = None  # the pretrain= task, or None
+
+    def __post_init__(self) -> None:
+        if self.trained_model is None:
+            self.trained_model = self.model
 
     @property
     def task(self):
@@ -54,7 +62,17 @@ class Job:
 
     @property
     def num_params(self) -> int:
-        return int(sum(int(tf.size(v)) for v in self.model.trainable_variables))
+        return int(sum(int(tf.size(v)) for v in self.trained_model.trainable_variables))
+
+    def record(self) -> dict:
+        """metrics.json fields that say what the run learnt from: label counts, the pretext task."""
+        if self.pretext is not None:  # labels ignored: every training image is a pretext example
+            return {"pretrain": {"task": self.config.pretrain.name, "loss": self.pretext.loss_name,
+                                 "images": len(self.data.train)}}
+        fields = {"labels": {**self.data.label_counts(), "fraction": self.config.data.label_fraction}}
+        if self.config.trainer.semi_supervised != "none":
+            fields["semi_supervised"] = self.config.trainer.semi_supervised
+        return fields
 
     def learning_rate(self) -> float:
         rate = self.optimizer.learning_rate
@@ -74,10 +92,10 @@ class Job:
                 f"{self.device.description}; run dir {self.run_dir}" + (f"; {d.notes}" if d.notes else ""))
 
 
-def make_pipeline(config, data, *, shuffle: bool) -> DataPipeline:
+def make_pipeline(config, data, *, shuffle: bool, batch_plan=None) -> DataPipeline:
     return DataPipeline(data, batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch_size,
                         shuffle=shuffle, seed=config.seed, limit_train_batches=config.trainer.limit_train_batches,
-                        augment=config.augment)
+                        augment=config.augment, batch_plan=batch_plan)
 
 
 def make_loss_fn(config, data) -> Callable:
@@ -119,15 +137,21 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         checkpoint_root: Folder that holds ``checkpoints/`` (the run dir, or a worker's scratch dir).
         announce: Print what ``model.init_from`` copied (the writing process only).
     """
-    data = load_prepared(config.data, config.seed)
-    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle)
+    data = load_prepared(config.data, config.seed, all_labels=config.pretrain.enabled)  # pretraining: every image
+    pretext, plan = _what_to_learn(config, data)
+    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle, batch_plan=plan)
     steps_per_epoch = pipeline.steps_per_epoch
     strategy = device.strategy
     with strategy.scope():
         model = _build_model(config, data, announce=announce)
+        trained = model
+        if pretext is not None:
+            from bmrun.pretrain.steps import pretext_model
+
+            trained = pretext_model(pretext, model)
         # A frozen backbone's layers are not trainable: with model.freeze=backbone the optimizer
         # holds (and the steps update) the head's kernel and bias only.
-        trainable = list(model.trainable_variables)
+        trainable = list(trained.trainable_variables)
         optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
                                    steps_per_epoch=steps_per_epoch, precision=device.precision)
         optimizer.build(trainable)
@@ -138,17 +162,63 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     trainer = config.trainer
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
-    steps = CompiledSteps(model, loss_fn, optimizer, data.task, strategy, global_batch_size=config.data.batch_size,
-                          jit_compile=jit, trainable_variables=trainable, adversarial=adversarial,
-                          batch_at=pipeline.batch_at, l2=config.loss.l2, tta_flip=config.augment.tta == "flip")
+    steps = _make_steps(config, pretext, trained, loss_fn, optimizer, data.task, strategy,
+                        global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
+                        adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
+                        tta_flip=config.augment.tta == "flip")
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
-    state = TrainingState()
-    checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, model, optimizer, state,
+    state = TrainingState(steps.sum_names)
+    checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, trained, optimizer, state,
                                 keep=config.trainer.keep_checkpoints)
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
-               resident, class_weight_record(config, data))
+               resident, class_weight_record(config, data), trained_model=trained, pretext=pretext)
+
+
+def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
+    """The one place a run's learning mode is decided: ``(pretext task or None, batch plan or None)``.
+
+    Supervised runs take ``(x, y)`` batches; a semi-supervised run adds an unlabeled batch and its
+    views (:mod:`bmrun.training.semi_supervised`); a pretrain run replaces the batch by the pretext
+    task's inputs (:mod:`bmrun.pretrain`).
+    """
+    if config.pretrain.enabled:
+        from bmrun.pretrain.steps import PretextBatches, pretext_task
+
+        task = pretext_task(config, data)
+        return task, PretextBatches(task, config.seed)
+    trainer = config.trainer
+    if trainer.semi_supervised == "none":
+        return None, None
+    from bmrun.errors import ConfigError
+    from bmrun.training.semi_supervised import UnlabeledBatches
+
+    pool = data.unlabeled
+    if pool is None or len(pool) == 0:
+        raise ConfigError("trainer.semi_supervised", f"data.label_fraction={config.data.label_fraction} left no "
+                                                     f"unlabeled training image; lower it.")
+    if getattr(pool.x, "streamed", False):
+        raise ConfigError("trainer.semi_supervised", "draws unlabeled images from memory, but this image folder is "
+                          "streamed from disk (larger than data.memory_budget); raise data.memory_budget so it is "
+                          "held in memory, or train without trainer.semi_supervised.")
+    return None, UnlabeledBatches(pool, batch_size=config.data.batch_size * trainer.unlabeled_ratio, seed=config.seed,
+                                  horizontal_flip=config.augment.horizontal_flip)
+
+
+def _make_steps(config, pretext, *args, **kwargs) -> CompiledSteps:
+    """The compiled steps for :func:`_what_to_learn`'s mode (same arguments as CompiledSteps)."""
+    if pretext is not None:
+        from bmrun.pretrain.steps import PretextSteps
+
+        return PretextSteps(pretext, config.seed, *args, **kwargs)
+    trainer = config.trainer
+    if trainer.semi_supervised != "none":
+        from bmrun.training.semi_supervised import SemiSupervisedSteps
+
+        return SemiSupervisedSteps(*args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
+                                   weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio, **kwargs)
+    return CompiledSteps(*args, **kwargs)
 
 
 def _build_model(config, data, *, announce: bool):

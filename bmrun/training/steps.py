@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from bmrun.data.catalog import REGRESSION, TaskSpec
-from bmrun.outputs import predicted_classes
+from bmrun.outputs import eval_metrics, predicted_classes, train_metrics
 from bmrun.training import adversarial as attacks
 
 
@@ -75,6 +75,7 @@ class CompiledSteps:
         self.tta_flip = tta_flip
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
+        self.sum_names = ("loss_sum", "correct", "count")  # what each training step returns
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self.batch_at = batch_at
         self.train_steps = tf.function(self._train_steps)
@@ -100,18 +101,23 @@ class CompiledSteps:
         with tf.GradientTape() as tape:
             outputs = self.model(x, training=True)
             per_example = self.loss_fn(y, outputs)
-            loss = tf.reduce_sum(per_example) / self.global_batch_size
-            if self.model.losses:  # weight regularisers: each replica adds its share
-                loss += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
-            if self.l2 and self._penalised:
-                penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._penalised])
-                loss += self.l2 * penalty / self.strategy.num_replicas_in_sync
+            loss = tf.reduce_sum(per_example) / self.global_batch_size + self._penalty()
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
         return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
                 "correct": self._correct(y, outputs),
                 "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
+
+    def _penalty(self):
+        """This replica's share of the weight regularisers and of ``loss.l2`` (inside the tape)."""
+        penalty = tf.constant(0.0)
+        if self.model.losses:  # weight regularisers: each replica adds its share
+            penalty += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
+        if self.l2 and self._penalised:
+            squares = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._penalised])
+            penalty += self.l2 * squares / self.strategy.num_replicas_in_sync
+        return penalty
 
     def _train_steps(self, iterator, num_steps):
         return self._run_steps(lambda i: next(iterator), num_steps)
@@ -123,15 +129,23 @@ class CompiledSteps:
         """``num_steps`` optimizer steps; returns ``{loss_sum, correct, count, first_bad_step}``
         (``first_bad_step``: index in this call of the first non-finite loss, or -1)."""
         self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
-        sums = {"loss_sum": tf.constant(0.0), "correct": tf.constant(0.0), "count": tf.constant(0.0)}
+        sums = {name: tf.constant(0.0) for name in self.sum_names}
         first_bad = tf.constant(-1, tf.int32)
         for i in tf.range(num_steps):
-            x, y = next_batch(i)
-            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=(x, y)))
+            batch = next_batch(i)  # (x, y), or what the pipeline's batch plan makes of them
+            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
             bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
             first_bad = tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
             sums = _add(sums, step)
         return {**sums, "first_bad_step": first_bad}
+
+    def train_metrics(self, sums: dict) -> dict:
+        """Reported training metrics of named sums (a call's, or an epoch's running ones)."""
+        return train_metrics(sums, self.task.kind)
+
+    def eval_metrics(self, sums: dict) -> dict:
+        """Reported metrics of one evaluation pass's named sums."""
+        return eval_metrics(sums, self.task.kind)
 
     def _correct(self, y, outputs):
         if self.task.kind == REGRESSION:

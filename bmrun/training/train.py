@@ -145,14 +145,16 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         "tested_weights": config.trainer.test_with,
         "compile_s": round(loop.throughput.net_compile_s(), 3) if not resuming else previous.get("compile_s"),
         "duration_s": _total_duration(previous, watch),
-        "loss": resolved_loss(config),
+        "loss": job.pretext.loss_name if job.pretext is not None else resolved_loss(config),
         "device": device.description,
         "num_params": job.num_params,
         "traces": dict(job.steps.trace_count),  # more than 1 each means retracing: a bug
     })
     if job.class_weight is not None:  # data.class_weight=balanced: the weights the loss used
         metrics["class_weight"] = job.class_weight
-    key = objective_key(config.objective, job.task.kind)
+    metrics.update(job.record())
+    # A pretrain run has no accuracy: its objective is the pretext loss.
+    key = objective_key(config.objective, "pretext" if job.pretext is not None else job.task.kind)
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
         metrics["export"] = _export(job)
@@ -173,8 +175,9 @@ def _restore(job: "Job", reporter: "Reporter") -> None:
                           f"start a new run instead.")
     epoch, step = int(job.state.epoch.numpy()), int(job.state.global_step.numpy())
     if epoch >= job.config.trainer.max_epochs:
+        key = "pretrain.max_epochs" if job.config.pretrain.max_epochs is not None else "trainer.max_epochs"
         raise RunDirError(f"{job.run_dir} already finished {epoch} epochs; to train further pass "
-                          f"trainer.max_epochs=<more than {epoch}> with resume=.")
+                          f"{key}=<more than {epoch}> with resume=.")
     reporter.rewind(epoch, step, job.run_dir)
     console.err.print(f"[dim]resuming {job.run_dir} at epoch {epoch + 1}, step {step}[/]")
 
@@ -195,7 +198,7 @@ def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str
         sums = job.steps.evaluate_fgsm(loop.test_dataset(), tf.constant(epsilon, tf.float32))
         metrics.update(adv_accuracy=float(sums["correct"] / max(float(sums["count"]), 1.0)), adv_epsilon=epsilon)
     reporter.on_test(metrics, int(job.state.global_step.numpy()))
-    if job.task.is_classification:  # after TensorBoard, which takes scalars only
+    if "confusion" in loop.last_sums:  # classification; after TensorBoard, which takes scalars only
         from bmrun.outputs import per_class_metrics
 
         metrics["per_class"] = per_class_metrics(loop.last_sums["confusion"], job.task.class_names)

@@ -1,0 +1,131 @@
+"""Semi-supervised training (``trainer.semi_supervised``): labeled and unlabeled images in one step.
+
+Each training batch of labeled images gets an unlabeled batch ``trainer.unlabeled_ratio`` times
+larger, drawn from the unlabeled pool that ``data.label_fraction`` leaves (:class:`UnlabeledBatches`,
+the pipeline's batch plan: it runs in-graph, keyed on ``(seed, epoch, batch index)`` like every
+augmentation, so resumes are exact). :class:`SemiSupervisedSteps` replaces the supervised step:
+
+* ``consistency`` (FixMatch, Sohn et al. 2020): the model's predictions on a *weak* view of each
+  unlabeled image (a small shift, the augment group's flip) whose probability is above
+  ``trainer.confidence_threshold`` become hard targets for a *strong* view of the same image
+  (larger shift, rotation, zoom, cutout, contrast, brightness, noise).
+* ``pseudo_label`` (Lee 2013): the same targets, learnt on the weak view itself.
+
+The unlabeled loss (cross-entropy over every unlabeled image, zero where not confident) is
+weighted by ``trainer.unlabeled_weight``. The pool's own labels never reach the loss: they only
+measure how often the confident predictions are right (``train/pseudo_label_accuracy``).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from bmrun.data.augment import Distortion, distort, stateless_key
+from bmrun.training.steps import CompiledSteps
+
+_SALT = 0x55F1  # the unlabeled stream's own random numbers (same seed as the labeled batches)
+
+
+def views_for(image_side: int, horizontal_flip: bool) -> tuple[Distortion, Distortion]:
+    """FixMatch's weak and strong views for images ``image_side`` pixels high (28: shifts of 2 and 4)."""
+    shift = max(1, round(image_side / 14))
+    weak = Distortion(shift=shift, horizontal_flip=horizontal_flip)
+    strong = Distortion(shift=2 * shift, horizontal_flip=horizontal_flip, rotation=10.0, zoom=0.1, cutout=0.3,
+                        brightness=0.1, contrast=0.3, noise_std=5.0)
+    return weak, strong
+
+
+class UnlabeledBatches:
+    """The batch plan of a semi-supervised run: ``(x, y) -> (x, y, u_weak, u_strong, u_y)``.
+
+    Args:
+        pool: The unlabeled pool (:attr:`bmrun.data.arrays.PreparedData.unlabeled`), resident.
+        batch_size: Unlabeled images per step (labeled batch size x ``trainer.unlabeled_ratio``).
+        seed: The run's seed.
+        horizontal_flip: Whether the views may mirror images (``augment.horizontal_flip``).
+    """
+
+    def __init__(self, pool, *, batch_size: int, seed: int, horizontal_flip: bool):
+        from bmrun.data.pipeline import as_model_input
+
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.size = len(pool)
+        self.weak, self.strong = views_for(int(pool.x.shape[1]), horizontal_flip)
+        self._as_input = as_model_input
+        with tf.device("/cpu:0"):
+            self._x = tf.Variable(pool.x, trainable=False, name="unlabeled_x")
+            self._y = tf.Variable(pool.y, trainable=False, name="unlabeled_y")
+
+    def __call__(self, x, y, epoch, index) -> tuple:
+        key = stateless_key(self.seed, _SALT, epoch, index)
+        keys = tf.random.experimental.stateless_split(key, num=3, alg="philox")
+        # Drawn with replacement: each step's draw is a pure function of (seed, epoch, index).
+        idx = tf.random.stateless_uniform([self.batch_size], seed=keys[0], minval=0, maxval=self.size,
+                                          dtype=tf.int32, alg="philox")
+        images = self._as_input(tf.gather(self._x, idx))
+        return (x, y, distort(images, keys[1], self.weak), distort(images, keys[2], self.strong),
+                tf.gather(self._y, idx))
+
+
+class SemiSupervisedSteps(CompiledSteps):
+    """The compiled steps of a semi-supervised run (see the module docstring).
+
+    Args:
+        mode: ``consistency`` or ``pseudo_label``.
+        threshold: Confidence above which a prediction becomes a target.
+        weight: Weight of the unlabeled loss.
+        unlabeled_ratio: Unlabeled images per labeled image in a step.
+        **kwargs: As for :class:`~bmrun.training.steps.CompiledSteps`.
+    """
+
+    def __init__(self, *args, mode: str, threshold: float, weight: float, unlabeled_ratio: int, **kwargs):
+        self.mode, self.threshold, self.weight = mode, float(threshold), float(weight)
+        self.unlabeled_batch_size = float(unlabeled_ratio) * kwargs["global_batch_size"]
+        super().__init__(*args, **kwargs)
+        self.sum_names = ("loss_sum", "correct", "count", "unlabeled_loss_sum", "confident", "unlabeled_count",
+                          "pseudo_correct")
+
+    def _train_step(self, x, y, u_weak, u_strong, u_y) -> dict:
+        labeled = tf.shape(y)[0]
+        if self.mode == "consistency":
+            # Targets from the weak view, without a gradient: only the strong view learns from them.
+            weak_logits = tf.stop_gradient(tf.cast(self.model(u_weak, training=True), tf.float32))
+        with tf.GradientTape() as tape:
+            # One pass over labeled and unlabeled images: batch normalisation sees them together.
+            learner = u_strong if self.mode == "consistency" else u_weak
+            outputs = self.model(tf.concat([x, learner], axis=0), training=True)
+            labeled_outputs, unlabeled_logits = outputs[:labeled], tf.cast(outputs[labeled:], tf.float32)
+            if self.mode == "pseudo_label":
+                weak_logits = tf.stop_gradient(unlabeled_logits)
+            probabilities = tf.nn.softmax(weak_logits)
+            confidence, targets = tf.reduce_max(probabilities, axis=-1), tf.argmax(probabilities, axis=-1,
+                                                                                    output_type=tf.int32)
+            confident = tf.cast(confidence > self.threshold, tf.float32)
+            unlabeled_loss = confident * tf.nn.sparse_softmax_cross_entropy_with_logits(targets, unlabeled_logits)
+            per_example = self.loss_fn(y, labeled_outputs)
+            loss = (tf.reduce_sum(per_example) / self.global_batch_size
+                    + self.weight * tf.reduce_sum(unlabeled_loss) / self.unlabeled_batch_size)
+            loss += self._penalty()
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.variables)
+        self.optimizer.apply(grads, self.variables)
+        hits = tf.cast(tf.equal(targets, tf.reshape(tf.cast(u_y, tf.int32), [-1])), tf.float32)
+        return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
+                "correct": self._correct(y, labeled_outputs),
+                "count": tf.cast(tf.shape(per_example)[0], tf.float32),
+                "unlabeled_loss_sum": tf.reduce_sum(unlabeled_loss),
+                "confident": tf.reduce_sum(confident),
+                "unlabeled_count": tf.cast(tf.shape(confident)[0], tf.float32),
+                "pseudo_correct": tf.reduce_sum(hits * confident)}
+
+    def train_metrics(self, sums: dict) -> dict:
+        """Besides loss and accuracy on the labeled images: ``unlabeled_loss``, ``mask_rate`` (share
+        of unlabeled images confident enough to train on) and ``pseudo_label_accuracy`` (share of
+        those targets that match the withheld label; absent while none is confident)."""
+        metrics = super().train_metrics(sums)
+        count = max(float(sums["unlabeled_count"]), 1.0)
+        metrics["unlabeled_loss"] = float(sums["unlabeled_loss_sum"]) / count
+        metrics["mask_rate"] = float(sums["confident"]) / count
+        if float(sums["confident"]) > 0:
+            metrics["pseudo_label_accuracy"] = float(sums["pseudo_correct"]) / float(sums["confident"])
+        return metrics
