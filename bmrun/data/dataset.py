@@ -7,7 +7,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Union
 
 from omegaconf import MISSING
@@ -41,6 +41,9 @@ class DataConfig:
     # Classification: weigh each example's loss by n / (classes * n_class), so rare classes count
     # as much as common ones (imbalanced data). The weights are recorded in metrics.json.
     class_weight: str = "none"  # none | balanced
+    # Columns whose groups fairness is measured over (data=csv only; bmrun.fairness). They stay
+    # model inputs unless data.drop lists them.
+    sensitive: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         in_unit_interval("val_fraction", self.val_fraction)

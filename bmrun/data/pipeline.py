@@ -32,10 +32,13 @@ class DataPipeline:
         seed: Seed of the per-epoch permutations.
         limit_train_batches: Cap on training batches per epoch (0 = all).
         augment: The ``augment`` config group (random transforms of training images), or None.
+        train_groups: The group id of each training example (``loss.fairness_group``), or None.
+            Given, every training batch is ``(x, y, group_ids)``: the ids travel beside the
+            labels for the fairness penalty and never reach the model.
     """
 
     def __init__(self, data: PreparedData, *, batch_size: int, eval_batch_size: int, shuffle: bool,
-                 seed: int, limit_train_batches: int = 0, augment=None):
+                 seed: int, limit_train_batches: int = 0, augment=None, train_groups: Optional[np.ndarray] = None):
         self.data = data
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -47,9 +50,13 @@ class DataPipeline:
         # Image files too big to hold (data=image_folder over data.memory_budget) are read from
         # disk every epoch instead: train_dataset and eval_dataset decode them, batch_at cannot.
         self.streaming = bool(getattr(data.train.x, "streamed", False))
+        self._train_groups = None
         if not self.streaming:
             with tf.device("/cpu:0"):
                 self._train_x, self._train_y = _resident(data.train)
+                if train_groups is not None:
+                    self._train_groups = tf.Variable(np.asarray(train_groups, np.int32), trainable=False,
+                                                     name="train_groups")
         self._eval_tensors: dict = {}
 
     def order(self, epoch: int) -> np.ndarray:
@@ -67,17 +74,18 @@ class DataPipeline:
             return self._streamed_train(order[skip_batches * batch:], epoch, skip_batches)
         order = tf.constant(order[skip_batches * batch:])
         num_batches = self.steps_per_epoch - skip_batches
-        x_var, y_var = self._train_x, self._train_y
+        x_var, y_var, groups = self._train_x, self._train_y, self._train_groups
 
         def gather(i):
             idx = order[i * batch:(i + 1) * batch]
-            return _as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx)
+            examples = (_as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx))
+            return examples if groups is None else examples + (tf.gather(groups, idx),)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
         if self.augmenter is not None:  # training batches only; indices count from the epoch's start
             augment = self.augmenter
             dataset = dataset.enumerate(start=skip_batches).map(
-                lambda i, batch: (augment(batch[0], epoch, i), batch[1]), num_parallel_calls=AUTOTUNE,
+                lambda i, batch: (augment(batch[0], epoch, i), *batch[1:]), num_parallel_calls=AUTOTUNE,
                 deterministic=True)
         return dataset.prefetch(AUTOTUNE).with_options(_options())
 
@@ -105,12 +113,15 @@ class DataPipeline:
         return tf.constant(self.order(epoch)[: self.steps_per_epoch * self.batch_size].astype(np.int32))
 
     def batch_at(self, order: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor):
-        """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields."""
+        """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields
+        (with its group ids when the pipeline has them)."""
         batch = self.batch_size
         idx = order[index * batch:(index + 1) * batch]
         x = _as_model_input(_gather(self._train_x, idx))
         if self.augmenter is not None:
             x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
+        if self._train_groups is not None:
+            return x, tf.gather(self._train_y, idx), tf.gather(self._train_groups, idx)
         return x, tf.gather(self._train_y, idx)
 
     def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:

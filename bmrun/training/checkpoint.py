@@ -30,7 +30,7 @@ BEST_WEIGHTS = "best.weights.h5"
 class TrainingState:
     """Loop position and early-stopping record, as variables so checkpoints carry them."""
 
-    def __init__(self) -> None:
+    def __init__(self, sum_names: tuple[str, ...] = ("loss_sum", "correct", "count")) -> None:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # finished epochs
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -40,7 +40,7 @@ class TrainingState:
         # Running sums of the epoch in progress: a mid-epoch resume reports the same epoch
         # metrics as an uninterrupted run.
         self.epoch_sums = {name: tf.Variable(0.0, dtype=tf.float64, trainable=False)
-                           for name in ("loss_sum", "correct", "count")}
+                           for name in sum_names}
 
     def read_epoch_sums(self) -> dict[str, float]:
         return {name: float(variable.numpy()) for name, variable in self.epoch_sums.items()}

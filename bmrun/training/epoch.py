@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
-from bmrun.outputs import eval_metrics, train_metrics
-
-ZERO_SUMS = {"loss_sum": 0.0, "correct": 0.0, "count": 0.0}
+from bmrun.data.catalog import BINARY
+from bmrun.fairness.metrics import fairness_reports, flat_gaps
+from bmrun.outputs import binary_ranking_metrics, eval_metrics, predicted_classes_np, train_metrics
 
 
 @dataclass
@@ -84,6 +85,7 @@ class EpochLoop:
         self.throughput = Throughput()
         self._val_dataset = None
         self.last_sums: dict = {}  # named sums of the latest evaluation (per-class test metrics)
+        self.fairness: dict = {}  # split -> {sensitive column: report} of its latest evaluation
         if self.has_val and not job.resident:
             self._val_dataset = job.distribute(job.pipeline.eval_dataset("val"))
 
@@ -93,7 +95,7 @@ class EpochLoop:
         state, steps_per_epoch = self.job.state, self.job.pipeline.steps_per_epoch
         done = int(state.step_in_epoch.numpy())
         source = self._batch_source(epoch, done)
-        sums = state.read_epoch_sums() if done else dict(ZERO_SUMS)
+        sums = state.read_epoch_sums() if done else dict.fromkeys(self.job.steps.train_sum_names, 0.0)
         self.reporter.start_epoch(epoch, steps_per_epoch, done)
         timed = {"seconds": 0.0, "samples": 0.0}
         epoch_start = time.perf_counter()
@@ -147,7 +149,7 @@ class EpochLoop:
         improved = self._track_best(epoch, train, val)
         state.epoch.assign(epoch + 1)
         state.step_in_epoch.assign(0)
-        state.write_epoch_sums(ZERO_SUMS)
+        state.write_epoch_sums(dict.fromkeys(self.job.steps.train_sum_names, 0.0))
         self.reporter.on_epoch(epoch, step, train, val, learning_rate=self.job.learning_rate(),
                                samples_per_s=samples_per_s, seconds=time.perf_counter() - epoch_start,
                                improved=improved)
@@ -172,7 +174,33 @@ class EpochLoop:
             dataset = self._val_dataset if split == "val" else self.test_dataset()
             sums = job.steps.evaluate(dataset)
         self.last_sums = {k: v.numpy() for k, v in sums.items()}
-        return eval_metrics(self.last_sums, self.task.kind)
+        return {**eval_metrics(self.last_sums, self.task.kind), **self._per_example_metrics(split)}
+
+    def _per_example_metrics(self, split: str) -> dict[str, float]:
+        """Metrics that need each example's output: ROC-AUC and PR-AUC (binary tasks) and the
+        fairness gaps of ``data.sensitive`` (their per-group reports go to :attr:`fairness`)."""
+        part, kind = getattr(self.job.data, split), self.task.kind
+        groups = part.groups or {}
+        if kind != BINARY and not groups:
+            return {}
+        outputs = self._outputs(split)
+        result = binary_ranking_metrics(part.y, outputs) if kind == BINARY else {}
+        if groups:
+            reports = fairness_reports(part.y, predicted_classes_np(outputs, kind), groups, kind,
+                                       self.task.num_classes)
+            self.fairness[split] = reports
+            for column, report in reports.items():
+                result.update(flat_gaps(column, report))
+        return result
+
+    def _outputs(self, split: str) -> np.ndarray:
+        """The model's outputs on every example of ``split``, in order."""
+        job = self.job
+        if job.resident:
+            x, _ = job.pipeline.eval_tensors(split)
+            return job.steps.predict_tensors(x, job.pipeline.eval_batch_size).numpy()
+        batches = [job.model(x, training=False) for x, _ in job.pipeline.eval_dataset(split)]
+        return np.concatenate([np.asarray(tf.cast(b, tf.float32)) for b in batches])
 
     def test_dataset(self):
         """The test split, distributed like every evaluation dataset."""

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from bmrun.data.catalog import REGRESSION, TaskSpec
+from bmrun.fairness.penalty import demographic_parity_gap
 from bmrun.outputs import predicted_classes
 from bmrun.training import adversarial as attacks
 
@@ -58,18 +59,23 @@ class CompiledSteps:
             ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
         l2: Coefficient of the L2 penalty ``l2 * sum(w**2)`` on kernels and embeddings (biases,
             normalisation and other parameters are left alone, as Keras's regularizers do).
+        fairness_penalty: λ of the demographic-parity penalty (:mod:`bmrun.fairness.penalty`).
+        fairness_groups: Number of groups of ``loss.fairness_group`` (0: no group travels with
+            the batches). When set, every training batch is ``(x, y, group_ids)`` and the steps
+            return the penalty's own named sum, ``fairness_penalty_sum``.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
                  adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
-                 l2: float = 0.0):
+                 l2: float = 0.0, fairness_penalty: float = 0.0, fairness_groups: int = 0):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
         self.l2 = l2
+        self.fairness_penalty, self.fairness_groups = float(fairness_penalty), int(fairness_groups)
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
@@ -79,6 +85,7 @@ class CompiledSteps:
         self.evaluate = tf.function(self._evaluate)
         self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
         self._evaluate_tensors = None
+        self._predict_tensors = None
         self._eval_batch_size = 0
 
     # ------------------------------------------------------------------ training
@@ -91,7 +98,12 @@ class CompiledSteps:
             x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
         return attacks.mix(x, x_adv, spec.fraction)
 
-    def _train_step(self, x, y) -> dict:
+    @property
+    def train_sum_names(self) -> tuple[str, ...]:
+        """The named sums a training call returns (and a checkpoint keeps for the epoch in progress)."""
+        return ("loss_sum", "correct", "count") + (("fairness_penalty_sum",) if self.fairness_groups else ())
+
+    def _train_step(self, x, y, group_ids=None) -> dict:
         if self.adversarial is not None:
             x = self._attack(x, y)
         with tf.GradientTape() as tape:
@@ -103,12 +115,18 @@ class CompiledSteps:
             if self.l2 and self._penalised:
                 penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._penalised])
                 loss += self.l2 * penalty / self.strategy.num_replicas_in_sync
+            if group_ids is not None:
+                fairness = self.fairness_penalty * demographic_parity_gap(outputs, group_ids, self.fairness_groups)
+                loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
-        return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
-                "correct": self._correct(y, outputs),
-                "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
+        count = tf.cast(tf.shape(per_example)[0], tf.float32)
+        sums = {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)), "correct": self._correct(y, outputs),
+                "count": count}
+        if group_ids is not None:  # batch-size weighted, like the loss: sum / count is the mean
+            sums["fairness_penalty_sum"] = fairness * count
+        return sums
 
     def _train_steps(self, iterator, num_steps):
         return self._run_steps(lambda i: next(iterator), num_steps)
@@ -120,11 +138,11 @@ class CompiledSteps:
         """``num_steps`` optimizer steps; returns ``{loss_sum, correct, count, first_bad_step}``
         (``first_bad_step``: index in this call of the first non-finite loss, or -1)."""
         self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
-        sums = {"loss_sum": tf.constant(0.0), "correct": tf.constant(0.0), "count": tf.constant(0.0)}
+        sums = {name: tf.constant(0.0) for name in self.train_sum_names}
         first_bad = tf.constant(-1, tf.int32)
         for i in tf.range(num_steps):
-            x, y = next_batch(i)
-            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=(x, y)))
+            batch = next_batch(i)  # (x, y), or (x, y, group_ids) with a fairness group
+            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
             bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
             first_bad = tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
             sums = _add(sums, step)
@@ -188,6 +206,28 @@ class CompiledSteps:
             x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)  # a dict for table inputs
             sums = _add(sums, self._eval_step(x_batch, y[i * batch:(i + 1) * batch]))
         return sums
+
+    def predict_tensors(self, x, batch_size: int) -> tf.Tensor:
+        """The model's outputs (float32) on a whole split held as tensors, batch by batch in-graph.
+
+        Probability-based metrics (ROC-AUC, PR-AUC) and per-group metrics need each example's
+        output, not the sums :meth:`evaluate_tensors` returns.
+        """
+        if self._predict_tensors is None:
+            spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)]
+            self._predict_tensors = tf.function(self._predict_in_graph, input_signature=spec)
+            self._eval_batch_size = self._eval_batch_size or batch_size
+        return self._predict_tensors(x)
+
+    def _predict_in_graph(self, x) -> tf.Tensor:
+        batch = self._eval_batch_size
+        count = tf.shape(tf.nest.flatten(x)[0])[0]
+        num_batches = (count + batch - 1) // batch
+        outputs = tf.TensorArray(tf.float32, size=num_batches, infer_shape=False)
+        for i in tf.range(num_batches):
+            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)
+            outputs = outputs.write(i, tf.cast(self.model(x_batch, training=False), tf.float32))
+        return outputs.concat()
 
     def _evaluate_fgsm(self, dataset, epsilon) -> dict:
         """``{correct, count}`` of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""
