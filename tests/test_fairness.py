@@ -187,6 +187,8 @@ def test_resume_keeps_the_penalty_and_refuses_to_change_it(tmp_path, biased):
     train_in_process(tmp_path, args)
     with pytest.raises(ConfigError, match="loss.fairness_penalty"):
         config_for_resume(tmp_path, ["loss.fairness_penalty=1"])
+    # what is measured may change on resume; what is learned may not
+    assert "data.sensitive" in config_for_resume(tmp_path, ["data.sensitive=[sex,x2]"])[1]
     config = validate(config_for_resume(tmp_path, ["trainer.max_epochs=2"])[0])
     resumed = train(config, tmp_path)
     assert resumed["status"] == "completed" and resumed["epochs"] == 2
@@ -203,3 +205,23 @@ def test_sensitive_columns_stay_inputs_unless_dropped(biased):
     assert "sex" in kept.raw.columns["categorical"]
     assert "sex" not in dropped.raw.columns["categorical"]
     assert set(dropped.raw.groups_train["sex"]) == {"F", "M"} and len(dropped.raw.groups_test["sex"]) == 240
+
+
+def test_get_adult_cleans_the_uci_files():
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("get_adult", REPO / "benchmarks" / "get_adult.py")
+    get_adult = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(get_adult)
+    text = ("|1x3 Cross validator\n"
+            "25, Private, 226802, 11th, 7, Never-married, Machine-op-inspct, Own-child, Black, Male, 0, 0, 40, "
+            "United-States, <=50K.\n"
+            "38, ?, 89814, HS-grad, 9, Married-civ-spouse, ?, Husband, White, Female, 0, 0, 50, ?, >50K.\n\n")
+    rows = get_adult.clean_rows(text)
+    assert len(rows) == 2 and len(rows[0]) == len(get_adult.COLUMNS) == 15
+    assert rows[0][-1] == "<=50K" and rows[1][-1] == ">50K" and rows[1][9] == "Female"
+    assert rows[1][1] == "" and rows[1][6] == "" and rows[1][13] == ""
+    with pytest.raises(ValueError, match="line 1: 3 fields"):
+        get_adult.clean_rows("1, 2, 3\n")
