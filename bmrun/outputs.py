@@ -213,3 +213,26 @@ def binary_ranking_metrics(y, outputs) -> dict[str, float]:
     probabilities = class_probabilities_np(outputs, BINARY)[:, 1]
     values = {"roc_auc": roc_auc(y, probabilities), "pr_auc": pr_auc(y, probabilities)}
     return {name: value for name, value in values.items() if value is not None}
+
+
+def example_metrics(y, outputs, kind: str, num_classes: int, groups: Optional[Mapping[str, np.ndarray]] = None
+                    ) -> tuple[dict[str, float], dict[str, dict]]:
+    """Metrics that need each example's output rather than the loop's sums.
+
+    Args:
+        y: True class ids of the split.
+        outputs: The model's outputs on it, in the same order.
+        kind, num_classes: The task.
+        groups: ``data.sensitive``: each column's group per example (see :mod:`bmrun.fairness`).
+
+    Returns:
+        Scalars (``roc_auc`` and ``pr_auc`` for binary tasks, ``fairness/<column>/<gap>``) and
+        the per-column fairness reports (``{column: {"groups": ..., <gap>: ...}}``).
+    """
+    from bmrun.fairness.metrics import fairness_reports, flat_gaps
+
+    scalars = binary_ranking_metrics(y, outputs) if kind == BINARY else {}
+    reports = fairness_reports(y, predicted_classes_np(outputs, kind), dict(groups or {}), kind, num_classes)
+    for column, report in reports.items():
+        scalars.update(flat_gaps(column, report))
+    return scalars, reports

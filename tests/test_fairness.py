@@ -158,6 +158,12 @@ def test_a_run_reports_fairness_and_auc_in_metrics_history_and_tensorboard(tmp_p
     assert {"test/fairness/sex/demographic_parity_difference", "test/fairness/sex/equalized_odds_difference",
             "test/roc_auc"} <= hparams
 
+    from bmrun.cli.eval import evaluate_run  # the saved model, evaluated again: the same figures
+
+    again, _ = evaluate_run(str(tmp_path))
+    assert again["test"]["roc_auc"] == pytest.approx(metrics["test"]["roc_auc"], abs=1e-6)
+    assert again["fairness"]["sex"]["groups"] == metrics["fairness"]["sex"]["groups"]
+
 
 def test_the_penalty_narrows_the_demographic_parity_gap_and_the_report_shows_it(tmp_path, biased):
     from bmrun.sweep.report import table_columns

@@ -20,8 +20,7 @@ import tensorflow as tf
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
 from bmrun.data.catalog import BINARY
-from bmrun.fairness.metrics import fairness_reports, flat_gaps
-from bmrun.outputs import binary_ranking_metrics, eval_metrics, predicted_classes_np, train_metrics
+from bmrun.outputs import eval_metrics, example_metrics, train_metrics
 
 
 @dataclass
@@ -183,24 +182,15 @@ class EpochLoop:
         groups = part.groups or {}
         if kind != BINARY and not groups:
             return {}
-        outputs = self._outputs(split)
-        result = binary_ranking_metrics(part.y, outputs) if kind == BINARY else {}
-        if groups:
-            reports = fairness_reports(part.y, predicted_classes_np(outputs, kind), groups, kind,
-                                       self.task.num_classes)
+        scalars, reports = example_metrics(part.y, self._outputs(split), kind, self.task.num_classes, groups)
+        if reports:
             self.fairness[split] = reports
-            for column, report in reports.items():
-                result.update(flat_gaps(column, report))
-        return result
+        return scalars
 
     def _outputs(self, split: str) -> np.ndarray:
         """The model's outputs on every example of ``split``, in order."""
         job = self.job
-        if job.resident:
-            x, _ = job.pipeline.eval_tensors(split)
-            return job.steps.predict_tensors(x, job.pipeline.eval_batch_size).numpy()
-        batches = [job.model(x, training=False) for x, _ in job.pipeline.eval_dataset(split)]
-        return np.concatenate([np.asarray(tf.cast(b, tf.float32)) for b in batches])
+        return job.steps.split_outputs(job.pipeline, split, in_graph=job.resident)
 
     def test_dataset(self):
         """The test split, distributed like every evaluation dataset."""

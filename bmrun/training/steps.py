@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from bmrun.data.catalog import REGRESSION, TaskSpec
@@ -218,6 +219,16 @@ class CompiledSteps:
             self._predict_tensors = tf.function(self._predict_in_graph, input_signature=spec)
             self._eval_batch_size = self._eval_batch_size or batch_size
         return self._predict_tensors(x)
+
+    def split_outputs(self, pipeline, split: str, *, in_graph: bool) -> np.ndarray:
+        """The model's outputs on every example of ``split`` of a :class:`~bmrun.data.pipeline.DataPipeline`,
+        in order: in one compiled call over the resident split (``in_graph``), else batch by batch
+        through tf.data (streamed image files, multi-device runs)."""
+        if in_graph and not pipeline.streaming:
+            x, _ = pipeline.eval_tensors(split)
+            return self.predict_tensors(x, pipeline.eval_batch_size).numpy()
+        batches = [tf.cast(self.model(x, training=False), tf.float32).numpy() for x, _ in pipeline.eval_dataset(split)]
+        return np.concatenate(batches)
 
     def _predict_in_graph(self, x) -> tf.Tensor:
         batch = self._eval_batch_size
