@@ -5,7 +5,7 @@ Shared by early stopping, sweepers (the value a job returns) and reports; no hea
 
 from __future__ import annotations
 
-HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "r2", "adv_accuracy"})
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "r2", "adv_accuracy", "roc_auc", "pr_auc"})
 
 
 def objective_direction(metric: str) -> str:

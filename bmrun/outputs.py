@@ -149,9 +149,90 @@ def metrics_of_outputs(y: np.ndarray, outputs: np.ndarray, kind: str, num_classe
 
 
 def train_metrics(sums: Mapping[str, Any], kind: str) -> dict[str, float]:
-    """Running training metrics from ``{loss_sum, correct, count}``."""
+    """Running training metrics from ``{loss_sum, correct, count}`` (and ``fairness_penalty_sum``,
+    the demographic-parity term added to the loss, when the run has one)."""
     count = max(float(sums["count"]), 1.0)
     result = {"loss": float(sums["loss_sum"]) / count}
     if kind != REGRESSION:
         result["accuracy"] = float(sums["correct"]) / count
+    if "fairness_penalty_sum" in sums:
+        result["fairness_penalty"] = float(sums["fairness_penalty_sum"]) / count
     return result
+
+
+# ----------------------------------------------------------------------------- ranking quality (binary)
+def _cumulative_counts(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each distinct score threshold, highest score first.
+
+    Tied scores form one threshold (all of them are classed positive together), which is what
+    makes the curves below exact with ties.
+    """
+    order = np.argsort(-scores, kind="mergesort")
+    scores, y = scores[order], y[order]
+    last_of_each_score = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    true_positives = np.cumsum(y)[last_of_each_score]
+    false_positives = last_of_each_score + 1 - true_positives
+    return true_positives.astype(np.float64), false_positives.astype(np.float64)
+
+
+def _binary_inputs(y, scores) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).reshape(-1).astype(np.int64)
+    return (y == 1).astype(np.float64), np.asarray(scores, np.float64).reshape(-1)
+
+
+def roc_auc(y, scores) -> Optional[float]:
+    """Area under the ROC curve (trapezoids between the thresholds), or None with one class.
+
+    Equals the probability that a random positive scores above a random negative, ties
+    counting one half (sklearn's ``roc_auc_score``).
+    """
+    y, scores = _binary_inputs(y, scores)
+    positives, negatives = y.sum(), len(y) - y.sum()
+    if positives == 0 or negatives == 0:
+        return None
+    tp, fp = _cumulative_counts(y, scores)
+    tpr, fpr = np.r_[0.0, tp / positives], np.r_[0.0, fp / negatives]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def pr_auc(y, scores) -> Optional[float]:
+    """Average precision: sum over thresholds of (recall gained) x precision there, or None
+    without positives (sklearn's ``average_precision_score``; no interpolation)."""
+    y, scores = _binary_inputs(y, scores)
+    positives = y.sum()
+    if positives == 0:
+        return None
+    tp, fp = _cumulative_counts(y, scores)
+    precision, recall = tp / (tp + fp), tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def binary_ranking_metrics(y, outputs) -> dict[str, float]:
+    """``roc_auc`` and ``pr_auc`` of a binary model's outputs (logits; the sigmoid keeps their
+    order, so they rank as the probabilities do). Undefined ones are left out."""
+    probabilities = class_probabilities_np(outputs, BINARY)[:, 1]
+    values = {"roc_auc": roc_auc(y, probabilities), "pr_auc": pr_auc(y, probabilities)}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def example_metrics(y, outputs, kind: str, num_classes: int, groups: Optional[Mapping[str, np.ndarray]] = None
+                    ) -> tuple[dict[str, float], dict[str, dict]]:
+    """Metrics that need each example's output rather than the loop's sums.
+
+    Args:
+        y: True class ids of the split.
+        outputs: The model's outputs on it, in the same order.
+        kind, num_classes: The task.
+        groups: ``data.sensitive``: each column's group per example (see :mod:`bmrun.fairness`).
+
+    Returns:
+        Scalars (``roc_auc`` and ``pr_auc`` for binary tasks, ``fairness/<column>/<gap>``) and
+        the per-column fairness reports (``{column: {"groups": ..., <gap>: ...}}``).
+    """
+    from bmrun.fairness.metrics import fairness_reports, flat_gaps
+
+    scalars = binary_ranking_metrics(y, outputs) if kind == BINARY else {}
+    reports = fairness_reports(y, predicted_classes_np(outputs, kind), dict(groups or {}), kind, num_classes)
+    for column, report in reports.items():
+        scalars.update(flat_gaps(column, report))
+    return scalars, reports

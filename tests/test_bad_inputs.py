@@ -147,7 +147,17 @@ def _csv_stray(root: Path) -> Path:
     return _csv(root, "stray.csv", "age,city,label\n" + rows + "unknown,y,a\n")
 
 
+def _csv_people(root: Path, classes: str = "ab") -> Path:
+    rows = "".join(f"{20 + i},{'FM'[i % 2]},X,{classes[i % len(classes)]}\n" for i in range(30))
+    return _csv(root, f"people_{classes}.csv", "age,sex,country,label\n" + rows)
+
+
+def _csv_people_3_classes(root: Path) -> Path:
+    return _csv_people(root, "abc")
+
+
 CSV = ["data=csv", "data.target=label", "model=linear", *TINY]
+PEOPLE = ["data.path={csv_people}", *CSV]
 
 # (arguments, text the message must contain); {tmp} is the test's temporary folder.
 CATALOGUE = [
@@ -212,6 +222,23 @@ CATALOGUE = [
     (["data.path={csv_one_class}", *CSV], "the target 'label' has one class ('same'"),
     (["data.path={csv_stray}", *CSV], "line 32: column 'age' holds 'unknown'"),
     (["data.path={csv_table}", *CSV[:2], "model=rnn", *CSV[3:]], "model=rnn cannot read data=csv"),
+    # fairness: data.sensitive and the demographic-parity penalty
+    ([*PEOPLE, "data.sensitive=[gender]"], "no column 'gender' (data.sensitive); the header has 4 columns: "
+                                           "age, sex, country, label"),
+    ([*PEOPLE, "data.sensitive=[country]"], "the sensitive column 'country' (data.sensitive) holds one value"),
+    ([*PEOPLE, "data.sensitive=[age]"], "holds 30 distinct numbers; groups need a few labels, not a measurement. "
+                                        "Bin it"),
+    ([*PEOPLE, "data.sensitive=[label]"], "data.sensitive names the target 'label'"),
+    (["data=digits", "data.sensitive=[sex]", *TINY], "names columns of a table; data=digits has none"),
+    ([*PEOPLE, "data.target=age", "data.sensitive=[sex]"], "a regression target"),
+    ([*PEOPLE, "loss.fairness_penalty=-1"], "loss.fairness_penalty: is the weight of the demographic-parity "
+                                            "penalty: 0 (off) or more, got -1"),
+    ([*PEOPLE, "data.sensitive=[sex]", "loss.fairness_penalty=2"], "needs the group column the penalty compares: "
+                                                                    "loss.fairness_group=sex"),
+    ([*PEOPLE, "data.sensitive=[sex]", "loss.fairness_penalty=2", "loss.fairness_group=country"],
+     "'country' is not a sensitive column (data.sensitive=['sex'])"),
+    (["data.path={csv_people_3_classes}", *CSV, "data.sensitive=[sex]", "loss.fairness_penalty=2",
+      "loss.fairness_group=sex"], "needs a binary task; data=csv is multiclass"),
 ]
 
 def _ratings_without_item(root: Path) -> Path:
@@ -250,7 +277,8 @@ FACTORIES = {"ratings_without_item": _ratings_without_item, "ratings_with_text":
              "corrupt_run": _corrupt_run, "image_folder": _image_folder, "empty_image_folder": _empty_image_folder,
              "class_without_images": _class_without_images, "corrupt_image": _corrupt_image,
              "csv_table": _csv_table, "csv_ragged": _csv_ragged, "csv_latin1": _csv_latin1,
-             "csv_one_class": _csv_one_class, "csv_stray": _csv_stray}
+             "csv_one_class": _csv_one_class, "csv_stray": _csv_stray, "csv_people": _csv_people,
+             "csv_people_3_classes": _csv_people_3_classes}
 
 
 @pytest.mark.parametrize("args, needle", CATALOGUE, ids=[" ".join(a)[:60] for a, _ in CATALOGUE])

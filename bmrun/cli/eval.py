@@ -118,8 +118,11 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     task, inputs = describe(config.data)
     check_compatible(run, task, inputs, config.data.name, config.data)
     test = _test_metrics(run.model, config)
+    fairness = test.pop("_fairness")
     result = {"run_dir": str(run.run_dir), "data": config.data.name, "overrides": list(overrides),
               "num_examples": int(test.pop("_count")), "test": test}
+    if fairness:  # data.sensitive: the per-group reports, as in the run's metrics.json
+        result["fairness"] = fairness
     out = run.run_dir / ("eval.json" if not overrides else f"eval-{config.data.name}.json")
     atomic_write_json(out, result)
     return result, out
@@ -127,15 +130,21 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
 
 def _test_metrics(model, config) -> dict[str, Any]:
     """The training loop's evaluation of the test split (same data, steps and metric code)."""
-    from bmrun.outputs import eval_metrics, per_class_metrics
+    from bmrun.data.catalog import BINARY
+    from bmrun.outputs import eval_metrics, example_metrics, per_class_metrics
     from bmrun.training.job import build_evaluation
 
     data, pipeline, steps = build_evaluation(config, model)
     sums = {k: v.numpy() for k, v in steps.evaluate(pipeline.eval_dataset("test")).items()}
     metrics = eval_metrics(sums, data.task.kind)
+    reports: dict = {}
+    if data.task.kind == BINARY or data.test.groups:  # ROC-AUC, PR-AUC and the fairness gaps
+        scalars, reports = example_metrics(data.test.y, steps.split_outputs(pipeline, "test", in_graph=True),
+                                           data.task.kind, data.task.num_classes, data.test.groups)
+        metrics.update(scalars)
     if data.task.is_classification:  # as the training run's test.per_class
         metrics["per_class"] = per_class_metrics(sums["confusion"], data.task.class_names)
-    return {**metrics, "_count": len(data.test)}
+    return {**metrics, "_count": len(data.test), "_fairness": reports}
 
 
 def print_eval(result: dict[str, Any]) -> None:

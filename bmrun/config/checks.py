@@ -42,6 +42,7 @@ def check_compatibility(config: TrainConfig) -> None:
         raise ConfigError("loss.label_smoothing", "applies to classification only")
     if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
         raise ConfigError("data.class_weight", f"weighs classes; data={config.data.name} is a regression task")
+    _check_fairness(config, task)
     if inputs.kind in (TABLE, TEXT):
         _check_raw_columns(config, inputs)
     entry.check(config, task, inputs)
@@ -58,6 +59,33 @@ def check_compatibility(config: TrainConfig) -> None:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
     _check_augment(config, inputs)
     _check_few_labels(config, task, inputs)
+
+
+def _check_fairness(config: TrainConfig, task) -> None:
+    """``data.sensitive`` needs a table; the penalty needs a binary task and one of its columns."""
+    sensitive = list(getattr(config.data, "sensitive", None) or [])
+    if sensitive and config.data.name != "csv":
+        raise ConfigError("data.sensitive", f"names columns of a table; data={config.data.name} has none. Fairness "
+                          f"metrics need data=csv with the group column in the file (e.g. data=csv "
+                          f"data.path=people.csv data.target=income data.sensitive=[sex]).")
+    if sensitive and task.kind == REGRESSION:
+        raise ConfigError("data.sensitive", f"fairness metrics compare groups' selection rates, error rates and "
+                          f"accuracy, which need a classification task; data.target={config.data.target} is a "
+                          f"regression target (data.task=binary or multiclass if its values are classes).")
+    loss = config.loss
+    if loss.fairness_group is not None and loss.fairness_group not in sensitive:
+        listed = f"data.sensitive={sensitive}" if sensitive else "data.sensitive is empty"
+        raise ConfigError("loss.fairness_group", f"{loss.fairness_group!r} is not a sensitive column ({listed}); "
+                          f"add it: data.sensitive=[{loss.fairness_group}].")
+    if loss.fairness_penalty > 0:
+        if task.kind != BINARY:
+            raise ConfigError("loss.fairness_penalty", f"the demographic-parity penalty compares each group's mean "
+                              f"predicted positive probability, which needs a binary task; data={config.data.name} "
+                              f"is {task.kind}. Use loss.fairness_penalty=0 (the fairness metrics are still reported).")
+        if loss.fairness_group is None:
+            hint = f"loss.fairness_group={sensitive[0]}" if sensitive else "data.sensitive=[<column>] loss.fairness_group=<column>"
+            raise ConfigError("loss.fairness_group", f"loss.fairness_penalty={loss.fairness_penalty} needs the group "
+                              f"column the penalty compares: {hint}.")
 
 
 def _check_augment(config: TrainConfig, inputs) -> None:

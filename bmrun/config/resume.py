@@ -20,6 +20,7 @@ from bmrun.run_dir import CHECKPOINTS, CONFIG, require_run_dir
 SAFE_TO_CHANGE = ("trainer.max_epochs", "pretrain.max_epochs", "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
                   "trainer.keep_checkpoints", "trainer.test_with", "trainer.early_stopping.", "logger.", "verbose",
                   "objective", "fail_on_job_error", "data.path", "data.download", "data.eval_batch_size",
+                  "data.sensitive",
                   "device.intra_op_threads", "device.inter_op_threads", "device.memory_growth")
 _GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain")
 

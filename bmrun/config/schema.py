@@ -26,11 +26,18 @@ class LossConfig:
     name: str = "auto"  # auto picks from the dataset's task
     label_smoothing: float = 0.0
     l2: float = 0.0  # adds l2 * sum(w^2) over kernels and embeddings (coupled L2; see optimizer.weight_decay)
+    # Demographic-parity penalty (bmrun.fairness.penalty): adds fairness_penalty x the batch's
+    # max - min mean predicted positive probability over the groups of data column fairness_group.
+    fairness_penalty: float = 0.0
+    fairness_group: Optional[str] = None
 
     def __post_init__(self) -> None:
         choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse"))
         in_unit_interval("label_smoothing", self.label_smoothing)
         at_least("l2", self.l2, 0.0)
+        if self.fairness_penalty < 0:
+            raise ConfigError("fairness_penalty", f"is the weight of the demographic-parity penalty: 0 (off) or "
+                              f"more, got {self.fairness_penalty}")
 
 
 # ----------------------------------------------------------------------------- optimizer

@@ -25,6 +25,8 @@ class RawData:
         notes: What was inferred rather than declared (plugins), for the run's description.
         columns: ``table``/``text`` inputs (data=csv): which columns are numeric/categorical,
             or the text column and its vocabulary size; ``prepare()`` fits their encoding.
+        groups_train, groups_test: ``data.sensitive`` (data=csv): each sensitive column's
+            group per row, beside the features (see :mod:`bmrun.fairness.groups`).
     """
 
     x_train: np.ndarray
@@ -35,12 +37,15 @@ class RawData:
     y_val: Optional[np.ndarray] = None
     notes: str = ""
     columns: Optional[dict] = None
+    groups_train: Optional[dict] = None
+    groups_test: Optional[dict] = None
 
 
 @dataclass
 class Split:
     x: np.ndarray  # or, for table inputs, a dict of column arrays
     y: np.ndarray
+    groups: Optional[dict] = None  # data.sensitive: {column: group of each example}
 
     def __len__(self) -> int:
         return len(self.y)
@@ -107,7 +112,9 @@ def filter_classes(raw: RawData, classes: Sequence[int]) -> RawData:
     keep_test = mapping[raw.y_test] >= 0
     filtered = RawData(take(raw.x_train, keep_train), mapping[raw.y_train[keep_train]],
                        take(raw.x_test, keep_test), mapping[raw.y_test[keep_test]], notes=raw.notes,
-                       columns=raw.columns)
+                       columns=raw.columns,
+                       groups_train=raw.groups_train and take(raw.groups_train, keep_train),
+                       groups_test=raw.groups_test and take(raw.groups_test, keep_test))
     if raw.x_val is not None:
         keep_val = mapping[raw.y_val] >= 0
         filtered.x_val, filtered.y_val = take(raw.x_val, keep_val), mapping[raw.y_val[keep_val]]
@@ -149,10 +156,12 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     if len(order) - n_val < 1:
         raise DataError(f"only {len(order)} training examples left after data.limit and data.val_fraction.")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task))
+    groups = raw.groups_train
+    train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
+                  groups and take(groups, train_idx))
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
-        Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task))
-    test = Split(raw.x_test, _labels(raw.y_test, task))
+        Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
+    test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
     if inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
         from bmrun.data.columns import fit_columns

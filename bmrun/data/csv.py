@@ -40,7 +40,8 @@ class CsvConfig(DataConfig):
         split_seed: Seed of that split (fixed, so runs with different seeds share a test set).
         task: ``auto`` (from the target's values), ``binary``, ``multiclass`` or ``regression``.
         categorical, numeric: Columns whose inferred kind you override.
-        drop: Columns to leave out.
+        drop: Columns to leave out of the model's inputs (a ``data.sensitive`` column listed here
+            is still read for the fairness metrics).
         text: One free-text column to model alone (a text dataset).
         vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).
         max_len: Tokens per text (cut or padded).
@@ -118,7 +119,7 @@ def _cache_key(cfg: Any) -> tuple:
         stat = path.stat() if path is not None and path.is_file() else None
         files.append((str(path), stat and (stat.st_mtime_ns, stat.st_size)))
     keys = ("target", "test_fraction", "split_seed", "task", "categorical", "numeric", "drop", "text",
-            "vocab_size", "max_len", "delimiter")
+            "vocab_size", "max_len", "delimiter", "sensitive")
     return (tuple(files),) + tuple(repr(getattr(cfg, k)) for k in keys)
 
 
@@ -143,6 +144,7 @@ def parse(cfg: Any) -> Parsed:
             raise DataError(f"{table.path}: no feature column left besides the target {cfg.target!r}; the file "
                             f"needs at least one numeric or categorical column.")
     task, labels, keep = _target(table, cfg)
+    groups = _groups(table, cfg, keep, check=True)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} rows without a {cfg.target} value left out")
     x = _features(table, cfg, kinds)
@@ -154,10 +156,12 @@ def parse(cfg: Any) -> Parsed:
                 test.require(name, "test_path")
         _, test_labels, test_keep = _target(test, cfg, task)
         x_test, y_test = _rows(_features(test, cfg, kinds), test_keep), test_labels[test_keep]
-        x_train, y_train = x, y
+        x_train, y_train, groups_train = x, y, groups
+        groups_test = _groups(test, cfg, test_keep, check=False)
     else:
         test_idx, train_idx = stratified_split(y, task, cfg.test_fraction, cfg.split_seed)
         x_train, y_train, x_test, y_test = _rows(x, train_idx), y[train_idx], _rows(x, test_idx), y[test_idx]
+        groups_train, groups_test = _rows(groups, train_idx), _rows(groups, test_idx)
     if cfg.text:
         layout = {"text": cfg.text, "vocab_size": int(cfg.vocab_size), "max_len": int(cfg.max_len)}
         inputs = InputSpec(TEXT, (int(cfg.max_len),), vocab_size=int(cfg.vocab_size))
@@ -165,8 +169,30 @@ def parse(cfg: Any) -> Parsed:
         layout = {kind: [n for n, k in kinds.items() if k == kind] for kind in (reader.NUMERIC, reader.CATEGORICAL)}
         inputs = InputSpec(TABLE, (len(kinds),))
         notes.append(", ".join(f"{len(v)} {k}" for k, v in layout.items()) + " columns")
-    raw = RawData(x_train, y_train, x_test, y_test, notes="; ".join(notes), columns=layout)
+    raw = RawData(x_train, y_train, x_test, y_test, notes="; ".join(notes), columns=layout,
+                  groups_train=groups_train or None, groups_test=groups_test or None)
     return Parsed(raw, task, inputs)
+
+
+def _groups(table: reader.Table, cfg: Any, keep: np.ndarray, *, check: bool) -> dict[str, np.ndarray]:
+    """``data.sensitive``: each column's group per kept row (read even when ``data.drop`` lists it).
+
+    Args:
+        check: Refuse columns that cannot define groups (the training file's values decide).
+    """
+    from bmrun.fairness.groups import check_sensitive, group_values
+
+    groups = {}
+    for name in cfg.sensitive:
+        table.require(name, "sensitive")
+        if name == cfg.target:
+            raise DataError(f"{table.path}: data.sensitive names the target {name!r}; fairness compares groups of "
+                            f"another column (e.g. data.sensitive=[sex]).")
+        values = group_values(reader.string_values(table, name))[keep]
+        if check:
+            check_sensitive(name, values, str(table.path))
+        groups[name] = values
+    return groups
 
 
 def _features(table: reader.Table, cfg: Any, kinds: dict[str, str]):

@@ -7,7 +7,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Union
 
 from omegaconf import MISSING
@@ -46,6 +46,9 @@ class DataConfig:
     # unlabeled pool (used by trainer.semi_supervised; pretrain= uses every image). Val and test
     # splits are untouched.
     label_fraction: float = 1.0
+    # Columns whose groups fairness is measured over (data=csv only; bmrun.fairness). They stay
+    # model inputs unless data.drop lists them.
+    sensitive: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         in_unit_interval("val_fraction", self.val_fraction)

@@ -35,10 +35,14 @@ class DataPipeline:
         batch_plan: ``plan(x, y, epoch, index) -> batch``: turns each (augmented) training batch
             into the tuple the compiled step takes, in-graph (semi-supervised training adds an
             unlabeled batch and its views; pretraining makes the pretext inputs). None: ``(x, y)``.
+        train_groups: The group id of each training example (``loss.fairness_group``), or None.
+            Given, every training batch is ``(x, y, group_ids)``: the ids travel beside the
+            labels for the fairness penalty and never reach the model.
     """
 
     def __init__(self, data: PreparedData, *, batch_size: int, eval_batch_size: int, shuffle: bool,
-                 seed: int, limit_train_batches: int = 0, augment=None, batch_plan=None):
+                 seed: int, limit_train_batches: int = 0, augment=None, batch_plan=None,
+                 train_groups: Optional[np.ndarray] = None):
         self.data = data
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
@@ -51,9 +55,13 @@ class DataPipeline:
         # Image files too big to hold (data=image_folder over data.memory_budget) are read from
         # disk every epoch instead: train_dataset and eval_dataset decode them, batch_at cannot.
         self.streaming = bool(getattr(data.train.x, "streamed", False))
+        self._train_groups = None
         if not self.streaming:
             with tf.device("/cpu:0"):
                 self._train_x, self._train_y = _resident(data.train)
+                if train_groups is not None:
+                    self._train_groups = tf.Variable(np.asarray(train_groups, np.int32), trainable=False,
+                                                     name="train_groups")
         self._eval_tensors: dict = {}
 
     def order(self, epoch: int) -> np.ndarray:
@@ -71,11 +79,12 @@ class DataPipeline:
             return self._streamed_train(order[skip_batches * batch:], epoch, skip_batches)
         order = tf.constant(order[skip_batches * batch:])
         num_batches = self.steps_per_epoch - skip_batches
-        x_var, y_var = self._train_x, self._train_y
+        x_var, y_var, groups = self._train_x, self._train_y, self._train_groups
 
         def gather(i):
             idx = order[i * batch:(i + 1) * batch]
-            return as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx)
+            examples = (as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx))
+            return examples if groups is None else examples + (tf.gather(groups, idx),)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
         return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
@@ -89,16 +98,19 @@ class DataPipeline:
         if self.augmenter is None and self.batch_plan is None:
             return dataset
         return dataset.enumerate(start=skip_batches).map(
-            lambda i, batch: self.finish(batch[0], batch[1], epoch, i), num_parallel_calls=AUTOTUNE,
+            lambda i, batch: self.finish(batch[0], batch[1], epoch, i, *batch[2:]), num_parallel_calls=AUTOTUNE,
             deterministic=True)
 
-    def finish(self, x, y, epoch, index) -> tuple:
-        """A gathered training batch as the step takes it: augmented (``augment=``), then planned."""
+    def finish(self, x, y, epoch, index, *extra) -> tuple:
+        """A gathered training batch as the step takes it: augmented (``augment=``), then planned.
+
+        ``extra`` (the fairness group ids) travels unchanged after the planned batch.
+        """
         if self.augmenter is not None:
             x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
         if self.batch_plan is not None:
-            return self.batch_plan(x, y, tf.cast(epoch, tf.int64), tf.cast(index, tf.int64))
-        return x, y
+            return tuple(self.batch_plan(x, y, tf.cast(epoch, tf.int64), tf.cast(index, tf.int64))) + extra
+        return (x, y, *extra)
 
     @staticmethod
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
@@ -115,10 +127,13 @@ class DataPipeline:
         return tf.constant(self.order(epoch)[: self.steps_per_epoch * self.batch_size].astype(np.int32))
 
     def batch_at(self, order: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor) -> tuple:
-        """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields."""
+        """Batch ``index`` of an epoch, gathered in-graph: the same batch ``train_dataset`` yields
+        (with its group ids when the pipeline has them)."""
         batch = self.batch_size
         idx = order[index * batch:(index + 1) * batch]
-        return self.finish(as_model_input(_gather(self._train_x, idx)), tf.gather(self._train_y, idx), epoch, index)
+        extra = () if self._train_groups is None else (tf.gather(self._train_groups, idx),)
+        return self.finish(as_model_input(_gather(self._train_x, idx)), tf.gather(self._train_y, idx), epoch, index,
+                           *extra)
 
     def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
         """``val`` or ``test`` as model-ready tensors (converted once per run, then reused)."""

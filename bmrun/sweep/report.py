@@ -21,6 +21,9 @@ from bmrun.sweep.summary import (COMPLETED, csv_text, default_sort_key, is_failu
 
 # The metrics a compact table shows for test and val; everything else is in the CSV.
 _HEADLINE = ("accuracy", "mse")
+# ...and for test only: ranking quality of binary tasks and the fairness gaps (data.sensitive),
+# whose trade-off against accuracy a sweep of loss.fairness_penalty is run to see.
+_TEST_HEADLINE = ("roc_auc", "demographic_parity_difference", "equalized_odds_difference", "macro_f1_difference")
 _MAX_ERROR_CHARS = 80
 _TEXT_MIN_WIDTH = 20  # narrow terminals: rich would otherwise squeeze overrides/error to nothing
 # Sweepers write floats at full precision (optimizer.lr=0.004430375245218269); the table shows
@@ -45,7 +48,8 @@ def varying_overrides(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 def table_columns(rows: Sequence[Mapping[str, Any]], sort_key: Optional[str]) -> list[str]:
     """The columns of the compact table/Markdown view."""
     metrics = [key for key in metric_columns(rows)
-               if key.split("/")[0] in ("test", "val") and key.split("/", 1)[1] in _HEADLINE]
+               if (key.split("/")[0] in ("test", "val") and key.split("/", 1)[1] in _HEADLINE)
+               or (key.startswith("test/") and key.rsplit("/", 1)[1] in _TEST_HEADLINE)]
     columns = ["job", "status", "overrides"]
     if sort_key and sort_key not in metrics and sort_key not in columns:
         columns.append(sort_key)

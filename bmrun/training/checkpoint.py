@@ -30,7 +30,7 @@ BEST_WEIGHTS = "best.weights.h5"
 class TrainingState:
     """Loop position and early-stopping record, as variables so checkpoints carry them."""
 
-    def __init__(self, sum_names: tuple = ("loss_sum", "correct", "count")) -> None:
+    def __init__(self, sum_names: tuple[str, ...] = ("loss_sum", "correct", "count")) -> None:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # finished epochs
         self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False)

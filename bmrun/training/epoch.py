@@ -14,10 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
+from bmrun.data.catalog import BINARY
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
+from bmrun.outputs import example_metrics
 
 
 @dataclass
@@ -81,6 +84,7 @@ class EpochLoop:
         self.throughput = Throughput()
         self._val_dataset = None
         self.last_sums: dict = {}  # named sums of the latest evaluation (per-class test metrics)
+        self.fairness: dict = {}  # split -> {sensitive column: report} of its latest evaluation
         if self.has_val and not job.resident:
             self._val_dataset = job.distribute(job.pipeline.eval_dataset("val"))
 
@@ -169,7 +173,24 @@ class EpochLoop:
             dataset = self._val_dataset if split == "val" else self.test_dataset()
             sums = job.steps.evaluate(dataset)
         self.last_sums = {k: v.numpy() for k, v in sums.items()}
-        return job.steps.eval_metrics(self.last_sums)
+        return {**job.steps.eval_metrics(self.last_sums), **self._per_example_metrics(split)}
+
+    def _per_example_metrics(self, split: str) -> dict[str, float]:
+        """Metrics that need each example's output: ROC-AUC and PR-AUC (binary tasks) and the
+        fairness gaps of ``data.sensitive`` (their per-group reports go to :attr:`fairness`)."""
+        part, kind = getattr(self.job.data, split), self.task.kind
+        groups = part.groups or {}
+        if self.job.pretext is not None or (kind != BINARY and not groups):  # a pretext task has no classes
+            return {}
+        scalars, reports = example_metrics(part.y, self._outputs(split), kind, self.task.num_classes, groups)
+        if reports:
+            self.fairness[split] = reports
+        return scalars
+
+    def _outputs(self, split: str) -> np.ndarray:
+        """The model's outputs on every example of ``split``, in order."""
+        job = self.job
+        return job.steps.split_outputs(job.pipeline, split, in_graph=job.resident)
 
     def test_dataset(self):
         """The test split, distributed like every evaluation dataset."""

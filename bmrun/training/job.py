@@ -19,6 +19,7 @@ import tensorflow as tf
 from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
+from bmrun.data.catalog import BINARY
 from bmrun.data.pipeline import DataPipeline
 from bmrun.models import build_model
 from bmrun.run_dir import CHECKPOINTS
@@ -92,10 +93,23 @@ class Job:
                 f"{self.device.description}; run dir {self.run_dir}" + (f"; {d.notes}" if d.notes else ""))
 
 
-def make_pipeline(config, data, *, shuffle: bool, batch_plan=None) -> DataPipeline:
+def make_pipeline(config, data, *, shuffle: bool, batch_plan=None, train_groups=None) -> DataPipeline:
     return DataPipeline(data, batch_size=config.data.batch_size, eval_batch_size=config.data.eval_batch_size,
                         shuffle=shuffle, seed=config.seed, limit_train_batches=config.trainer.limit_train_batches,
-                        augment=config.augment, batch_plan=batch_plan)
+                        augment=config.augment, batch_plan=batch_plan, train_groups=train_groups)
+
+
+def penalty_groups(config, data) -> tuple[Optional[np.ndarray], int]:
+    """The training examples' group ids of ``loss.fairness_group`` and the number of groups, or
+    ``(None, 0)`` when the run has no demographic-parity penalty (binary tasks only: config
+    validation refuses a penalty on other tasks)."""
+    column = config.loss.fairness_group
+    if column is None or data.task.kind != BINARY or not data.train.groups:
+        return None, 0
+    from bmrun.fairness.groups import group_ids, group_names
+
+    names = group_names(data.train.groups[column])
+    return group_ids(data.train.groups[column], names), len(names)
 
 
 def make_loss_fn(config, data) -> Callable:
@@ -139,7 +153,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     """
     data = load_prepared(config.data, config.seed, all_labels=config.pretrain.enabled)  # pretraining: every image
     pretext, plan = _what_to_learn(config, data)
-    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle, batch_plan=plan)
+    train_groups, num_groups = penalty_groups(config, data)
+    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle, batch_plan=plan, train_groups=train_groups)
     steps_per_epoch = pipeline.steps_per_epoch
     strategy = device.strategy
     with strategy.scope():
@@ -165,7 +180,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     steps = _make_steps(config, pretext, trained, loss_fn, optimizer, data.task, strategy,
                         global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
                         adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
-                        tta_flip=config.augment.tta == "flip")
+                        tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
+                        fairness_groups=num_groups)
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data

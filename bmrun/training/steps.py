@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from bmrun.data.catalog import REGRESSION, TaskSpec
+from bmrun.fairness.penalty import demographic_parity_gap
 from bmrun.outputs import eval_metrics, predicted_classes, train_metrics
 from bmrun.training import adversarial as attacks
 
@@ -60,12 +62,17 @@ class CompiledSteps:
             normalisation and other parameters are left alone, as Keras's regularizers do).
         tta_flip: Evaluate each image and its mirror image and average the two outputs
             (``augment.tta=flip``); training steps are unchanged.
+        fairness_penalty: λ of the demographic-parity penalty (:mod:`bmrun.fairness.penalty`).
+        fairness_groups: Number of groups of ``loss.fairness_group`` (0: no group travels with
+            the batches). When set, every training batch is ``(x, y, group_ids)`` and the steps
+            return the penalty's own named sum, ``fairness_penalty_sum``.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
                  adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
-                 l2: float = 0.0, tta_flip: bool = False):
+                 l2: float = 0.0, tta_flip: bool = False, fairness_penalty: float = 0.0,
+                 fairness_groups: int = 0):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
@@ -73,9 +80,11 @@ class CompiledSteps:
         self.adversarial = adversarial
         self.l2 = l2
         self.tta_flip = tta_flip
+        self.fairness_penalty, self.fairness_groups = float(fairness_penalty), int(fairness_groups)
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
-        self.sum_names = ("loss_sum", "correct", "count")  # what each training step returns
+        # What each training step returns (and a checkpoint keeps for the epoch in progress).
+        self.sum_names = ("loss_sum", "correct", "count") + (("fairness_penalty_sum",) if self.fairness_groups else ())
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self.batch_at = batch_at
         self.train_steps = tf.function(self._train_steps)
@@ -83,6 +92,7 @@ class CompiledSteps:
         self.evaluate = tf.function(self._evaluate)
         self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
         self._evaluate_tensors = None
+        self._predict_tensors = None
         self._eval_batch_size = 0
 
     # ------------------------------------------------------------------ training
@@ -95,19 +105,25 @@ class CompiledSteps:
             x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
         return attacks.mix(x, x_adv, spec.fraction)
 
-    def _train_step(self, x, y) -> dict:
+    def _train_step(self, x, y, group_ids=None) -> dict:
         if self.adversarial is not None:
             x = self._attack(x, y)
         with tf.GradientTape() as tape:
             outputs = self.model(x, training=True)
             per_example = self.loss_fn(y, outputs)
             loss = tf.reduce_sum(per_example) / self.global_batch_size + self._penalty()
+            if group_ids is not None:
+                fairness = self.fairness_penalty * demographic_parity_gap(outputs, group_ids, self.fairness_groups)
+                loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
-        return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
-                "correct": self._correct(y, outputs),
-                "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
+        count = tf.cast(tf.shape(per_example)[0], tf.float32)
+        sums = {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)), "correct": self._correct(y, outputs),
+                "count": count}
+        if group_ids is not None:  # batch-size weighted, like the loss: sum / count is the mean
+            sums["fairness_penalty_sum"] = fairness * count
+        return sums
 
     def _penalty(self):
         """This replica's share of the weight regularisers and of ``loss.l2`` (inside the tape)."""
@@ -132,7 +148,7 @@ class CompiledSteps:
         sums = {name: tf.constant(0.0) for name in self.sum_names}
         first_bad = tf.constant(-1, tf.int32)
         for i in tf.range(num_steps):
-            batch = next_batch(i)  # (x, y), or what the pipeline's batch plan makes of them
+            batch = next_batch(i)  # (x, y), what the pipeline's batch plan makes of them, or (x, y, group_ids)
             step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
             bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
             first_bad = tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
@@ -211,6 +227,38 @@ class CompiledSteps:
             x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)  # a dict for table inputs
             sums = _add(sums, self._eval_step(x_batch, y[i * batch:(i + 1) * batch]))
         return sums
+
+    def predict_tensors(self, x, batch_size: int) -> tf.Tensor:
+        """The model's outputs (float32) on a whole split held as tensors, batch by batch in-graph.
+
+        Probability-based metrics (ROC-AUC, PR-AUC) and per-group metrics need each example's
+        output, not the sums :meth:`evaluate_tensors` returns.
+        """
+        if self._predict_tensors is None:
+            spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)]
+            self._predict_tensors = tf.function(self._predict_in_graph, input_signature=spec)
+            self._eval_batch_size = self._eval_batch_size or batch_size
+        return self._predict_tensors(x)
+
+    def split_outputs(self, pipeline, split: str, *, in_graph: bool) -> np.ndarray:
+        """The model's outputs on every example of ``split`` of a :class:`~bmrun.data.pipeline.DataPipeline`,
+        in order: in one compiled call over the resident split (``in_graph``), else batch by batch
+        through tf.data (streamed image files, multi-device runs)."""
+        if in_graph and not pipeline.streaming:
+            x, _ = pipeline.eval_tensors(split)
+            return self.predict_tensors(x, pipeline.eval_batch_size).numpy()
+        batches = [tf.cast(self.model(x, training=False), tf.float32).numpy() for x, _ in pipeline.eval_dataset(split)]
+        return np.concatenate(batches)
+
+    def _predict_in_graph(self, x) -> tf.Tensor:
+        batch = self._eval_batch_size
+        count = tf.shape(tf.nest.flatten(x)[0])[0]
+        num_batches = (count + batch - 1) // batch
+        outputs = tf.TensorArray(tf.float32, size=num_batches, infer_shape=False)
+        for i in tf.range(num_batches):
+            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)
+            outputs = outputs.write(i, tf.cast(self.model(x_batch, training=False), tf.float32))
+        return outputs.concat()
 
     def _evaluate_fgsm(self, dataset, epsilon) -> dict:
         """``{correct, count}`` of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""

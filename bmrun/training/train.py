@@ -153,6 +153,10 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     if job.class_weight is not None:  # data.class_weight=balanced: the weights the loss used
         metrics["class_weight"] = job.class_weight
     metrics.update(job.record())
+    if loop.fairness.get("test"):  # data.sensitive: fairness.<column> is the test report, .val the last val's
+        metrics["fairness"] = {column: {**report, **({"val": loop.fairness["val"][column]}
+                                                     if column in loop.fairness.get("val", {}) else {})}
+                               for column, report in loop.fairness["test"].items()}
     # A pretrain run has no accuracy: its objective is the pretext loss.
     key = objective_key(config.objective, "pretext" if job.pretext is not None else job.task.kind)
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
