@@ -214,3 +214,17 @@ def test_tta_is_refused_for_non_image_data():
         validated(["data=diabetes", "model=linear", "augment.tta=flip"])
     with pytest.raises(ConfigError, match="tta"):
         validated(["augment.tta=rotate"])
+
+
+def test_cutout_blacks_out_one_square_per_image_at_a_seeded_place():
+    images = np.full((16, 28, 28, 1), 100.0, np.float32)
+    augmenter = _augmenter(cutout=0.3, seed=3)
+    out = augmenter(images, 0, 0).numpy()
+    black = (out == 0).sum(axis=(1, 2, 3))
+    assert (black > 0).all() and (black <= 8 * 8).all()  # round(0.3 * 28) = 8: one 8x8 square, clipped at borders
+    assert (black == 64).sum() >= 4  # most squares lie wholly inside the image
+    assert set(np.unique(out)) == {0.0, 100.0}  # nothing else changes
+    np.testing.assert_array_equal(out, augmenter(images, 0, 0).numpy())  # keyed on (seed, epoch, batch)
+    assert not np.array_equal(out, augmenter(images, 0, 1).numpy())
+    with pytest.raises(ConfigError, match="cutout"):
+        validated(["augment.cutout=1.5"])

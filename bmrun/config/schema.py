@@ -189,10 +189,12 @@ class AugmentConfig:
     horizontal_flip: bool = False  # off by default: digits and letters must not mirror
     rotation: float = 0.0  # degrees: each image turns by a uniform angle in [-rotation, rotation]
     noise_std: float = 0.0  # Gaussian noise, in pixel units (raw images are 0..255)
+    cutout: float = 0.0  # side of one square blacked out at a random place, as a share of the image side
 
     @property
     def enabled(self) -> bool:
-        return self.shift > 0 or self.horizontal_flip or self.rotation > 0 or self.noise_std > 0
+        return (self.shift > 0 or self.horizontal_flip or self.rotation > 0 or self.noise_std > 0
+                or self.cutout > 0)
 
     def __post_init__(self) -> None:
         choice("tta", self.tta, ("none", "flip"))
@@ -201,6 +203,7 @@ class AugmentConfig:
         if self.rotation > 180:
             raise ConfigError("rotation", f"is a largest angle in degrees, at most 180, got {self.rotation}")
         at_least("noise_std", self.noise_std, 0.0)
+        in_unit_interval("cutout", self.cutout)
 
 
 # ----------------------------------------------------------------------------- top level

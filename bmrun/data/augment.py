@@ -36,15 +36,19 @@ class Augmenter:
         rotation: Largest rotation in degrees (uniform in ``[-rotation, rotation]``, bilinear).
         noise_std: Standard deviation of additive Gaussian noise, in pixel units. Not clipped
             to 0..255: clipping would halve the noise on black backgrounds and bias it upwards.
+        cutout: Side of one square set to 0 (black) at a random centre in each image, as a share
+            of the image side, clipped at the border (Cutout / random erasing: the model may not
+            rely on any one region).
         seed: The run's seed.
     """
 
     def __init__(self, *, shift: int = 0, horizontal_flip: bool = False, rotation: float = 0.0,
-                 noise_std: float = 0.0, seed: int = 0):
+                 noise_std: float = 0.0, cutout: float = 0.0, seed: int = 0):
         self.shift = int(shift)
         self.horizontal_flip = bool(horizontal_flip)
         self.rotation = float(rotation)
         self.noise_std = float(noise_std)
+        self.cutout = float(cutout)
         self.seed = int(seed)
         # Traced once and reused: tf.data re-traces its map function for every epoch's dataset,
         # and tracing the transforms each time would cost more than a small epoch's augmenting.
@@ -56,7 +60,7 @@ class Augmenter:
         if cfg is None or not cfg.enabled:
             return None
         return cls(shift=cfg.shift, horizontal_flip=cfg.horizontal_flip, rotation=cfg.rotation,
-                   noise_std=cfg.noise_std, seed=seed)
+                   noise_std=cfg.noise_std, cutout=cfg.cutout, seed=seed)
 
     @property
     def geometric(self) -> bool:
@@ -84,7 +88,9 @@ class Augmenter:
         return self._batch(images, tf.cast(epoch, tf.int64), tf.cast(batch_index, tf.int64))
 
     def _augment(self, images: tf.Tensor, epoch: tf.Tensor, batch_index: tf.Tensor) -> tf.Tensor:
-        keys = tf.random.experimental.stateless_split(self.batch_key(epoch, batch_index), num=4, alg=_ALG)
+        # Five keys; the first four are those of the transforms that predate cutout, so their
+        # numbers (and every earlier run's batches) are unchanged.
+        keys = tf.random.experimental.stateless_split(self.batch_key(epoch, batch_index), num=5, alg=_ALG)
         out = images
         if self.geometric:
             out = self._transform(out, keys)
@@ -92,6 +98,8 @@ class Augmenter:
             noise = tf.random.stateless_normal(tf.shape(out), seed=keys[3], stddev=self.noise_std,
                                                dtype=tf.float32, alg=_ALG)
             out = out + tf.cast(noise, out.dtype)
+        if self.cutout > 0:
+            out = out * tf.cast(_cutout_mask(tf.shape(out), self.cutout, keys[4]), out.dtype)
         return out
 
     def _transform(self, images: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
