@@ -27,8 +27,9 @@ BATCH, NUM_OUTPUTS, VOCAB = 4, 3, 30
 VARIANTS = {
     "lstm": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6)),
     "gru_bi_2": ("rnn", dict(cell="gru", num_layers=2, hidden_dim=8, bidirectional=True, dropout_rate=0.1,
-                           embedding_dim=6, pooling="max")),
+                           embedding_dim=6)),
     "lstm_mean": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6, pooling="mean")),
+    "gru_max": ("rnn", dict(cell="gru", hidden_dim=8, embedding_dim=6, pooling="max")),
     "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
                                           pooling="mean", position="learned", stem="conv")),
     "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,
@@ -127,6 +128,18 @@ def test_trailing_padding_does_not_change_the_output(variant):
     # ... while a real token does change them (the check above is not vacuous).
     changed = predict(long, padded_tokens([[4, 9, 5]] + sequences[1:], 14))
     assert np.abs(changed[0] - out_long[0]).max() > 1e-5
+
+
+def test_max_over_a_bidirectional_layer_ignores_padding():
+    """A Bidirectional layer outputs zeros at padded steps: the max must not pick them up."""
+    keras.utils.set_random_seed(0)
+    args = dict(cell="gru", hidden_dim=8, bidirectional=True, embedding_dim=6, pooling="max", num_outputs=NUM_OUTPUTS)
+    short = BasicModel("rnn", **args, **common_args("tokens", 6))
+    long = BasicModel("rnn", **args, **common_args("tokens", 14))
+    long.set_weights(short.get_weights())
+    sequences = [[4, 9, 2], [7, 1, 3, 3, 8, 5], [11]]
+    np.testing.assert_allclose(predict(long, padded_tokens(sequences, 14)), predict(short, padded_tokens(sequences, 6)),
+                               rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", ["tf_mean_learned", "tf_cls_sin"])
