@@ -157,6 +157,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         raise DataError(f"only {len(order)} training examples left after data.limit and data.val_fraction.")
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     groups = raw.groups_train
+    if len(train_idx) == len(raw.y_train) and isinstance(raw.x_train, np.ndarray):  # all, in order: no copy
+        train_idx = slice(None)
     train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
                   groups and take(groups, train_idx))
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
@@ -191,6 +193,16 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
     """Images: one mean/variance over all pixels. Tabular and sequences: per feature."""
     if getattr(x, "streamed", False):  # image files (data=image_folder): sums taken while checking them
         return x.pixel_stats()
+    if inputs.kind == IMAGE and x.dtype == np.uint8:
+        # Exact statistics from the histogram of pixel values, chunk by chunk: twice as fast
+        # as float sums and no large temporary (a float64 copy of 60k images is ~400 MB).
+        counts = np.zeros(256, np.int64)
+        for start in range(0, len(x), 4096):
+            counts += np.bincount(x[start:start + 4096].reshape(-1), minlength=256)
+        values = np.arange(256, dtype=np.float64)
+        mean = (counts * values).sum() / x.size
+        variance = (counts * values * values).sum() / x.size - mean ** 2
+        return np.array(mean, np.float32), np.array(max(variance, 1e-12), np.float32)
     if inputs.kind == IMAGE:
         # Chunked sums: a float64 copy of 60k images would add ~700 MB to the peak memory.
         total, squares, count = 0.0, 0.0, x.size

@@ -52,7 +52,7 @@ class Augmenter:
         self.seed = int(seed)
         # Traced once and reused: tf.data re-traces its map function for every epoch's dataset,
         # and tracing the transforms each time would cost more than a small epoch's augmenting.
-        self._batch = tf.function(self._augment, reduce_retracing=True)
+        self._batch = tf.function(self._augment, reduce_retracing=True, autograph=False)
 
     @classmethod
     def from_config(cls, cfg: Any, seed: int) -> Optional["Augmenter"]:
