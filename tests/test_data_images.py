@@ -141,6 +141,7 @@ def test_prepare_is_seeded_limits_filters_and_fits_stats_on_train_only():
     np.testing.assert_array_equal(a.val.x, b.val.x)
     assert not np.array_equal(a.val.x, c.val.x)
     assert np.isclose(a.input_mean, a.train.x.astype(np.float64).mean())
+    assert a.train.x.dtype == np.uint8 and np.isclose(a.input_variance, a.train.x.astype(np.float64).var())
     config = validated(["data=mnist", "data.classes=[3,7]"])
     task, inputs = describe(config.data)
     filtered = prepare(raw, task, inputs, val_fraction=0.1, limit=None, normalize=True, seed=0, classes=[3, 7])

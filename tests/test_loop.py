@@ -116,3 +116,32 @@ def test_precision_auto_picks_bf16_only_where_the_cpu_multiplies_it(monkeypatch,
     import keras
 
     keras.mixed_precision.set_global_policy("float32")
+
+
+def test_resident_training_and_evaluation_need_no_autograph(tmp_path, monkeypatch):
+    # Converting a function costs 0.05-0.1 s of every start-up: the resident loops are written
+    # as graph loops (fold_range), so nothing of bmrun's should pass through AutoGraph.
+    from tensorflow.python.autograph.impl import api
+
+    converted = []
+    original = api._convert_actual
+
+    def spy(entity, program_ctx):
+        converted.append(f"{getattr(entity, '__module__', '')}.{getattr(entity, '__qualname__', '')}")
+        return original(entity, program_ctx)
+
+    monkeypatch.setattr(api, "_convert_actual", spy)
+    metrics = train_in_process(tmp_path, [*SHORT, "trainer.max_epochs=1", "augment=standard"])
+    assert metrics["test"]["accuracy"] > 0.3
+    assert converted, "the spy saw nothing (Keras's export signature is still converted)"
+    assert [name for name in converted if name.startswith("bmrun.")] == []
+
+
+def test_fold_range_is_a_python_loop_in_the_graph():
+    import tensorflow as tf
+
+    from bmrun.training.steps import fold_range
+
+    squares = tf.function(lambda n: fold_range(n, lambda i, s: s + i * i, tf.constant(0)), autograph=False)
+    assert int(squares(tf.constant(5))) == 0 + 1 + 4 + 9 + 16
+    assert int(squares(tf.constant(0))) == 0
