@@ -56,6 +56,7 @@ class OptimizerConfig:
     schedule: str = "constant"  # constant | cosine | warmup_cosine | linear
     warmup_epochs: float = 0.0
     min_lr_ratio: float = 0.0  # final lr of decaying schedules, as a fraction of lr
+    ema_decay: float = 0.0  # > 0: evaluate, test and export a moving average of the weights
 
     def __post_init__(self) -> None:
         choice("name", self.name, ("sgd", "adam", "adamw"))
@@ -72,6 +73,7 @@ class OptimizerConfig:
         choice("schedule", self.schedule, ("constant", "cosine", "warmup_cosine", "linear"))
         at_least("warmup_epochs", self.warmup_epochs, 0.0)
         in_unit_interval("min_lr_ratio", self.min_lr_ratio, closed_top=True)
+        in_unit_interval("ema_decay", self.ema_decay)
 
 
 # ----------------------------------------------------------------------------- device

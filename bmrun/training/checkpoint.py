@@ -81,14 +81,16 @@ class Checkpointer:
     Args:
         directory: The run's ``checkpoints/`` folder.
         model, optimizer, state: What a checkpoint holds.
+        extra: More named trackables (the weights' moving average).
         keep: How many recent checkpoints stay on disk (``trainer.keep_checkpoints``).
     """
 
-    def __init__(self, directory: Path, model, optimizer, state: TrainingState, *, keep: int = 2):
+    def __init__(self, directory: Path, model, optimizer, state: TrainingState, *, keep: int = 2,
+                 extra: Optional[dict] = None):
         self.directory = Path(directory)
         self.model = model
         self._checkpoint = tf.train.Checkpoint(model_variables=list(model.variables), optimizer=optimizer,
-                                               **state.trackables())
+                                               **state.trackables(), **(extra or {}))
         self._manager = tf.train.CheckpointManager(self._checkpoint, str(self.directory), max_to_keep=keep,
                                                    checkpoint_name="ckpt")
 

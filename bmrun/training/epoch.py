@@ -8,6 +8,8 @@ non-finite loss, report, honour checkpoint cadence and stop requests), then
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import statistics
 import time
@@ -143,15 +145,18 @@ class EpochLoop:
     def end_epoch(self, epoch: int, train: dict, samples_per_s: Optional[float], epoch_start: float) -> EpochResult:
         """Validate, keep the best weights, record the epoch, checkpoint; honour a stop request."""
         state = self.job.state
-        val = self.evaluate("val") if self.has_val else {}
         step = int(state.global_step.numpy())
-        improved = self._track_best(epoch, train, val)
-        state.epoch.assign(epoch + 1)
-        state.step_in_epoch.assign(0)
-        state.write_epoch_sums(self._zero_sums())
-        self.reporter.on_epoch(epoch, step, train, val, learning_rate=self.job.learning_rate(),
-                               samples_per_s=samples_per_s, seconds=time.perf_counter() - epoch_start,
-                               improved=improved)
+        # optimizer.ema_decay: the average is what is validated, kept as best and drawn; the
+        # checkpoint holds the raw weights (and the average) again.
+        with self.job.average.swapped_in() if self.job.average else contextlib.nullcontext():
+            val = self.evaluate("val") if self.has_val else {}
+            improved = self._track_best(epoch, train, val)
+            state.epoch.assign(epoch + 1)
+            state.step_in_epoch.assign(0)
+            state.write_epoch_sums(self._zero_sums())
+            self.reporter.on_epoch(epoch, step, train, val, learning_rate=self.job.learning_rate(),
+                                   samples_per_s=samples_per_s, seconds=time.perf_counter() - epoch_start,
+                                   improved=improved)
         self.job.checkpointer.save(step)
         self.reporter.flush()
         if self.stop.requested:

@@ -24,6 +24,7 @@ from bmrun.data.pipeline import DataPipeline
 from bmrun.models import build_model
 from bmrun.run_dir import CHECKPOINTS
 from bmrun.training.checkpoint import Checkpointer, TrainingState
+from bmrun.training.ema import WeightAverage
 from bmrun.training.losses import class_weighted, make_loss
 from bmrun.training.optim import make_optimizer
 from bmrun.training.steps import AdversarialTraining, CompiledSteps
@@ -52,6 +53,7 @@ class Job:
     # model built on its backbone. ``model`` is always the classifier that model/ exports.
     trained_model: Any = None
     pretext: Any = None  # the pretrain= task, or None
+    average: Any = None  # optimizer.ema_decay: the weights' moving average (WeightAverage), or None
 
     def __post_init__(self) -> None:
         if self.trained_model is None:
@@ -170,6 +172,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
                                    steps_per_epoch=steps_per_epoch, precision=device.precision)
         optimizer.build(trainable)
+        average = WeightAverage(trained, config.optimizer.ema_decay) if config.optimizer.ema_decay else None
     loss_fn = make_loss_fn(config, data)
     jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
     if config.device.xla and not jit:
@@ -181,15 +184,15 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
                         global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
                         adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
                         tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
-                        fairness_groups=num_groups)
+                        fairness_groups=num_groups, ema=average)
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
     state = TrainingState(steps.sum_names)
     checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, trained, optimizer, state,
-                                keep=config.trainer.keep_checkpoints)
+                                keep=config.trainer.keep_checkpoints, extra=average and average.trackables())
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
-               resident, class_weight_record(config, data), trained_model=trained, pretext=pretext)
+               resident, class_weight_record(config, data), trained_model=trained, pretext=pretext, average=average)
 
 
 def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:

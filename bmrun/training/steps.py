@@ -78,13 +78,14 @@ class CompiledSteps:
         fairness_groups: Number of groups of ``loss.fairness_group`` (0: no group travels with
             the batches). When set, every training batch is ``(x, y, group_ids)`` and the steps
             return the penalty's own named sum, ``fairness_penalty_sum``.
+        ema: The moving average of the weights (``optimizer.ema_decay``) that follows every step.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
                  global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
                  adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
                  l2: float = 0.0, tta_flip: bool = False, fairness_penalty: float = 0.0,
-                 fairness_groups: int = 0):
+                 fairness_groups: int = 0, ema=None):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
@@ -93,6 +94,7 @@ class CompiledSteps:
         self.l2 = l2
         self.tta_flip = tta_flip
         self.fairness_penalty, self.fairness_groups = float(fairness_penalty), int(fairness_groups)
+        self.ema = ema  # bmrun.training.ema.WeightAverage, or None
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
         # What each training step returns (and a checkpoint keeps for the epoch in progress).
@@ -165,6 +167,8 @@ class CompiledSteps:
             sums, first_bad = state
             batch = next_batch(i)  # (x, y), what the pipeline's batch plan makes of them, or (x, y, group_ids)
             step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
+            if self.ema is not None:  # after the update (the variables order the two)
+                self.ema.update(self.optimizer.iterations)
             bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
             return _add(sums, step), tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
 

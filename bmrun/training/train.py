@@ -116,6 +116,8 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
                 if loop.should_stop_early():
                     break
         phases.lap("train")
+        if job.average is not None:  # optimizer.ema_decay: the average is the model from now on
+            job.average.copy_to_model()
         test = _final_test(job, loop, reporter)
         phases.lap("test")
     except (DivergedError, TrainingInterrupted) as error:
