@@ -27,6 +27,13 @@ def machine() -> str:
     return f"{model}, {cores} cores"
 
 
+def read_section(name: str, path: Path = REPO / "BENCHMARKS.md") -> str:
+    """The text of section ``name`` of BENCHMARKS.md ('' when there is none)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    content = path.read_text()
+    return content.split(begin, 1)[1].split(end, 1)[0] if begin in content else ""
+
+
 def write_section(name: str, title: str, text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
     """Replace section ``name`` of BENCHMARKS.md with ``text`` (appended under ``title`` if new)."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"

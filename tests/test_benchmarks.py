@@ -44,7 +44,13 @@ def test_preset_rows_say_whether_the_bar_is_met():
     import presets
 
     fast = {"test_accuracy": 0.9372, "epochs": 20, "seconds": 512.0, "timings": {"train_s": 480.0}}
-    assert presets.row("fashion_best", fast).endswith("| met |")
-    assert presets.row("fashion_best", {**fast, "seconds": 650.0}).endswith("| NOT met |")
-    assert presets.row("fashion_best", {**fast, "test_accuracy": 0.93}).endswith("| NOT met |")
+    assert presets.row("fashion_best", fast, "2026-01-02").endswith("| met | 2026-01-02 |")
+    assert "| NOT met |" in presets.row("fashion_best", {**fast, "seconds": 650.0})
+    assert "| NOT met |" in presets.row("fashion_best", {**fast, "test_accuracy": 0.93})
+    # Rerunning one preset keeps the other rows, in the bars' order.
+    old = "\n".join([*presets.HEADER, presets.row("fashion_rnn", fast, "2026-01-01"),
+                     presets.row("fashion_best", {**fast, "test_accuracy": 0.93}, "2026-01-01")])
+    rows = presets.merged({"fashion_best": presets.row("fashion_best", fast, "2026-01-02")}, old)
+    assert [r.split("`")[1] for r in rows] == ["fashion_rnn", "fashion_best"]
+    assert rows[0].endswith("2026-01-01 |") and rows[1].endswith("| met | 2026-01-02 |")
     assert set(presets.BARS) <= {p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "experiment").glob("*.yaml")}
