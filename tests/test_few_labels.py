@@ -217,6 +217,55 @@ def test_semi_supervised_with_nothing_confident_trains_like_supervised(tmp_path)
     assert semi["test"]["loss"] == pytest.approx(supervised["test"]["loss"], rel=1e-4)
 
 
+def test_ema_teacher_and_distribution_alignment_train_and_resume_exactly(tmp_path):
+    """trainer.teacher=ema labels the weak view with the averaged weights; the alignment's running
+    mean and the average travel in the checkpoint, so a resumed run ends where an uninterrupted one does."""
+    from bmrun.config import validate
+    from bmrun.config.resume import config_for_resume
+    from bmrun.training.train import train
+
+    fixmatch = [*SEMI, "trainer.semi_supervised=consistency", "trainer.confidence_threshold=0.2",
+                "optimizer.ema_decay=0.9", "optimizer.lr=0.01", "trainer.max_epochs=4"]
+    common = [*fixmatch, "trainer.teacher=ema", "trainer.distribution_alignment=true"]
+    plain = train_in_process(tmp_path / "plain", fixmatch)
+    reference = train_in_process(tmp_path / "reference", common)
+    assert 0 < reference["train"]["mask_rate"] <= 1 and math.isfinite(reference["test"]["loss"])
+    assert reference["train"]["mask_rate"] != plain["train"]["mask_rate"]  # another teacher, other targets
+    first = train_in_process(tmp_path / "resumed", [*common, "trainer.max_epochs=2"])
+    assert first["epochs"] == 2
+    resumed = train(validate(config_for_resume(tmp_path / "resumed", ["trainer.max_epochs=4"])[0]),
+                    tmp_path / "resumed")
+    assert resumed["test"] == reference["test"]
+    assert {**resumed["train"], "samples_per_s": 0} == {**reference["train"], "samples_per_s": 0}
+
+
+def test_distribution_alignment_lifts_the_classes_the_teacher_is_shy_of():
+    import numpy as np
+    import tensorflow as tf
+
+    from bmrun.data.catalog import MULTICLASS, TaskSpec
+    from bmrun.training.semi_supervised import SemiSupervisedSteps
+
+    steps = SemiSupervisedSteps.__new__(SemiSupervisedSteps)
+    steps.task = TaskSpec(MULTICLASS, 2, None)
+    steps.alignment = tf.Variable([0.9, 0.1])  # the teacher has mostly predicted class 0 so far
+    aligned = steps._aligned(tf.constant([[0.6, 0.4]])).numpy()
+    np.testing.assert_allclose(aligned.sum(), 1.0, rtol=1e-6)
+    assert aligned[0, 1] > 0.8  # 0.4 / 0.1 against 0.6 / 0.9: class 1 now wins
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["trainer.teacher=ema", "trainer.semi_supervised=consistency", "data.label_fraction=0.2"], "trainer.teacher"),
+    (["trainer.teacher=ema", "optimizer.ema_decay=0.9"], "trainer.teacher"),
+    (["trainer.distribution_alignment=true"], "trainer.distribution_alignment"),
+])
+def test_teacher_and_alignment_without_what_they_need_are_refused(overrides, key):
+    from bmrun.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        validated(["data=digits", *overrides])
+
+
 # ----------------------------------------------------------------------------- resume and sweeps
 PRETRAIN_RESUMABLE = ["pretrain=contrastive", "model=mlp", "data=digits", "data.batch_size=16", "trainer.max_epochs=8",
                       "trainer.steps_per_call=4", "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true",

@@ -125,6 +125,14 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
             if getattr(config.logger, key, False):
                 raise ConfigError(f"logger.{key}", f"draws a classifier's predictions; pretrain={pretrain} trains "
                                                    f"no classifier. Use logger=tensorboard.")
+    if config.trainer.teacher == "ema" and not config.optimizer.ema_decay:
+        raise ConfigError("trainer.teacher", "=ema labels the unlabeled images with the moving average of the "
+                                             "weights, and optimizer.ema_decay is 0 (no average): set it, e.g. "
+                                             "optimizer.ema_decay=0.99, or use trainer.teacher=model.")
+    if mode == "none" and (config.trainer.teacher != "model" or config.trainer.distribution_alignment):
+        key = "trainer.teacher" if config.trainer.teacher != "model" else "trainer.distribution_alignment"
+        raise ConfigError(key, "only applies to semi-supervised training; set trainer.semi_supervised=consistency "
+                               "or pseudo_label, or drop it.")
     if mode != "none":
         if task.kind != MULTICLASS:
             raise ConfigError("trainer.semi_supervised", f"turns confident class predictions into targets; "

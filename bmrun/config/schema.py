@@ -135,6 +135,12 @@ class TrainerConfig:
     unlabeled_ratio: int = 7
     confidence_threshold: float = 0.95  # a prediction becomes a target when its probability is above this
     unlabeled_weight: float = 1.0
+    # Who labels the weak view: the model itself, or (ema) the moving average of its weights
+    # (optimizer.ema_decay), a steadier teacher (Mean Teacher, Tarvainen & Valpola 2017).
+    teacher: str = "model"  # model | ema
+    # Scale the teacher's probabilities by (uniform / their running mean) before thresholding,
+    # so that no class is starved of targets (ReMixMatch's distribution alignment).
+    distribution_alignment: bool = False
 
     def __post_init__(self) -> None:
         at_least("max_epochs", self.max_epochs, 1)
@@ -155,6 +161,7 @@ class TrainerConfig:
         if not 0.0 < self.confidence_threshold <= 1.0:
             raise ConfigError("confidence_threshold", f"is a probability in (0, 1]; got {self.confidence_threshold}")
         at_least("unlabeled_weight", self.unlabeled_weight, 0.0)
+        choice("teacher", self.teacher, ("model", "ema"))
 
 
 # ----------------------------------------------------------------------------- logger

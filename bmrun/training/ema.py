@@ -27,14 +27,26 @@ class WeightAverage:
     Args:
         model: The trained Keras model (built, its variables created under the strategy scope).
         decay: ``d`` in (0, 1): how much of the average each step keeps.
+        shadow: Hold the average in a clone of ``model`` (:attr:`shadow`), which can then predict
+            with the averaged weights: the teacher of semi-supervised training (``trainer.teacher=ema``).
     """
 
-    def __init__(self, model, decay: float):
+    def __init__(self, model, decay: float, *, shadow: bool = False):
         self.decay = float(decay)
-        self.targets = [v for v in model.variables if tf.as_dtype(v.dtype).is_floating]
-        self.variables = [tf.Variable(_value(v), trainable=False,
-                                      name=f"ema_{i}", aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-                          for i, v in enumerate(self.targets)]
+        self.targets = [v for v in model.variables if _floating(v)]
+        self.shadow = None
+        if shadow:
+            import keras
+
+            self.shadow = keras.models.clone_model(model)
+            self.shadow.set_weights(model.get_weights())
+            self.variables = [v for v in self.shadow.variables if _floating(v)]
+            if [tuple(v.shape) for v in self.variables] != [tuple(v.shape) for v in self.targets]:
+                raise ValueError("the clone of the model does not list its variables like the model")
+        else:
+            self.variables = [tf.Variable(_value(v), trainable=False, name=f"ema_{i}",
+                                          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                              for i, v in enumerate(self.targets)]
 
     def update(self, step) -> None:
         """Move the average towards the current weights (in the compiled step, after ``apply``).
@@ -75,3 +87,7 @@ class WeightAverage:
 def _value(variable) -> tf.Tensor:
     """The current value of a Keras variable (or a plain ``tf.Variable``)."""
     return tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
+
+
+def _floating(variable) -> bool:
+    return tf.as_dtype(variable.dtype).is_floating

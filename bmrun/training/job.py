@@ -172,7 +172,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
                                    steps_per_epoch=steps_per_epoch, precision=device.precision)
         optimizer.build(trainable)
-        average = WeightAverage(trained, config.optimizer.ema_decay) if config.optimizer.ema_decay else None
+        average = WeightAverage(trained, config.optimizer.ema_decay, shadow=config.trainer.teacher == "ema") \
+            if config.optimizer.ema_decay else None
     loss_fn = make_loss_fn(config, data)
     jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
     if config.device.xla and not jit:
@@ -190,7 +191,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
     state = TrainingState(steps.sum_names)
     checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, trained, optimizer, state,
-                                keep=config.trainer.keep_checkpoints, extra=average and average.trackables())
+                                keep=config.trainer.keep_checkpoints,
+                                extra={**steps.trackables(), **(average.trackables() if average else {})})
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
                resident, class_weight_record(config, data), trained_model=trained, pretext=pretext, average=average)
 
@@ -236,7 +238,9 @@ def _make_steps(config, pretext, *args, **kwargs) -> CompiledSteps:
         from bmrun.training.semi_supervised import SemiSupervisedSteps
 
         return SemiSupervisedSteps(*args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
-                                   weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio, **kwargs)
+                                   weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio,
+                                   teacher=trainer.teacher, distribution_alignment=trainer.distribution_alignment,
+                                   **kwargs)
     return CompiledSteps(*args, **kwargs)
 
 

@@ -12,7 +12,12 @@ augmentation, so resumes are exact). :class:`SemiSupervisedSteps` replaces the s
 * ``pseudo_label`` (Lee 2013): the same targets, learnt on the weak view itself.
 
 The unlabeled loss (cross-entropy over every unlabeled image, zero where not confident) is
-weighted by ``trainer.unlabeled_weight``. The pool's own labels never reach the loss: they only
+weighted by ``trainer.unlabeled_weight``. ``trainer.teacher=ema`` lets the moving average of the
+weights (``optimizer.ema_decay``, evaluated in inference mode) label the weak view instead of the
+model itself: a steadier teacher whose mistakes the student does not reinforce step by step.
+``trainer.distribution_alignment`` divides the teacher's probabilities by their running mean
+over the pool (and renormalises) before the threshold, so classes the model is shy of still
+get targets. The pool's own labels never reach the loss: they only
 measure how often the confident predictions are right (``train/pseudo_label_accuracy``).
 """
 
@@ -78,16 +83,26 @@ class SemiSupervisedSteps(CompiledSteps):
         **kwargs: As for :class:`~bmrun.training.steps.CompiledSteps`.
     """
 
-    def __init__(self, *args, mode: str, threshold: float, weight: float, unlabeled_ratio: int, **kwargs):
+    def __init__(self, *args, mode: str, threshold: float, weight: float, unlabeled_ratio: int,
+                 teacher: str = "model", distribution_alignment: bool = False, **kwargs):
         self.mode, self.threshold, self.weight = mode, float(threshold), float(weight)
         self.unlabeled_batch_size = float(unlabeled_ratio) * kwargs["global_batch_size"]
         super().__init__(*args, **kwargs)
+        self.teacher = self.ema.shadow if teacher == "ema" else None
+        self.alignment = None
+        if distribution_alignment:  # the running mean of the teacher's probabilities (checkpointed)
+            classes = self.task.num_classes
+            self.alignment = tf.Variable(tf.fill([classes], 1.0 / classes), trainable=False,
+                                         name="mean_unlabeled_prediction",
+                                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.sum_names = ("loss_sum", "correct", "count", "unlabeled_loss_sum", "confident", "unlabeled_count",
                           "pseudo_correct")
 
     def _train_step(self, x, y, u_weak, u_strong, u_y) -> dict:
         labeled = tf.shape(y)[0]
-        if self.mode == "consistency":
+        if self.teacher is not None:  # the averaged weights, in inference mode
+            weak_logits = tf.stop_gradient(tf.cast(self.teacher(u_weak, training=False), tf.float32))
+        elif self.mode == "consistency":
             # Targets from the weak view, without a gradient: only the strong view learns from them.
             weak_logits = tf.stop_gradient(tf.cast(self.model(u_weak, training=True), tf.float32))
         with tf.GradientTape() as tape:
@@ -95,9 +110,9 @@ class SemiSupervisedSteps(CompiledSteps):
             learner = u_strong if self.mode == "consistency" else u_weak
             outputs = self.model(tf.concat([x, learner], axis=0), training=True)
             labeled_outputs, unlabeled_logits = outputs[:labeled], tf.cast(outputs[labeled:], tf.float32)
-            if self.mode == "pseudo_label":
+            if self.mode == "pseudo_label" and self.teacher is None:
                 weak_logits = tf.stop_gradient(unlabeled_logits)
-            probabilities = tf.nn.softmax(weak_logits)
+            probabilities = self._aligned(tf.nn.softmax(weak_logits))
             confidence, targets = tf.reduce_max(probabilities, axis=-1), tf.argmax(probabilities, axis=-1,
                                                                                     output_type=tf.int32)
             confident = tf.cast(confidence > self.threshold, tf.float32)
@@ -117,6 +132,18 @@ class SemiSupervisedSteps(CompiledSteps):
                 "confident": tf.reduce_sum(confident),
                 "unlabeled_count": tf.cast(tf.shape(confident)[0], tf.float32),
                 "pseudo_correct": tf.reduce_sum(hits * confident)}
+
+    def _aligned(self, probabilities):
+        """``trainer.distribution_alignment``: probabilities x (uniform / running mean), renormalised."""
+        if self.alignment is None:
+            return probabilities
+        self.alignment.assign(0.999 * self.alignment + 0.001 * tf.reduce_mean(probabilities, axis=0))
+        aligned = probabilities / (tf.cast(self.task.num_classes, tf.float32) * self.alignment)
+        return aligned / tf.reduce_sum(aligned, axis=-1, keepdims=True)
+
+    def trackables(self) -> dict:
+        """State the checkpoint keeps besides model and optimizer (the alignment's running mean)."""
+        return {} if self.alignment is None else {"mean_unlabeled_prediction": self.alignment}
 
     def train_metrics(self, sums: dict) -> dict:
         """Besides loss and accuracy on the labeled images: ``unlabeled_loss``, ``mask_rate`` (share

@@ -176,6 +176,10 @@ class CompiledSteps:
         sums, first_bad = fold_range(num_steps, one_step, zero)
         return {**sums, "first_bad_step": first_bad}
 
+    def trackables(self) -> dict:
+        """State of the steps' own that checkpoints keep (none here; see subclasses)."""
+        return {}
+
     def train_metrics(self, sums: dict) -> dict:
         """Reported training metrics of named sums (a call's, or an epoch's running ones)."""
         return train_metrics(sums, self.task.kind)
