@@ -103,9 +103,11 @@ def test_config_path_does_not_import_tensorflow():
 
 
 def test_tensorflow_imports_without_scikit_learn_which_still_imports_after():
-    # Keras pulls in scikit-learn for wrappers bmrun never uses: ~0.7 s per start-up.
+    # Keras pulls in scikit-learn for wrappers bmrun never uses: ~0.7 s per start-up. The import
+    # runs with the collector paused and ends with what it imported frozen, the collector back on.
     code = ("import sys; from bmrun.runtime.tfimport import import_tensorflow; import_tensorflow(); "
             "import keras; assert 'sklearn' not in sys.modules, 'imported'; "
+            "import gc; assert gc.isenabled() and gc.get_freeze_count() > 100_000, 'not frozen'; "
             "from sklearn.datasets import load_digits; assert load_digits().data.shape == (1797, 64)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
