@@ -80,6 +80,9 @@ class SemiSupervisedSteps(CompiledSteps):
         threshold: Confidence above which a prediction becomes a target.
         weight: Weight of the unlabeled loss.
         unlabeled_ratio: Unlabeled images per labeled image in a step.
+        teacher: ``model`` (the model labels its own weak views) or ``ema`` (the moving average
+            of its weights does: needs ``ema`` among the keyword arguments, built with a shadow).
+        distribution_alignment: Align the teacher's probabilities with a uniform class prior.
         **kwargs: As for :class:`~bmrun.training.steps.CompiledSteps`.
     """
 
