@@ -126,7 +126,7 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
                 raise ConfigError(f"logger.{key}", f"draws a classifier's predictions; pretrain={pretrain} trains "
                                                    f"no classifier. Use logger=tensorboard.")
     if config.trainer.teacher == "ema" and not config.optimizer.ema_decay:
-        raise ConfigError("trainer.teacher", "=ema labels the unlabeled images with the moving average of the "
+        raise ConfigError("trainer.teacher", "ema labels the unlabeled images with the moving average of the "
                                              "weights, and optimizer.ema_decay is 0 (no average): set it, e.g. "
                                              "optimizer.ema_decay=0.99, or use trainer.teacher=model.")
     if mode == "none" and (config.trainer.teacher != "model" or config.trainer.distribution_alignment):

@@ -44,10 +44,7 @@ def _add(total: dict, extra: dict) -> dict:
 
 def fold_range(count, body: Callable, state):
     """``for i in range(count): state = body(i, state)`` as one graph loop; returns ``state``.
-
-    Written as ``tf.while_loop`` so that the compiled functions need no AutoGraph: converting
-    them costs about 0.05-0.1 s each on every start-up (~1 s for a run), for the same graph.
-    """
+    Written out so the compiled functions need no AutoGraph, whose conversions cost ~1 s a start."""
     count = tf.convert_to_tensor(count)
     _, state = tf.while_loop(lambda i, _: i < count, lambda i, s: (i + 1, body(i, s)),
                              (tf.zeros([], count.dtype), state))
