@@ -6,6 +6,8 @@ Progress and the config tree go to stderr, the results table to stdout, so
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any, Mapping, Optional
 
@@ -14,8 +16,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+class _Console(Console):
+    """A console that goes quiet when its reader goes away (``bmrun ... 2>&1 | head``).
+
+    Rich's default ends the process (``SystemExit(1)``) at the first write into a closed pipe:
+    a training run piped into ``head`` would stop mid-epoch with its run dir unfinished. The
+    run matters more than its console: writes from then on go to /dev/null, and the run ends
+    as it would have, its results in the run dir.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False)
 
 
 def print_config(config: Mapping[str, Any], *, title: str = "config") -> None:

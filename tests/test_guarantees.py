@@ -234,6 +234,20 @@ def test_console_scripts_piped_into_a_reader_that_closes_early_exit_quietly(tmp_
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
 
 
+def test_a_training_run_piped_into_a_reader_that_closes_early_still_finishes(tmp_path):
+    """``bmrun ... 2>&1 | head -1``: the console goes quiet, the run completes and says so."""
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.Popen([sys.executable, "-m", "bmrun", "model=linear", "data.limit=300",
+                             "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**env, "PYTHONUNBUFFERED": "1"})
+    proc.stdout.readline()
+    proc.stdout.close()  # what `2>&1 | head -1` does, long before the epochs and the results table
+    assert proc.wait(timeout=300) == 0
+    metrics = load_metrics(run_dir)
+    assert metrics["status"] == "completed" and metrics["epochs"] == 3 and "accuracy" in metrics["test"]
+
+
 def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path):
     run_dir = tmp_path / "run"
     run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
