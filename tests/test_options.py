@@ -193,6 +193,9 @@ def test_batch_norm_layers_are_saved_and_their_statistics_trained(cnn_runs):
     bn = _saved_model(root / "bn")
     norms = [layer for layer in bn.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert [layer.name for layer in norms] == ["bn_0"]
+    from bmrun.models.batch_norm import FusedBatchNormalization
+
+    assert isinstance(norms[0], FusedBatchNormalization)  # the fused kernel, and it reloads as such
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in _saved_model(root / "plain").layers)
     assert len(bn.get_layer("conv_0").weights) == 1  # no bias before a batch norm
     layer = norms[0]

@@ -72,11 +72,13 @@ def body(x, config: CnnConfig, inputs):
     """Convolutional blocks, flatten, dense layers."""
     import keras
 
+    from bmrun.models.batch_norm import FusedBatchNormalization
+
     for i, width in enumerate(config.filters):
         x = keras.layers.Conv2D(width, config.kernel_size, padding=config.padding, use_bias=not config.batch_norm,
                                 name=f"conv_{i}")(x)
         if config.batch_norm:
-            x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+            x = FusedBatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         if config.pool_size > 1:
             x = keras.layers.MaxPooling2D(config.pool_size, name=f"pool_{i}")(x)
