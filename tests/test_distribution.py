@@ -23,6 +23,21 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     assert mirrored["test"]["accuracy"] > 0.9
 
 
+def test_mirrored_batch_norm_trains_its_statistics_on_every_replica(tmp_path):
+    """The fused batch norm assigns its moving statistics from replica context, as Keras's does."""
+    import numpy as np
+
+    from bmrun.models.loading import load_run_model
+
+    run_dir = tmp_path / "bn"
+    run_cli([*COMMON, "trainer.max_epochs=3", "model.batch_norm=true", "device=multi_gpu", "device.logical_cpus=2",
+             f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    metrics = load_metrics(run_dir)
+    assert "2x CPU (MirroredStrategy)" in metrics["device"] and metrics["test"]["accuracy"] > 0.8
+    layer = load_run_model(run_dir, "test").get_layer("bn_0")
+    assert np.abs(np.asarray(layer.moving_mean)).max() > 1e-3
+
+
 def _free_ports(n: int) -> list[int]:
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:
