@@ -217,16 +217,18 @@ def test_semi_supervised_with_nothing_confident_trains_like_supervised(tmp_path)
     assert semi["test"]["loss"] == pytest.approx(supervised["test"]["loss"], rel=1e-4)
 
 
-def test_ema_teacher_and_distribution_alignment_train_and_resume_exactly(tmp_path):
+def test_ema_teacher_alignment_and_flexible_thresholds_train_and_resume_exactly(tmp_path):
     """trainer.teacher=ema labels the weak view with the averaged weights; the alignment's running
-    mean and the average travel in the checkpoint, so a resumed run ends where an uninterrupted one does."""
+    mean, FlexMatch's memory of the pool and the average travel in the checkpoint, so a resumed run
+    ends where an uninterrupted one does."""
     from bmrun.config import validate
     from bmrun.config.resume import config_for_resume
     from bmrun.training.train import train
 
     fixmatch = [*SEMI, "trainer.semi_supervised=consistency", "trainer.confidence_threshold=0.2",
                 "optimizer.ema_decay=0.9", "optimizer.lr=0.01", "trainer.max_epochs=4"]
-    common = [*fixmatch, "trainer.teacher=ema", "trainer.distribution_alignment=true"]
+    common = [*fixmatch, "trainer.teacher=ema", "trainer.distribution_alignment=true",
+              "trainer.flexible_thresholds=true"]
     plain = train_in_process(tmp_path / "plain", fixmatch)
     reference = train_in_process(tmp_path / "reference", common)
     assert 0 < reference["train"]["mask_rate"] <= 1 and math.isfinite(reference["test"]["loss"])
@@ -254,8 +256,32 @@ def test_distribution_alignment_lifts_the_classes_the_teacher_is_shy_of():
     assert aligned[0, 1] > 0.8  # 0.4 / 0.1 against 0.6 / 0.9: class 1 now wins
 
 
+def test_flexible_thresholds_lower_the_bar_for_classes_still_being_learnt():
+    """FlexMatch: thresholds scale with each class's confident share of the pool (b / (2 - b));
+    images above the fixed threshold are remembered with their class."""
+    import numpy as np
+    import tensorflow as tf
+
+    from bmrun.data.catalog import MULTICLASS, TaskSpec
+    from bmrun.training.semi_supervised import SemiSupervisedSteps
+
+    steps = SemiSupervisedSteps.__new__(SemiSupervisedSteps)
+    steps.task, steps.threshold = TaskSpec(MULTICLASS, 3, None), 0.9
+    # Pool of 10: class 0 claimed 4 images, class 1 two, class 2 none; 4 never confident.
+    steps.pool_classes = tf.Variable([0, 0, 0, 0, 1, 1, -1, -1, -1, -1])
+    thresholds = steps._thresholds(tf.constant([0, 1, 2, 1]), tf.constant([0.95, 0.5, 0.3, 0.2]),
+                                   tf.constant([6, 7, 8, 4])).numpy()
+    np.testing.assert_allclose(thresholds, [0.9, 0.3, 0.0, 0.3], rtol=1e-6)  # b = 1, 1/2, 0, 1/2
+    # Only the first image was above 0.9: pool image 6 is now remembered as class 0.
+    assert steps.pool_classes.numpy().tolist() == [0, 0, 0, 0, 1, 1, 0, -1, -1, -1]
+    steps.pool_classes.assign([-1] * 10)  # at the start nothing is confident: every prediction is a target
+    assert steps._thresholds(tf.constant([0, 1]), tf.constant([0.4, 0.4]), tf.constant([0, 1])).numpy().tolist() \
+        == [0.0, 0.0]
+
+
 @pytest.mark.parametrize("overrides, key", [
     (["trainer.teacher=ema", "trainer.semi_supervised=consistency", "data.label_fraction=0.2"], "trainer.teacher"),
+    (["trainer.flexible_thresholds=true"], "trainer.flexible_thresholds"),
     (["trainer.teacher=ema", "optimizer.ema_decay=0.9"], "trainer.teacher"),
     (["trainer.distribution_alignment=true"], "trainer.distribution_alignment"),
 ])

@@ -129,8 +129,11 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
         raise ConfigError("trainer.teacher", "ema labels the unlabeled images with the moving average of the "
                                              "weights, and optimizer.ema_decay is 0 (no average): set it, e.g. "
                                              "optimizer.ema_decay=0.99, or use trainer.teacher=model.")
-    if mode == "none" and (config.trainer.teacher != "model" or config.trainer.distribution_alignment):
-        key = "trainer.teacher" if config.trainer.teacher != "model" else "trainer.distribution_alignment"
+    semi_only = {"trainer.teacher": config.trainer.teacher != "model",
+                 "trainer.distribution_alignment": config.trainer.distribution_alignment,
+                 "trainer.flexible_thresholds": config.trainer.flexible_thresholds}
+    if mode == "none" and any(semi_only.values()):
+        key = next(name for name, used in semi_only.items() if used)
         raise ConfigError(key, "only applies to semi-supervised training; set trainer.semi_supervised=consistency "
                                "or pseudo_label, or drop it.")
     if mode != "none":

@@ -141,6 +141,10 @@ class TrainerConfig:
     # Scale the teacher's probabilities by (uniform / their running mean) before thresholding,
     # so that no class is starved of targets (ReMixMatch's distribution alignment).
     distribution_alignment: bool = False
+    # FlexMatch: per-class thresholds, confidence_threshold x b / (2 - b), b = how many pool images
+    # the class has confidently claimed relative to the most claimed class: classes still being
+    # learnt (few confident images) get targets at a lower confidence.
+    flexible_thresholds: bool = False
 
     def __post_init__(self) -> None:
         at_least("max_epochs", self.max_epochs, 1)

@@ -181,7 +181,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     trainer = config.trainer
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
-    steps = _make_steps(config, pretext, trained, loss_fn, optimizer, data.task, strategy,
+    steps = _make_steps(config, pretext, plan, trained, loss_fn, optimizer, data.task, strategy,
                         global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
                         adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
                         tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
@@ -227,8 +227,8 @@ def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
                                   horizontal_flip=config.augment.horizontal_flip)
 
 
-def _make_steps(config, pretext, *args, **kwargs) -> CompiledSteps:
-    """The compiled steps for :func:`_what_to_learn`'s mode (same arguments as CompiledSteps)."""
+def _make_steps(config, pretext, plan, *args, **kwargs) -> CompiledSteps:
+    """The compiled steps for :func:`_what_to_learn`'s mode and batch plan (other arguments as CompiledSteps)."""
     if pretext is not None:
         from bmrun.pretrain.steps import PretextSteps
 
@@ -240,7 +240,7 @@ def _make_steps(config, pretext, *args, **kwargs) -> CompiledSteps:
         return SemiSupervisedSteps(*args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
                                    weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio,
                                    teacher=trainer.teacher, distribution_alignment=trainer.distribution_alignment,
-                                   **kwargs)
+                                   flexible_thresholds=trainer.flexible_thresholds, pool_size=plan.size, **kwargs)
     return CompiledSteps(*args, **kwargs)
 
 

@@ -17,8 +17,14 @@ weights (``optimizer.ema_decay``, evaluated in inference mode) label the weak vi
 model itself: a steadier teacher whose mistakes the student does not reinforce step by step.
 ``trainer.distribution_alignment`` divides the teacher's probabilities by their running mean
 over the pool (and renormalises) before the threshold, so classes the model is shy of still
-get targets. The pool's own labels never reach the loss: they only
-measure how often the confident predictions are right (``train/pseudo_label_accuracy``).
+get targets. ``trainer.flexible_thresholds`` (FlexMatch's curriculum pseudo-labelling, Zhang
+et al. 2021) lowers the threshold of the classes the model is still learning: it remembers, for
+each pool image, the class it was last confidently given, and scales the threshold of class c by
+``b / (2 - b)``, ``b`` being c's count over the largest count (or over the images never yet
+confident, while they are more). Early on every prediction is a target; later the classes that
+collect few confident images (Fashion-MNIST's shirts) keep getting some. The pool's own labels
+never reach the loss: they only measure how often the confident predictions are right
+(``train/pseudo_label_accuracy``).
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ def views_for(image_side: int, horizontal_flip: bool) -> tuple[Distortion, Disto
 
 
 class UnlabeledBatches:
-    """The batch plan of a semi-supervised run: ``(x, y) -> (x, y, u_weak, u_strong, u_y)``.
+    """The batch plan of a semi-supervised run: ``(x, y) -> (x, y, u_weak, u_strong, u_y, u_index)``
+    (``u_index``: where in the pool each unlabeled image is).
 
     Args:
         pool: The unlabeled pool (:attr:`bmrun.data.arrays.PreparedData.unlabeled`), resident.
@@ -69,7 +76,7 @@ class UnlabeledBatches:
                                           dtype=tf.int32, alg="philox")
         images = self._as_input(tf.gather(self._x, idx))
         return (x, y, distort(images, keys[1], self.weak), distort(images, keys[2], self.strong),
-                tf.gather(self._y, idx))
+                tf.gather(self._y, idx), idx)
 
 
 class SemiSupervisedSteps(CompiledSteps):
@@ -83,11 +90,14 @@ class SemiSupervisedSteps(CompiledSteps):
         teacher: ``model`` (the model labels its own weak views) or ``ema`` (the moving average
             of its weights does: needs ``ema`` among the keyword arguments, built with a shadow).
         distribution_alignment: Align the teacher's probabilities with a uniform class prior.
+        flexible_thresholds: FlexMatch's per-class thresholds (needs ``pool_size``).
+        pool_size: Images in the unlabeled pool.
         **kwargs: As for :class:`~bmrun.training.steps.CompiledSteps`.
     """
 
     def __init__(self, *args, mode: str, threshold: float, weight: float, unlabeled_ratio: int,
-                 teacher: str = "model", distribution_alignment: bool = False, **kwargs):
+                 teacher: str = "model", distribution_alignment: bool = False, flexible_thresholds: bool = False,
+                 pool_size: int = 0, **kwargs):
         self.mode, self.threshold, self.weight = mode, float(threshold), float(weight)
         self.unlabeled_batch_size = float(unlabeled_ratio) * kwargs["global_batch_size"]
         super().__init__(*args, **kwargs)
@@ -98,10 +108,14 @@ class SemiSupervisedSteps(CompiledSteps):
             self.alignment = tf.Variable(tf.fill([classes], 1.0 / classes), trainable=False,
                                          name="mean_unlabeled_prediction",
                                          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.pool_classes = None
+        if flexible_thresholds:  # per pool image: the class last predicted above the threshold, -1 never (checkpointed)
+            self.pool_classes = tf.Variable(tf.fill([int(pool_size)], -1), trainable=False, name="pool_classes",
+                                            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.sum_names = ("loss_sum", "correct", "count", "unlabeled_loss_sum", "confident", "unlabeled_count",
                           "pseudo_correct")
 
-    def _train_step(self, x, y, u_weak, u_strong, u_y) -> dict:
+    def _train_step(self, x, y, u_weak, u_strong, u_y, u_index) -> dict:
         labeled = tf.shape(y)[0]
         if self.teacher is not None:  # the averaged weights, in inference mode
             weak_logits = tf.stop_gradient(tf.cast(self.teacher(u_weak, training=False), tf.float32))
@@ -118,7 +132,7 @@ class SemiSupervisedSteps(CompiledSteps):
             probabilities = self._aligned(tf.nn.softmax(weak_logits))
             confidence, targets = tf.reduce_max(probabilities, axis=-1), tf.argmax(probabilities, axis=-1,
                                                                                     output_type=tf.int32)
-            confident = tf.cast(confidence > self.threshold, tf.float32)
+            confident = tf.cast(confidence > self._thresholds(targets, confidence, u_index), tf.float32)
             unlabeled_loss = confident * tf.nn.sparse_softmax_cross_entropy_with_logits(targets, unlabeled_logits)
             per_example = self.loss_fn(y, labeled_outputs)
             loss = (tf.reduce_sum(per_example) / self.global_batch_size
@@ -144,9 +158,29 @@ class SemiSupervisedSteps(CompiledSteps):
         aligned = probabilities / (tf.cast(self.task.num_classes, tf.float32) * self.alignment)
         return aligned / tf.reduce_sum(aligned, axis=-1, keepdims=True)
 
+    def _thresholds(self, targets, confidence, pool_index):
+        """Each unlabeled image's threshold: ``trainer.confidence_threshold``, or with
+        ``trainer.flexible_thresholds`` its class's FlexMatch threshold (the memory is then updated)."""
+        if self.pool_classes is None:
+            return self.threshold
+        classes = self.task.num_classes
+        counts = tf.cast(tf.math.bincount(self.pool_classes + 1, minlength=classes + 1, maxlength=classes + 1),
+                         tf.float32)  # [never confident, class 0, class 1, ...]
+        learning = counts[1:] / tf.maximum(tf.maximum(tf.reduce_max(counts[1:]), counts[0]), 1.0)
+        thresholds = learning / (2.0 - learning) * self.threshold
+        sure = confidence > self.threshold
+        remembered = tf.tensor_scatter_nd_update(self.pool_classes, tf.boolean_mask(pool_index, sure)[:, None],
+                                                 tf.boolean_mask(targets, sure))
+        self.pool_classes.assign(remembered)
+        return tf.gather(thresholds, targets)
+
     def trackables(self) -> dict:
-        """State the checkpoint keeps besides model and optimizer (the alignment's running mean)."""
-        return {} if self.alignment is None else {"mean_unlabeled_prediction": self.alignment}
+        """State the checkpoint keeps besides model and optimizer (the alignment's running mean,
+        FlexMatch's memory of the pool)."""
+        state = {} if self.alignment is None else {"mean_unlabeled_prediction": self.alignment}
+        if self.pool_classes is not None:
+            state["pool_classes"] = self.pool_classes
+        return state
 
     def train_metrics(self, sums: dict) -> dict:
         """Besides loss and accuracy on the labeled images: ``unlabeled_loss``, ``mask_rate`` (share
