@@ -88,3 +88,22 @@ class _policy:
 
     def __exit__(self, *exc):
         keras.config.set_dtype_policy(self.previous)
+
+
+def test_deterministic_runs_on_a_gpu_keep_keras_ops(monkeypatch):
+    """cuDNN's fused gradient is not deterministic: with op determinism and a GPU, Keras's path runs."""
+    from bmrun.models import batch_norm
+
+    layer = FusedBatchNormalization()
+    layer.build((None, 4, 4, 2))
+
+    def fused_ops(x):
+        graph = tf.function(lambda t: layer(t, training=True)).get_concrete_function(
+            tf.TensorSpec(x.shape, tf.float32)).graph
+        return "FusedBatchNormV3" in {op.type for op in graph.get_operations()}
+
+    image = np.ones([2, 4, 4, 2], "float32")
+    monkeypatch.setattr(batch_norm, "_deterministic_ops", lambda: True)
+    assert fused_ops(image)  # deterministic on the CPU: still fused
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    assert not fused_ops(image)

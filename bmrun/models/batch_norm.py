@@ -20,6 +20,13 @@ import tensorflow as tf
 _SMALLEST_EPSILON = 1.001e-5
 
 
+def _deterministic_ops() -> bool:
+    """Whether ``tf.config.experimental.enable_op_determinism`` is in force (no public getter)."""
+    from tensorflow.python.framework import config as tf_config
+
+    return bool(getattr(tf_config, "is_op_determinism_enabled", lambda: False)())
+
+
 @keras.saving.register_keras_serializable(package="bmrun")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` whose ``[batch, height, width, channels]`` case runs as
@@ -58,7 +65,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
     def _fusable(self, inputs, mask) -> bool:
-        """The case the fused kernel covers: channels-last 4-D input, plain batch statistics."""
+        """The case the fused kernel covers: channels-last 4-D input, plain batch statistics; not
+        with ``trainer.deterministic`` on a GPU, where cuDNN's gradient for the offset is not
+        deterministic (TensorFlow's determinism notes): Keras's ops are."""
         return (keras.backend.backend() == "tensorflow" and mask is None and len(inputs.shape) == 4
                 and self.axis in (-1, 3) and inputs.shape[-1] is not None and not self.renorm
-                and not self.synchronized and self.epsilon >= _SMALLEST_EPSILON)
+                and not self.synchronized and self.epsilon >= _SMALLEST_EPSILON
+                and not (_deterministic_ops() and tf.config.list_logical_devices("GPU")))
