@@ -72,6 +72,7 @@ def test_unknown_option_is_rejected():
 
 @pytest.mark.parametrize("override, key", [
     ("trainer.max_epochs=-1", "trainer.max_epochs"),
+    ("trainer.checkpoint_every_n_epochs=0", "trainer.checkpoint_every_n_epochs"),
     ("optimizer.lr=-0.1", "optimizer.lr"),
     ("data.batch_size=0", "data.batch_size"),
     ("model.dropout_rate=1.0", "model.dropout_rate"),

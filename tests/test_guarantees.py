@@ -89,6 +89,24 @@ def test_checkpoints_carry_checksums_and_only_the_last_n_are_kept(tmp_path):
     assert len(indexes) == 3 and records == indexes
 
 
+def test_checkpoint_every_n_epochs_thins_epoch_end_checkpoints_but_keeps_the_last(tmp_path):
+    """Epochs 2, 4 and the budget's last (5) are checkpointed; a resume goes on from the last one."""
+    import csv
+
+    from bmrun.config import validate
+    from bmrun.config.resume import config_for_resume
+    from bmrun.training.train import train
+
+    train_in_process(tmp_path, [*TINY, "trainer.max_epochs=5", "trainer.keep_checkpoints=10",
+                                "trainer.checkpoint_every_n_epochs=2"])
+    with open(tmp_path / "history.csv", newline="") as handle:
+        step_of_epoch = {int(row["epoch"]): int(row["step"]) for row in csv.DictReader(handle)}
+    saved = sorted(int(p.name.split("-")[1].split(".")[0]) for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
+    assert saved == [step_of_epoch[2], step_of_epoch[4], step_of_epoch[5]]
+    resumed = train(validate(config_for_resume(tmp_path, ["trainer.max_epochs=6"])[0]), tmp_path)
+    assert resumed["epochs"] == 6
+
+
 def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(tmp_path):
     run_dir = tmp_path / "run"
     run_cli([*TINY, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"], tmp_path, check=True)

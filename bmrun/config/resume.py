@@ -18,6 +18,7 @@ from bmrun.run_dir import CHECKPOINTS, CONFIG, require_run_dir
 
 # Keys a resumed run may change: how long and how it reports, not what it learns.
 SAFE_TO_CHANGE = ("trainer.max_epochs", "pretrain.max_epochs", "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
+                  "trainer.checkpoint_every_n_epochs",
                   "trainer.keep_checkpoints", "trainer.test_with", "trainer.early_stopping.", "logger.", "verbose",
                   "objective", "fail_on_job_error", "data.path", "data.download", "data.eval_batch_size",
                   "data.sensitive",

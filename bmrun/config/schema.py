@@ -116,6 +116,7 @@ class TrainerConfig:
     log_every_n_steps: int = 50
     deterministic: bool = False
     checkpoint_every_n_steps: int = 0  # 0 = end of each epoch only
+    checkpoint_every_n_epochs: int = 1  # epoch-end checkpoints every n epochs (and at the last one)
     keep_checkpoints: int = 2  # recent checkpoints kept; a corrupt newest one falls back to the one before
     test_with: str = "best"  # best | last: which weights the final test uses
     limit_train_batches: int = 0  # 0 = all
@@ -151,6 +152,7 @@ class TrainerConfig:
         at_least("steps_per_call", self.steps_per_call, 0)
         at_least("log_every_n_steps", self.log_every_n_steps, 1)
         at_least("checkpoint_every_n_steps", self.checkpoint_every_n_steps, 0)
+        at_least("checkpoint_every_n_epochs", self.checkpoint_every_n_epochs, 1)
         at_least("keep_checkpoints", self.keep_checkpoints, 1)
         choice("test_with", self.test_with, ("best", "last"))
         at_least("limit_train_batches", self.limit_train_batches, 0)

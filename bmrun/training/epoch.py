@@ -157,11 +157,19 @@ class EpochLoop:
             self.reporter.on_epoch(epoch, step, train, val, learning_rate=self.job.learning_rate(),
                                    samples_per_s=samples_per_s, seconds=time.perf_counter() - epoch_start,
                                    improved=improved)
-        self.job.checkpointer.save(step)
+        if self._checkpoint_due(epoch):
+            self.job.checkpointer.save(step)
         self.reporter.flush()
         if self.stop.requested:
             self._interrupt(step)
         return EpochResult(train, val, improved, samples_per_s)
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        """Every ``trainer.checkpoint_every_n_epochs`` epochs, and always at the run's last epoch
+        (the budget's, or early stopping's) so a finished run can be resumed further. Runs of many
+        tiny epochs (600 labels: 10 steps) would otherwise spend a sixth of their time writing."""
+        every = self.trainer.checkpoint_every_n_epochs
+        return (epoch + 1) % every == 0 or epoch + 1 >= self.trainer.max_epochs or self.should_stop_early()
 
     def should_stop_early(self) -> bool:
         early = self.trainer.early_stopping
