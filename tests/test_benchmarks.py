@@ -54,3 +54,20 @@ def test_preset_rows_say_whether_the_bar_is_met():
     assert [r.split("`")[1] for r in rows] == ["fashion_rnn", "fashion_best"]
     assert rows[0].endswith("2026-01-01 |") and rows[1].endswith("| met | 2026-01-02 |")
     assert set(presets.BARS) <= {p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "experiment").glob("*.yaml")}
+
+
+def test_few_labels_table_checks_the_gain_and_each_time_bar():
+    import few_labels
+
+    def arm(seconds, accuracy=None):
+        return {"seconds": seconds, "metrics": {"test": {"loss": 3.1} if accuracy is None else {"accuracy": accuracy}}}
+
+    results = {"supervised": arm(90, 0.84), "pretrain": arm(500), "fine-tuned": arm(91, 0.838),
+               "semi-supervised": arm(350, 0.871)}
+    text = few_labels.table(results, 0, ["trainer.distribution_alignment=true"])
+    assert "| semi-supervised | 0.8710 | +3.1 | 350 | <= 480 s | met |" in text
+    assert "| pretrain | — |  | 500 | <= 480 s | NOT met |" in text  # a pretext run has no accuracy
+    assert "| fine-tuned | 0.8380 | -0.2 |" in text
+    assert "**met** (+3.1)" in text and "trainer.distribution_alignment=true" in text
+    results["semi-supervised"] = arm(350, 0.855)
+    assert "**NOT met** (+1.5)" in few_labels.table(results, 0, [])

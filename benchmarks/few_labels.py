@@ -1,0 +1,94 @@
+"""The few-labels comparison of ``experiment=fashion_few_labels``, each arm from the shell prompt.
+
+    python benchmarks/few_labels.py [--seed 0] [--semi "trainer.distribution_alignment=true"] [--no-write]
+
+Runs the preset's four commands as a user types them, in fresh processes, one at a time:
+supervised on the 600 labels; ``pretrain=contrastive``, then fine-tuning from that run
+(``model.init_from``); and ``trainer.semi_supervised=consistency`` (FixMatch, plus any ``--semi``
+overrides). It checks the issue's bars -- the better of fine-tuning and semi-supervised training
+at least 3 points above the supervised run; pretraining and semi-supervised runs at most 8
+minutes, supervised and fine-tuning runs at most 2 -- and writes the table into the
+``few_labels`` section of BENCHMARKS.md. About 15 minutes on 2 cores; times mean something only
+on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sections import REPO, machine, write_section  # noqa: E402
+
+PRESET = "fashion_few_labels"
+GAIN = 0.03  # least gain over the supervised run, accuracy
+MOST_SECONDS = {"supervised": 120.0, "pretrain": 480.0, "fine-tuned": 120.0, "semi-supervised": 480.0}
+
+
+def run_arm(run_dir: Path, overrides: list[str]) -> dict:
+    """One ``bmrun experiment=fashion_few_labels <overrides>``: wall seconds and its metrics.json."""
+    command = [sys.executable, "-m", "bmrun", f"experiment={PRESET}", f"hydra.run.dir={run_dir}",
+               "logger.progress_bar=false", *overrides]
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+    return {"seconds": round(seconds, 1), "metrics": json.loads((run_dir / "metrics.json").read_text())}
+
+
+def arms(work: Path, seed: int, semi: list[str]) -> dict[str, dict]:
+    """The four runs, in the order a user would type them."""
+    common = [f"seed={seed}"]
+    results = {"supervised": run_arm(work / "supervised", common)}
+    results["pretrain"] = run_arm(work / "pretrain", [*common, "pretrain=contrastive"])
+    results["fine-tuned"] = run_arm(work / "fine_tuned", [*common, f"model.init_from={work / 'pretrain'}"])
+    results["semi-supervised"] = run_arm(work / "semi", [*common, "trainer.semi_supervised=consistency", *semi])
+    return results
+
+
+def table(results: dict[str, dict], seed: int, semi: list[str]) -> str:
+    """The BENCHMARKS.md section: one row per arm, each against its bars."""
+    supervised = results["supervised"]["metrics"]["test"]["accuracy"]
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, seed {seed}, one run at a time; wall = the "
+             f"whole command from the shell prompt. Semi-supervised overrides: "
+             f"`{' '.join(['trainer.semi_supervised=consistency', *semi])}`.", "",
+             "| arm | test accuracy | gain | wall (s) | time bar | |", "|---|---:|---:|---:|---|---|"]
+    best_gain = None
+    for arm, result in results.items():
+        accuracy = result["metrics"].get("test", {}).get("accuracy")
+        gain = None if accuracy is None or arm == "supervised" else accuracy - supervised
+        if gain is not None:
+            best_gain = gain if best_gain is None else max(best_gain, gain)
+        most = MOST_SECONDS[arm]
+        lines.append(f"| {arm} | {'—' if accuracy is None else f'{accuracy:.4f}'} | "
+                     f"{'' if gain is None else f'{100 * gain:+.1f}'} | {result['seconds']:.0f} | <= {most:.0f} s | "
+                     f"{'met' if result['seconds'] <= most else 'NOT met'} |")
+    verdict = "met" if best_gain is not None and best_gain >= GAIN else "NOT met"
+    lines += ["", f"Gain bar (the better of fine-tuned and semi-supervised >= +{100 * GAIN:.0f} points): "
+                  f"**{verdict}** ({100 * best_gain:+.1f})."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--semi", default="", help="extra overrides of the semi-supervised run, space-separated")
+    parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    semi = args.semi.split()
+    with tempfile.TemporaryDirectory(prefix="bmrun-few-labels-") as work:
+        text = table(arms(Path(work), args.seed, semi), args.seed, semi)
+    print(text)
+    if not args.no_write:
+        write_section("few_labels", "Few labels: the four commands against their bars", text)
+
+
+if __name__ == "__main__":
+    main()
