@@ -56,18 +56,22 @@ def test_preset_rows_say_whether_the_bar_is_met():
     assert set(presets.BARS) <= {p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "experiment").glob("*.yaml")}
 
 
-def test_few_labels_table_checks_the_gain_and_each_time_bar():
+def test_few_labels_report_checks_each_time_bar_and_the_mean_gain():
     import few_labels
 
     def arm(seconds, accuracy=None):
         return {"seconds": seconds, "metrics": {"test": {"loss": 3.1} if accuracy is None else {"accuracy": accuracy}}}
 
-    results = {"supervised": arm(90, 0.84), "pretrain": arm(500), "fine-tuned": arm(91, 0.838),
-               "semi-supervised": arm(350, 0.871)}
-    text = few_labels.table(results, 0, ["trainer.distribution_alignment=true"])
+    def seed(semi_accuracy, pretrain_seconds=300):
+        return {"supervised": arm(90, 0.84), "pretrain": arm(pretrain_seconds), "fine-tuned": arm(91, 0.838),
+                "semi-supervised": arm(350, semi_accuracy)}
+
+    text = few_labels.report({0: seed(0.871, pretrain_seconds=500)}, ["trainer.distribution_alignment=true"])
     assert "| semi-supervised | 0.8710 | +3.1 | 350 | <= 480 s | met |" in text
     assert "| pretrain | — |  | 500 | <= 480 s | NOT met |" in text  # a pretext run has no accuracy
     assert "| fine-tuned | 0.8380 | -0.2 |" in text
     assert "**met** (+3.1)" in text and "trainer.distribution_alignment=true" in text
-    results["semi-supervised"] = arm(350, 0.855)
-    assert "**NOT met** (+1.5)" in few_labels.table(results, 0, [])
+    # Several seeds: the mean gain is judged, and the range is given.
+    text = few_labels.report({0: seed(0.871), 1: seed(0.846)}, [])
+    assert text.count("| supervised |") == 2 and "Seed 1:" in text
+    assert "mean over 2 seeds): **NOT met** (+1.9; +0.6 to +3.1)" in text
