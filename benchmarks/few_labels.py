@@ -90,16 +90,27 @@ def report(by_seed: dict[int, dict[str, dict]], semi: list[str]) -> str:
     return "\n".join(lines)
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds``: comma-separated non-negative integers, each once."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 0,1,2") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds are non-negative integers, each given once")
+    return seeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--semi", default="", help="extra overrides of the semi-supervised run, space-separated")
     parser.add_argument("--no-write", action="store_true", help="print the tables, leave BENCHMARKS.md alone")
     args = parser.parse_args()
     semi = args.semi.split()
     by_seed = {}
     with tempfile.TemporaryDirectory(prefix="bmrun-few-labels-") as work:
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in args.seeds:
             by_seed[seed] = arms(Path(work) / f"seed{seed}", seed, semi)
     text = report(by_seed, semi)
     print(text)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -75,3 +78,12 @@ def test_few_labels_report_checks_each_time_bar_and_the_mean_gain():
     text = few_labels.report({0: seed(0.871), 1: seed(0.846)}, [])
     assert text.count("| supervised |") == 2 and "Seed 1:" in text
     assert "mean over 2 seeds): **NOT met** (+1.9; +0.6 to +3.1)" in text
+
+
+def test_few_labels_seeds_are_read_or_refused_in_one_line():
+    import few_labels
+
+    assert few_labels.seed_list("0,1,2") == [0, 1, 2]
+    for bad in ("0,x", "1,1", "-1", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            few_labels.seed_list(bad)
