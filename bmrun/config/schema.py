@@ -146,6 +146,12 @@ class TrainerConfig:
     # the class has confidently claimed relative to the most claimed class: classes still being
     # learnt (few confident images) get targets at a lower confidence.
     flexible_thresholds: bool = False
+    # SimMatch (consistency): > 0 adds a projection head and a bank of labeled embeddings; the strong
+    # view's similarities to the bank learn the weak view's (at this weight), and the labeled
+    # neighbours vote on each pseudo-label (neighbour_weight of it). 0: plain FixMatch.
+    similarity_weight: float = 0.0
+    similarity_temperature: float = 0.1
+    neighbour_weight: float = 0.1
 
     def __post_init__(self) -> None:
         at_least("max_epochs", self.max_epochs, 1)
@@ -168,6 +174,11 @@ class TrainerConfig:
             raise ConfigError("confidence_threshold", f"is a probability in (0, 1]; got {self.confidence_threshold}")
         at_least("unlabeled_weight", self.unlabeled_weight, 0.0)
         choice("teacher", self.teacher, ("model", "ema"))
+        at_least("similarity_weight", self.similarity_weight, 0.0)
+        if self.similarity_temperature <= 0:
+            raise ConfigError("similarity_temperature", f"divides similarities: it must be > 0, got "
+                                                        f"{self.similarity_temperature}")
+        in_unit_interval("neighbour_weight", self.neighbour_weight, closed_top=True)
 
 
 # ----------------------------------------------------------------------------- logger

@@ -166,6 +166,10 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
             from bmrun.pretrain.steps import pretext_model
 
             trained = pretext_model(pretext, model)
+        elif _matches_similarity(config):
+            from bmrun.training.similarity import with_projection
+
+            trained = with_projection(model)
         # A frozen backbone's layers are not trainable: with model.freeze=backbone the optimizer
         # holds (and the steps update) the head's kernel and bias only.
         trainable = list(trained.trainable_variables)
@@ -181,8 +185,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     trainer = config.trainer
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
-    steps = _make_steps(config, pretext, plan, trained, loss_fn, optimizer, data.task, strategy,
-                        global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
+    steps = _make_steps(config, pretext, plan, steps_per_epoch, model, trained, loss_fn, optimizer, data.task,
+                        strategy, global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
                         adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
                         tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
                         fairness_groups=num_groups, ema=average)
@@ -227,21 +231,32 @@ def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
                                   horizontal_flip=config.augment.horizontal_flip)
 
 
-def _make_steps(config, pretext, plan, *args, **kwargs) -> CompiledSteps:
-    """The compiled steps for :func:`_what_to_learn`'s mode and batch plan (other arguments as CompiledSteps)."""
+def _matches_similarity(config) -> bool:
+    """Whether the run trains SimMatch's projection head (``trainer.similarity_weight`` with consistency)."""
+    return config.trainer.semi_supervised == "consistency" and config.trainer.similarity_weight > 0
+
+
+def _make_steps(config, pretext, plan, steps_per_epoch: int, model, trained, *args, **kwargs) -> CompiledSteps:
+    """The compiled steps for :func:`_what_to_learn`'s mode and batch plan: they train ``trained``
+    (``model`` itself, or the model it shares layers with); other arguments as CompiledSteps."""
     if pretext is not None:
         from bmrun.pretrain.steps import PretextSteps
 
-        return PretextSteps(pretext, config.seed, *args, **kwargs)
+        return PretextSteps(pretext, config.seed, trained, *args, **kwargs)
     trainer = config.trainer
     if trainer.semi_supervised != "none":
         from bmrun.training.semi_supervised import SemiSupervisedSteps
 
-        return SemiSupervisedSteps(*args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
+        return SemiSupervisedSteps(model, *args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
                                    weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio,
                                    teacher=trainer.teacher, distribution_alignment=trainer.distribution_alignment,
-                                   flexible_thresholds=trainer.flexible_thresholds, pool_size=plan.size, **kwargs)
-    return CompiledSteps(*args, **kwargs)
+                                   flexible_thresholds=trainer.flexible_thresholds, pool_size=plan.size,
+                                   embedder=trained if _matches_similarity(config) else None,
+                                   similarity_weight=trainer.similarity_weight,
+                                   similarity_temperature=trainer.similarity_temperature,
+                                   neighbour_weight=trainer.neighbour_weight,
+                                   bank_size=steps_per_epoch * config.data.batch_size, **kwargs)  # one pass
+    return CompiledSteps(trained, *args, **kwargs)
 
 
 def _build_model(config, data, *, announce: bool):

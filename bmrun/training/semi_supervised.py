@@ -17,7 +17,8 @@ weights (``optimizer.ema_decay``, evaluated in inference mode) label the weak vi
 model itself: a steadier teacher whose mistakes the student does not reinforce step by step.
 ``trainer.distribution_alignment`` divides the teacher's probabilities by their running mean
 over the pool (and renormalises) before the threshold, so classes the model is shy of still
-get targets. ``trainer.flexible_thresholds`` (FlexMatch's curriculum pseudo-labelling, Zhang
+get targets. ``trainer.similarity_weight`` adds SimMatch's labeled-neighbour targets and instance loss
+(:mod:`bmrun.training.similarity`). ``trainer.flexible_thresholds`` (FlexMatch's curriculum pseudo-labelling, Zhang
 et al. 2021) lowers the threshold of the classes the model is still learning: it remembers, for
 each pool image, the class it was last confidently given, and scales the threshold of class c by
 ``b / (2 - b)``, ``b`` being c's count over the largest count (or over the images never yet
@@ -32,6 +33,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bmrun.data.augment import Distortion, distort, stateless_key
+from bmrun.training import similarity
 from bmrun.training.steps import CompiledSteps
 
 _SALT = 0x55F1  # the unlabeled stream's own random numbers (same seed as the labeled batches)
@@ -92,16 +94,28 @@ class SemiSupervisedSteps(CompiledSteps):
         distribution_alignment: Align the teacher's probabilities with a uniform class prior.
         flexible_thresholds: FlexMatch's per-class thresholds (needs ``pool_size``).
         pool_size: Images in the unlabeled pool.
+        embedder: With similarity matching: the model with a projection head
+            (:func:`~bmrun.training.similarity.with_projection`) sharing the classifier's layers.
+        similarity_weight: Weight of the instance loss (0: no similarity matching).
+        similarity_temperature: Temperature of the similarities to the label bank.
+        neighbour_weight: Share of each pseudo-label taken from the labeled neighbours.
+        bank_size: Labeled embeddings the bank holds.
         **kwargs: As for :class:`~bmrun.training.steps.CompiledSteps`.
     """
 
     def __init__(self, *args, mode: str, threshold: float, weight: float, unlabeled_ratio: int,
                  teacher: str = "model", distribution_alignment: bool = False, flexible_thresholds: bool = False,
-                 pool_size: int = 0, **kwargs):
+                 pool_size: int = 0, embedder=None, similarity_weight: float = 0.0,
+                 similarity_temperature: float = 0.1, neighbour_weight: float = 0.0, bank_size: int = 0, **kwargs):
         self.mode, self.threshold, self.weight = mode, float(threshold), float(weight)
         self.unlabeled_batch_size = float(unlabeled_ratio) * kwargs["global_batch_size"]
         super().__init__(*args, **kwargs)
         self.teacher = self.ema.shadow if teacher == "ema" else None
+        self.embedder, self.bank = embedder, None
+        self.similarity_weight, self.temperature = float(similarity_weight), float(similarity_temperature)
+        self.neighbour_weight = float(neighbour_weight)
+        if embedder is not None:
+            self.bank = similarity.LabelBank(bank_size, int(embedder.outputs[1].shape[-1]), self.task.num_classes)
         self.alignment = None
         if distribution_alignment:  # the running mean of the teacher's probabilities (checkpointed)
             classes = self.task.num_classes
@@ -113,42 +127,62 @@ class SemiSupervisedSteps(CompiledSteps):
             self.pool_classes = tf.Variable(tf.fill([int(pool_size)], -1), trainable=False, name="pool_classes",
                                             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.sum_names = ("loss_sum", "correct", "count", "unlabeled_loss_sum", "confident", "unlabeled_count",
-                          "pseudo_correct")
+                          "pseudo_correct") + (("similarity_loss_sum",) if embedder is not None else ())
+
+    def _forward(self, network, images, training: bool) -> tuple:
+        """``(logits in float32, embeddings or None)``; the embedder replaces the classifier when set."""
+        if self.embedder is None:
+            return tf.cast(network(images, training=training), tf.float32), None
+        logits, embeddings = network(images, training=training)
+        return tf.cast(logits, tf.float32), embeddings
 
     def _train_step(self, x, y, u_weak, u_strong, u_y, u_index) -> dict:
         labeled = tf.shape(y)[0]
+        student = self.model if self.embedder is None else self.embedder
+        weak_embedding = None
         if self.teacher is not None:  # the averaged weights, in inference mode
-            weak_logits = tf.stop_gradient(tf.cast(self.teacher(u_weak, training=False), tf.float32))
+            weak_logits, weak_embedding = self._forward(self.teacher, u_weak, training=False)
         elif self.mode == "consistency":
             # Targets from the weak view, without a gradient: only the strong view learns from them.
-            weak_logits = tf.stop_gradient(tf.cast(self.model(u_weak, training=True), tf.float32))
+            weak_logits, weak_embedding = self._forward(student, u_weak, training=True)
         with tf.GradientTape() as tape:
             # One pass over labeled and unlabeled images: batch normalisation sees them together.
             learner = u_strong if self.mode == "consistency" else u_weak
-            outputs = self.model(tf.concat([x, learner], axis=0), training=True)
-            labeled_outputs, unlabeled_logits = outputs[:labeled], tf.cast(outputs[labeled:], tf.float32)
+            outputs, embeddings = self._forward(student, tf.concat([x, learner], axis=0), training=True)
+            labeled_outputs, unlabeled_logits = outputs[:labeled], outputs[labeled:]
             if self.mode == "pseudo_label" and self.teacher is None:
-                weak_logits = tf.stop_gradient(unlabeled_logits)
-            probabilities = self._aligned(tf.nn.softmax(weak_logits))
+                weak_logits = unlabeled_logits
+            probabilities = self._aligned(tf.nn.softmax(tf.stop_gradient(weak_logits)))
+            instance_loss = tf.zeros_like(probabilities[:, 0])
+            if self.bank is not None and weak_embedding is not None:
+                probabilities, instance_loss = similarity.match(
+                    self.bank, probabilities, tf.stop_gradient(weak_embedding), embeddings[labeled:],
+                    temperature=self.temperature, neighbour_weight=self.neighbour_weight)
             confidence, targets = tf.reduce_max(probabilities, axis=-1), tf.argmax(probabilities, axis=-1,
                                                                                     output_type=tf.int32)
             confident = tf.cast(confidence > self._thresholds(targets, confidence, u_index), tf.float32)
             unlabeled_loss = confident * tf.nn.sparse_softmax_cross_entropy_with_logits(targets, unlabeled_logits)
             per_example = self.loss_fn(y, labeled_outputs)
             loss = (tf.reduce_sum(per_example) / self.global_batch_size
-                    + self.weight * tf.reduce_sum(unlabeled_loss) / self.unlabeled_batch_size)
+                    + (self.weight * tf.reduce_sum(unlabeled_loss) + self.similarity_weight
+                       * tf.reduce_sum(instance_loss)) / self.unlabeled_batch_size)
             loss += self._penalty()
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
+        if self.bank is not None:  # this batch's labeled embeddings replace the oldest
+            self.bank.push(tf.stop_gradient(embeddings[:labeled]), y)
         hits = tf.cast(tf.equal(targets, tf.reshape(tf.cast(u_y, tf.int32), [-1])), tf.float32)
-        return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
+        sums = {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)),
                 "correct": self._correct(y, labeled_outputs),
                 "count": tf.cast(tf.shape(per_example)[0], tf.float32),
                 "unlabeled_loss_sum": tf.reduce_sum(unlabeled_loss),
                 "confident": tf.reduce_sum(confident),
                 "unlabeled_count": tf.cast(tf.shape(confident)[0], tf.float32),
                 "pseudo_correct": tf.reduce_sum(hits * confident)}
+        if self.bank is not None:
+            sums["similarity_loss_sum"] = tf.reduce_sum(instance_loss)
+        return sums
 
     def _aligned(self, probabilities):
         """``trainer.distribution_alignment``: probabilities x (uniform / running mean), renormalised."""
@@ -180,6 +214,8 @@ class SemiSupervisedSteps(CompiledSteps):
         state = {} if self.alignment is None else {"mean_unlabeled_prediction": self.alignment}
         if self.pool_classes is not None:
             state["pool_classes"] = self.pool_classes
+        if self.bank is not None:
+            state.update(self.bank.trackables())
         return state
 
     def train_metrics(self, sums: dict) -> dict:
@@ -190,6 +226,8 @@ class SemiSupervisedSteps(CompiledSteps):
         count = max(float(sums["unlabeled_count"]), 1.0)
         metrics["unlabeled_loss"] = float(sums["unlabeled_loss_sum"]) / count
         metrics["mask_rate"] = float(sums["confident"]) / count
+        if "similarity_loss_sum" in sums:
+            metrics["similarity_loss"] = float(sums["similarity_loss_sum"]) / count
         if float(sums["confident"]) > 0:
             metrics["pseudo_label_accuracy"] = float(sums["pseudo_correct"]) / float(sums["confident"])
         return metrics
