@@ -75,6 +75,21 @@ def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
     return train(config, run_dir, overrides=tuple(overrides))
 
 
+def resume_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
+    """``resume=<run_dir> OVERRIDES`` in this process; returns the finished run's metrics."""
+    from bmrun.config import validate
+    from bmrun.config.resume import config_for_resume
+    from bmrun.training.train import train
+
+    return train(validate(config_for_resume(Path(run_dir), list(overrides))[0]), Path(run_dir))
+
+
+def assert_same_results(got: dict, expected: dict) -> None:
+    """Two runs ended alike: the same test metrics and training metrics (speed aside)."""
+    assert got["test"] == expected["test"]
+    assert {**got["train"], "samples_per_s": 0} == {**expected["train"], "samples_per_s": 0}
+
+
 def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run ``python -m bmrun ARGS`` in ``cwd`` and capture its output."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bmrun.errors import ConfigError
-from conftest import train_in_process, validated
+from conftest import assert_same_results, resume_in_process, train_in_process, validated
 
 SIMMATCH = ["data=digits", "data.limit=400", "data.batch_size=32", "trainer.max_epochs=4",
             "trainer.deterministic=true", "data.label_fraction=0.2", "trainer.unlabeled_ratio=2", "augment.shift=1",
@@ -97,10 +97,6 @@ def test_simmatch_run_logs_its_loss_changes_training_and_resumes_exactly(tmp_pat
     model/ is the classifier alone (bmrun-eval and -predict read it as any run's)."""
     import keras
 
-    from bmrun.config import validate
-    from bmrun.config.resume import config_for_resume
-    from bmrun.training.train import train
-
     simmatch = [*SIMMATCH, "trainer.similarity_weight=1.0", "trainer.neighbour_weight=0.3"]
     plain = train_in_process(tmp_path / "plain", SIMMATCH)
     reference = train_in_process(tmp_path / "reference", simmatch)
@@ -111,10 +107,7 @@ def test_simmatch_run_logs_its_loss_changes_training_and_resumes_exactly(tmp_pat
     assert len(exported.outputs) == 1 and not any("similarity" in layer.name for layer in exported.layers)
     first = train_in_process(tmp_path / "resumed", [*simmatch, "trainer.max_epochs=2"])
     assert first["epochs"] == 2
-    resumed = train(validate(config_for_resume(tmp_path / "resumed", ["trainer.max_epochs=4"])[0]),
-                    tmp_path / "resumed")
-    assert resumed["test"] == reference["test"]
-    assert {**resumed["train"], "samples_per_s": 0} == {**reference["train"], "samples_per_s": 0}
+    assert_same_results(resume_in_process(tmp_path / "resumed", ["trainer.max_epochs=4"]), reference)
 
 
 @pytest.mark.parametrize("override, key", [
