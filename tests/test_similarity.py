@@ -118,3 +118,13 @@ def test_simmatch_run_logs_its_loss_changes_training_and_resumes_exactly(tmp_pat
 def test_bad_similarity_settings_are_refused_in_one_line(override, key):
     with pytest.raises(ConfigError, match=key):
         validated(["data=digits", override])
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["trainer.similarity_weight=1"], "only applies to semi-supervised training"),
+    (["trainer.similarity_weight=1", "trainer.semi_supervised=pseudo_label", "data.label_fraction=0.2"],
+     "use trainer.semi_supervised=consistency"),
+])
+def test_similarity_without_a_strong_view_is_refused(overrides, words):
+    with pytest.raises(ConfigError, match=rf"^trainer.similarity_weight: .*{words}"):
+        validated(["data=digits", *overrides])

@@ -131,11 +131,16 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
                                              "optimizer.ema_decay=0.99, or use trainer.teacher=model.")
     semi_only = {"trainer.teacher": config.trainer.teacher != "model",
                  "trainer.distribution_alignment": config.trainer.distribution_alignment,
-                 "trainer.flexible_thresholds": config.trainer.flexible_thresholds}
+                 "trainer.flexible_thresholds": config.trainer.flexible_thresholds,
+                 "trainer.similarity_weight": config.trainer.similarity_weight > 0}
     if mode == "none" and any(semi_only.values()):
         key = next(name for name, used in semi_only.items() if used)
         raise ConfigError(key, "only applies to semi-supervised training; set trainer.semi_supervised=consistency "
                                "or pseudo_label, or drop it.")
+    if mode == "pseudo_label" and config.trainer.similarity_weight > 0:
+        raise ConfigError("trainer.similarity_weight", "matches a strong view's similarities to a weak view's, and "
+                                                       "pseudo_label trains on the weak view alone: use "
+                                                       "trainer.semi_supervised=consistency, or drop it.")
     if mode != "none":
         if task.kind != MULTICLASS:
             raise ConfigError("trainer.semi_supervised", f"turns confident class predictions into targets; "
