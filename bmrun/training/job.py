@@ -166,7 +166,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
             from bmrun.pretrain.steps import pretext_model
 
             trained = pretext_model(pretext, model)
-        elif _matches_similarity(config):
+        elif _uses_similarity_matching(config):
             from bmrun.training.similarity import with_projection
 
             trained = with_projection(model)
@@ -186,7 +186,8 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
     steps = _make_steps(config, pretext, plan, steps_per_epoch, model, trained, loss_fn, optimizer, data.task,
-                        strategy, global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
+                        strategy, global_batch_size=config.data.batch_size, jit_compile=jit,
+                        trainable_variables=trainable,
                         adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
                         tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
                         fairness_groups=num_groups, ema=average)
@@ -231,7 +232,7 @@ def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
                                   horizontal_flip=config.augment.horizontal_flip)
 
 
-def _matches_similarity(config) -> bool:
+def _uses_similarity_matching(config) -> bool:
     """Whether the run trains SimMatch's projection head (``trainer.similarity_weight`` with consistency)."""
     return config.trainer.semi_supervised == "consistency" and config.trainer.similarity_weight > 0
 
@@ -251,7 +252,7 @@ def _make_steps(config, pretext, plan, steps_per_epoch: int, model, trained, *ar
                                    weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio,
                                    teacher=trainer.teacher, distribution_alignment=trainer.distribution_alignment,
                                    flexible_thresholds=trainer.flexible_thresholds, pool_size=plan.size,
-                                   embedder=trained if _matches_similarity(config) else None,
+                                   embedder=trained if _uses_similarity_matching(config) else None,
                                    similarity_weight=trainer.similarity_weight,
                                    similarity_temperature=trainer.similarity_temperature,
                                    neighbour_weight=trainer.neighbour_weight,
