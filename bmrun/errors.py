@@ -66,6 +66,10 @@ class TrainingInterrupted(BmrunError):
         super().__init__(message)
 
 
+class RunAlreadyFinished(RunDirError):
+    """``resume=`` of a run that already trained its whole budget: nothing to do, nothing touched."""
+
+
 class RunDirBusy(RunDirError):
     """Another live process owns the run dir (its lock names the process)."""
 

@@ -79,8 +79,10 @@ def test_resume_can_extend_training(tmp_path):
     run_cli(["model=linear", "trainer.max_epochs=2", "logger.progress_bar=false", f"hydra.run.dir={run_dir}"],
             tmp_path, check=True)
     first = load_metrics(run_dir)
+    finished = (run_dir / "metrics.json").read_bytes()
     proc = run_cli([f"resume={run_dir}"], tmp_path)
     assert proc.returncode == 2 and "already finished 2 epochs" in proc.stderr
+    assert (run_dir / "metrics.json").read_bytes() == finished  # the finished run stays completed, untouched
     run_cli([f"resume={run_dir}", "trainer.max_epochs=4"], tmp_path, check=True)
     metrics = load_metrics(run_dir)
     assert metrics["epochs"] == 4 and metrics["duration_s"] > first["duration_s"]

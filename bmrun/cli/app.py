@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.config.schema import register_schemas
-from bmrun.errors import BmrunError, RunDirBusy, TrainingInterrupted
+from bmrun.errors import BmrunError, RunAlreadyFinished, RunDirBusy, TrainingInterrupted
 from bmrun.cli.help import config_dir
 
 log = logging.getLogger("bmrun")
@@ -90,7 +90,8 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         if _full_errors():
             raise
         print_error(error.title, str(error))
-        if not isinstance(error, RunDirBusy):  # the dir belongs to a live run: leave its files alone
+        # A live run's dir, or a finished run with nothing left to train: leave their files alone.
+        if not isinstance(error, (RunDirBusy, RunAlreadyFinished)):
             _record_failure(run_dir, error, overrides)
         # Ctrl-C stops the whole sweep; SIGTERM (a cluster's time limit) only ends this job.
         if multirun and not (isinstance(error, TrainingInterrupted) and error.signum == signal.SIGINT):

@@ -17,7 +17,7 @@ from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
 from bmrun.data.catalog import INTERACTIONS
-from bmrun.errors import ArtifactWriteError, DivergedError, RunDirError, TrainingInterrupted
+from bmrun.errors import ArtifactWriteError, DivergedError, RunAlreadyFinished, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
 from bmrun.runtime.clock import Phases
@@ -79,6 +79,8 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
            resume_changes: dict | None) -> dict[str, Any]:
     resuming = config.resume is not None
     previous = read_metrics(run_dir) if resuming and (run_dir / "metrics.json").exists() else {}
+    if previous.get("status") == "completed" and previous.get("epochs", 0) >= config.trainer.max_epochs:
+        raise RunAlreadyFinished(_finished(run_dir, previous["epochs"], config))  # before any file is touched
     metrics: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "overrides": list(overrides),
                                "model": config.model.name, "data": config.data.name}
     if resuming:  # the run keeps the overrides it was started with; each resume is on record
@@ -181,11 +183,15 @@ def _restore(job: "Job", reporter: "Reporter") -> None:
                           f"start a new run instead.")
     epoch, step = int(job.state.epoch.numpy()), int(job.state.global_step.numpy())
     if epoch >= job.config.trainer.max_epochs:
-        key = "pretrain.max_epochs" if job.config.pretrain.max_epochs is not None else "trainer.max_epochs"
-        raise RunDirError(f"{job.run_dir} already finished {epoch} epochs; to train further pass "
-                          f"{key}=<more than {epoch}> with resume=.")
+        raise RunDirError(_finished(job.run_dir, epoch, job.config))
     reporter.rewind(epoch, step, job.run_dir)
     console.err.print(f"[dim]resuming {job.run_dir} at epoch {epoch + 1}, step {step}[/]")
+
+
+def _finished(run_dir: Path, epoch: int, config: TrainConfig) -> str:
+    """What to say when ``resume=`` finds the run's epochs all trained."""
+    key = "pretrain.max_epochs" if config.pretrain.max_epochs is not None else "trainer.max_epochs"
+    return f"{run_dir} already finished {epoch} epochs; to train further pass {key}=<more than {epoch}> with resume=."
 
 
 def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str, Any]:
