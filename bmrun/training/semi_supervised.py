@@ -17,12 +17,12 @@ weights (``optimizer.ema_decay``, evaluated in inference mode) label the weak vi
 model itself: a steadier teacher whose mistakes the student does not reinforce step by step.
 ``trainer.distribution_alignment`` divides the teacher's probabilities by their running mean
 over the pool (and renormalises) before the threshold, so classes the model is shy of still
-get targets. ``trainer.similarity_weight`` adds SimMatch's labeled-neighbour targets and instance loss
-(:mod:`bmrun.training.similarity`). ``trainer.flexible_thresholds`` (FlexMatch's curriculum pseudo-labelling, Zhang
-et al. 2021) lowers the threshold of the classes the model is still learning: it remembers, for
-each pool image, the class it was last confidently given, and scales the threshold of class c by
-``b / (2 - b)``, ``b`` being c's count over the largest count (or over the images never yet
-confident, while they are more). Early on every prediction is a target; later the classes that
+get targets. ``trainer.similarity_weight`` adds SimMatch's labeled-neighbour votes and instance
+loss (:mod:`bmrun.training.similarity`). ``trainer.flexible_thresholds`` (FlexMatch's curriculum
+pseudo-labelling, Zhang et al. 2021) lowers the threshold of the classes the model is still
+learning: it remembers, for each pool image, the class it was last confidently given, and scales
+the threshold of class c by ``b / (2 - b)``, ``b`` being c's count over the largest count (or over
+the images never yet confident, while they are more). Early on every prediction is a target; later the classes that
 collect few confident images (Fashion-MNIST's shirts) keep getting some. The pool's own labels
 never reach the loss: they only measure how often the confident predictions are right
 (``train/pseudo_label_accuracy``).
