@@ -229,7 +229,8 @@ def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
                           "streamed from disk (larger than data.memory_budget); raise data.memory_budget so it is "
                           "held in memory, or train without trainer.semi_supervised.")
     return None, UnlabeledBatches(pool, batch_size=config.data.batch_size * trainer.unlabeled_ratio, seed=config.seed,
-                                  horizontal_flip=config.augment.horizontal_flip)
+                                  horizontal_flip=config.augment.horizontal_flip, strong_view=trainer.strong_view,
+                                  randaugment_ops=trainer.randaugment_ops)
 
 
 def _uses_similarity_matching(config) -> bool:
