@@ -96,39 +96,31 @@ def _affine(x, rows):
     return tf.ensure_shape(out, x.shape)
 
 
-def _centre(x):
-    return (tf.cast(tf.shape(x)[2], tf.float32) - 1.0) / 2.0, (tf.cast(tf.shape(x)[1], tf.float32) - 1.0) / 2.0
-
-
-def _rotate(x, magnitude, signed):
-    cx, cy = _centre(x)
+def _rotate(height, width, signed):
+    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     angle = signed * _ROTATION_DEGREES * math.pi / 180.0
     cos, sin = tf.cos(angle), tf.sin(angle)
-    return _affine(x, tf.stack([cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy], axis=1))
+    return tf.stack([cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy], axis=1)
 
 
-def _shear_x(x, magnitude, signed):
-    cx, cy = _centre(x)
+def _shear_x(height, width, signed):
     one, zero = tf.ones_like(signed), tf.zeros_like(signed)
-    return _affine(x, tf.stack([one, _SHEAR * signed, -_SHEAR * signed * cy, zero, one, zero], axis=1))
+    return tf.stack([one, _SHEAR * signed, -_SHEAR * signed * (height - 1.0) / 2.0, zero, one, zero], axis=1)
 
 
-def _shear_y(x, magnitude, signed):
-    cx, cy = _centre(x)
+def _shear_y(height, width, signed):
     one, zero = tf.ones_like(signed), tf.zeros_like(signed)
-    return _affine(x, tf.stack([one, zero, zero, _SHEAR * signed, one, -_SHEAR * signed * cx], axis=1))
+    return tf.stack([one, zero, zero, _SHEAR * signed, one, -_SHEAR * signed * (width - 1.0) / 2.0], axis=1)
 
 
-def _translate_x(x, magnitude, signed):
+def _translate_x(height, width, signed):
     one, zero = tf.ones_like(signed), tf.zeros_like(signed)
-    pixels = _TRANSLATE * signed * tf.cast(tf.shape(x)[2], tf.float32)
-    return _affine(x, tf.stack([one, zero, pixels, zero, one, zero], axis=1))
+    return tf.stack([one, zero, _TRANSLATE * signed * width, zero, one, zero], axis=1)
 
 
-def _translate_y(x, magnitude, signed):
+def _translate_y(height, width, signed):
     one, zero = tf.ones_like(signed), tf.zeros_like(signed)
-    pixels = _TRANSLATE * signed * tf.cast(tf.shape(x)[1], tf.float32)
-    return _affine(x, tf.stack([one, zero, zero, zero, one, pixels], axis=1))
+    return tf.stack([one, zero, zero, zero, one, _TRANSLATE * signed * height], axis=1)
 
 
 def _identity(x, magnitude, signed):
@@ -136,12 +128,28 @@ def _identity(x, magnitude, signed):
 
 
 # Each takes (images, magnitude in [0, 1], signed magnitude in [-1, 1]), both [batch].
-OPERATIONS = {
+PIXEL_OPERATIONS = {
     "identity": _identity, "autocontrast": _autocontrast, "equalize": _equalize, "posterize": _posterize,
     "solarize": _solarize, "contrast": _contrast, "brightness": _brightness, "sharpness": _sharpness,
-    "rotate": _rotate, "shear_x": _shear_x, "shear_y": _shear_y, "translate_x": _translate_x,
-    "translate_y": _translate_y, "colour": _colour,
+    "colour": _colour,
 }
+# Each takes (height, width, signed magnitude [batch]) and gives the affine map's rows [batch, 6]:
+# whichever one an image draws, the batch is resampled once.
+GEOMETRIC_OPERATIONS = {
+    "rotate": _rotate, "shear_x": _shear_x, "shear_y": _shear_y, "translate_x": _translate_x,
+    "translate_y": _translate_y,
+}
+
+
+def _moved(function):
+    def operation(x, magnitude, signed):
+        size = tf.cast(tf.shape(x)[1:3], tf.float32)
+        return _affine(x, function(size[0], size[1], signed))
+    return operation
+
+
+# Every operation as a function of images (what the tests check one by one).
+OPERATIONS = {**PIXEL_OPERATIONS, **{name: _moved(f) for name, f in GEOMETRIC_OPERATIONS.items()}}
 
 
 def operations_for(channels: int) -> tuple[str, ...]:
@@ -162,13 +170,23 @@ def rand_augment(images: tf.Tensor, key: tf.Tensor, ops: int) -> tf.Tensor:
     """
     out = tf.cast(images, tf.float32)
     names = operations_for(int(out.shape[-1]))
-    functions = [OPERATIONS[name] for name in names]
+    pixel = [name for name in names if name in PIXEL_OPERATIONS]
+    geometric = [name for name in names if name in GEOMETRIC_OPERATIONS]
+    # A drawn operation's place among the candidates (the resampled batch is the last), and
+    # among the geometric maps (the identity map after them).
+    candidate = tf.constant([pixel.index(n) if n in pixel else len(pixel) for n in names])
+    geometric_index = tf.constant([geometric.index(n) if n in geometric else len(geometric) for n in names])
     batch = tf.shape(out)[0]
+    height, width = tf.unstack(tf.cast(tf.shape(out)[1:3], tf.float32))
+    identity = tf.tile(tf.constant([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]), [batch, 1])
     keys = tf.random.experimental.stateless_split(key, num=3 * ops, alg=_ALG)
     for i in range(ops):
         choice = tf.random.stateless_uniform([batch], seed=keys[3 * i], maxval=len(names), dtype=tf.int32, alg=_ALG)
         magnitude = tf.random.stateless_uniform([batch], seed=keys[3 * i + 1], alg=_ALG)
-        sign = tf.where(tf.random.stateless_uniform([batch], seed=keys[3 * i + 2], alg=_ALG) < 0.5, -1.0, 1.0)
-        candidates = tf.stack([f(out, magnitude, sign * magnitude) for f in functions], axis=1)
-        out = tf.gather(candidates, choice, axis=1, batch_dims=1)  # each image keeps its own draw
+        signed = magnitude * tf.where(tf.random.stateless_uniform([batch], seed=keys[3 * i + 2], alg=_ALG) < 0.5,
+                                      -1.0, 1.0)
+        maps = tf.stack([GEOMETRIC_OPERATIONS[n](height, width, signed) for n in geometric] + [identity], axis=1)
+        moved = _affine(out, tf.gather(maps, tf.gather(geometric_index, choice), axis=1, batch_dims=1))
+        candidates = tf.stack([PIXEL_OPERATIONS[n](out, magnitude, signed) for n in pixel] + [moved], axis=1)
+        out = tf.gather(candidates, tf.gather(candidate, choice), axis=1, batch_dims=1)  # each image its own draw
     return tf.ensure_shape(out, images.shape)
