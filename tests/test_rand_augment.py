@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bmrun.errors import ConfigError
+from conftest import validated
+
 
 def _op(name, images, magnitude, sign=1.0):
     import tensorflow as tf
@@ -126,3 +129,24 @@ def test_strong_view_of_semi_supervised_training_is_randaugment_then_cutout():
     assert weak.rand_augment == 0 and strong.rand_augment == 2 and strong.cutout == 0.5
     _, mild = views_for(28, True, "mild")
     assert mild.rand_augment == 0 and mild.rotation > 0
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["trainer.strong_view=mild"], "trainer.strong_view"),  # supervised: no strong view
+    (["trainer.randaugment_ops=3", "trainer.semi_supervised=pseudo_label"], "trainer.randaugment_ops"),
+    (["trainer.strong_view=mild", "trainer.randaugment_ops=3", "trainer.semi_supervised=consistency"],
+     "trainer.randaugment_ops"),
+    (["trainer.strong_view=heavy", "trainer.semi_supervised=consistency"], "trainer.strong_view"),
+    (["trainer.randaugment_ops=0", "trainer.semi_supervised=consistency"], "trainer.randaugment_ops"),
+])
+def test_strong_view_options_that_cannot_apply_are_refused(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        validated(["data=digits", "data.label_fraction=0.2", *overrides])
+
+
+def test_strong_view_options_are_accepted_with_consistency():
+    config = validated(["data=digits", "data.label_fraction=0.2", "trainer.semi_supervised=consistency",
+                        "trainer.strong_view=mild"])
+    assert config.trainer.strong_view == "mild"
+    assert validated(["data=digits", "data.label_fraction=0.2", "trainer.semi_supervised=consistency",
+                      "trainer.randaugment_ops=3"]).trainer.randaugment_ops == 3

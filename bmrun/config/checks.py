@@ -9,7 +9,7 @@ Runs before any data is loaded or TensorFlow imported, so a bad pairing fails in
 from __future__ import annotations
 
 from bmrun import registry
-from bmrun.config.schema import TrainConfig
+from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 
@@ -133,6 +133,15 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
                  "trainer.distribution_alignment": config.trainer.distribution_alignment,
                  "trainer.flexible_thresholds": config.trainer.flexible_thresholds,
                  "trainer.similarity_weight": config.trainer.similarity_weight > 0}
+    strong_view_set = {"trainer.strong_view": config.trainer.strong_view != TrainerConfig.strong_view,
+                       "trainer.randaugment_ops": config.trainer.randaugment_ops != TrainerConfig.randaugment_ops}
+    if mode != "consistency" and any(strong_view_set.values()):
+        key = next(name for name, used in strong_view_set.items() if used)
+        raise ConfigError(key, "shapes consistency training's strong view, and this run has none "
+                               f"(trainer.semi_supervised={mode}): set trainer.semi_supervised=consistency, or drop it.")
+    if config.trainer.strong_view == "mild" and strong_view_set["trainer.randaugment_ops"]:
+        raise ConfigError("trainer.randaugment_ops", "counts RandAugment's operations, and trainer.strong_view=mild "
+                                                     "uses none: set trainer.strong_view=randaugment, or drop it.")
     if mode == "none" and any(semi_only.values()):
         key = next(name for name, used in semi_only.items() if used)
         raise ConfigError(key, "only applies to semi-supervised training; set trainer.semi_supervised=consistency "
