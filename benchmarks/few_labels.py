@@ -1,6 +1,6 @@
 """The few-labels comparison of ``experiment=fashion_few_labels``, each arm from the shell prompt.
 
-    python benchmarks/few_labels.py [--seeds 0,1,2] [--semi "trainer.distribution_alignment=true"] [--no-write]
+    python benchmarks/few_labels.py [--seeds 0,1,2] [--pretrain-seeds 0] [--semi "..."] [--no-write]
 
 Runs the preset's four commands as a user types them, in fresh processes, one at a time:
 supervised on the 600 labels; ``pretrain=contrastive``, then fine-tuning from that run
@@ -10,7 +10,8 @@ at least 3 points above the supervised run; pretraining and semi-supervised runs
 minutes, supervised and fine-tuning runs at most 2 -- and writes the table into the
 ``few_labels`` section of BENCHMARKS.md. Each seed draws its own labels and the gain moves with
 them by a point or more, so several seeds give a table each and the mean gain is what is judged.
-About 15 minutes a seed on 2 cores; times mean something only on a quiet machine.
+About 15 minutes a seed on 2 cores (8 without pretraining: ``--pretrain-seeds`` names the seeds
+that pretrain and fine-tune, all by default); times mean something only on a quiet machine.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ def run_arm(run_dir: Path, overrides: list[str]) -> dict:
     return {"seconds": round(seconds, 1), "metrics": json.loads((run_dir / "metrics.json").read_text())}
 
 
-def arms(work: Path, seed: int, semi: list[str]) -> dict[str, dict]:
-    """The four runs, in the order a user would type them."""
+def arms(work: Path, seed: int, semi: list[str], pretrain: bool = True) -> dict[str, dict]:
+    """The four runs, in the order a user would type them (without pretraining: two)."""
     common = [f"seed={seed}"]
     results = {"supervised": run_arm(work / "supervised", common)}
-    results["pretrain"] = run_arm(work / "pretrain", [*common, "pretrain=contrastive"])
-    results["fine-tuned"] = run_arm(work / "fine_tuned", [*common, f"model.init_from={work / 'pretrain'}"])
+    if pretrain:
+        results["pretrain"] = run_arm(work / "pretrain", [*common, "pretrain=contrastive"])
+        results["fine-tuned"] = run_arm(work / "fine_tuned", [*common, f"model.init_from={work / 'pretrain'}"])
     results["semi-supervised"] = run_arm(work / "semi", [*common, "trainer.semi_supervised=consistency", *semi])
     return results
 
@@ -57,7 +59,8 @@ def arms(work: Path, seed: int, semi: list[str]) -> dict[str, dict]:
 def best_gain(results: dict[str, dict]) -> float:
     """The better of the fine-tuned and semi-supervised runs' gains over the supervised run."""
     supervised = results["supervised"]["metrics"]["test"]["accuracy"]
-    return max(results[arm]["metrics"]["test"]["accuracy"] - supervised for arm in ("fine-tuned", "semi-supervised"))
+    return max(results[arm]["metrics"]["test"]["accuracy"] - supervised
+               for arm in ("fine-tuned", "semi-supervised") if arm in results)
 
 
 def table(results: dict[str, dict], seed: int) -> list[str]:
@@ -104,6 +107,8 @@ def seed_list(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--pretrain-seeds", type=seed_list, default=None,
+                        help="the seeds that also pretrain and fine-tune (default: every seed)")
     parser.add_argument("--semi", default="", help="extra overrides of the semi-supervised run, space-separated")
     parser.add_argument("--no-write", action="store_true", help="print the tables, leave BENCHMARKS.md alone")
     args = parser.parse_args()
@@ -111,7 +116,8 @@ def main() -> None:
     by_seed = {}
     with tempfile.TemporaryDirectory(prefix="bmrun-few-labels-") as work:
         for seed in args.seeds:
-            by_seed[seed] = arms(Path(work) / f"seed{seed}", seed, semi)
+            pretrain = args.pretrain_seeds is None or seed in args.pretrain_seeds
+            by_seed[seed] = arms(Path(work) / f"seed{seed}", seed, semi, pretrain)
     text = report(by_seed, semi)
     print(text)
     if not args.no_write:

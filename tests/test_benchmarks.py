@@ -78,6 +78,9 @@ def test_few_labels_report_checks_each_time_bar_and_the_mean_gain():
     text = few_labels.report({0: seed(0.871), 1: seed(0.846)}, [])
     assert text.count("| supervised |") == 2 and "Seed 1:" in text
     assert "mean over 2 seeds): **NOT met** (+1.9; +0.6 to +3.1)" in text
+    # A seed run without pretraining: its gain is the semi-supervised run's.
+    text = few_labels.report({0: seed(0.846), 1: {"supervised": arm(90, 0.84), "semi-supervised": arm(350, 0.875)}}, [])
+    assert text.count("| fine-tuned |") == 1 and "(+2.1; +0.6 to +3.5)" in text
 
 
 def test_few_labels_seeds_are_read_or_refused_in_one_line():
