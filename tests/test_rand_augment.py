@@ -125,10 +125,10 @@ def test_views_are_seeded_per_image_and_stay_in_range():
 def test_strong_view_of_semi_supervised_training_is_randaugment_then_cutout():
     from bmrun.training.semi_supervised import views_for
 
-    weak, strong = views_for(28, True, "randaugment")
-    assert weak.rand_augment == 0 and strong.rand_augment == 2 and strong.cutout == 0.5
-    _, mild = views_for(28, True, "mild")
-    assert mild.rand_augment == 0 and mild.rotation > 0
+    weak, strong = views_for(28, True, "randaugment", 2)
+    assert weak.randaugment_ops == 0 and strong.randaugment_ops == 2 and strong.cutout == 0.5
+    _, mild = views_for(28, True, "mild", 2)
+    assert mild.randaugment_ops == 0 and mild.rotation > 0
 
 
 @pytest.mark.parametrize("overrides, key", [

@@ -137,8 +137,9 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
                        "trainer.randaugment_ops": config.trainer.randaugment_ops != TrainerConfig.randaugment_ops}
     if mode != "consistency" and any(strong_view_set.values()):
         key = next(name for name, used in strong_view_set.items() if used)
-        raise ConfigError(key, "shapes consistency training's strong view, and this run has none "
-                               f"(trainer.semi_supervised={mode}): set trainer.semi_supervised=consistency, or drop it.")
+        raise ConfigError(key, f"shapes consistency training's strong view, and this run has none "
+                               f"(trainer.semi_supervised={mode}): set trainer.semi_supervised=consistency, "
+                               f"or drop it.")
     if config.trainer.strong_view == "mild" and strong_view_set["trainer.randaugment_ops"]:
         raise ConfigError("trainer.randaugment_ops", "counts RandAugment's operations, and trainer.strong_view=mild "
                                                      "uses none: set trainer.strong_view=randaugment, or drop it.")

@@ -176,7 +176,7 @@ class Distortion:
         brightness: Add a uniform offset in ``[-brightness, brightness]`` x 255 per image.
         contrast: Scale about the image's mean by a factor in ``[1 - contrast, 1 + contrast]``.
         noise_std: Gaussian pixel noise (pixel units), after the rest.
-        rand_augment: RandAugment operations per image after the shift and flip
+        randaugment_ops: RandAugment operations per image after the shift and flip
             (:func:`bmrun.data.rand_augment.rand_augment`; 0: none).
     """
 
@@ -188,7 +188,7 @@ class Distortion:
     brightness: float = 0.0
     contrast: float = 0.0
     noise_std: float = 0.0
-    rand_augment: int = 0
+    randaugment_ops: int = 0
 
 
 def stateless_key(seed: int, salt: int, *parts) -> tf.Tensor:
@@ -217,8 +217,8 @@ def distort(images: tf.Tensor, key: tf.Tensor, spec: Distortion) -> tf.Tensor:
                                                 maxval=1.0 + spec.zoom, alg=_ALG)
         out = _projective(out, tx, ty, _random_angles(batch, spec.rotation, keys[1]),
                           _random_flips(batch, spec.horizontal_flip, keys[2]), scale)
-    if spec.rand_augment > 0:  # its own key: the eight above keep their numbers
-        out = rand_augment(out, tf.random.experimental.stateless_fold_in(key, 8, alg=_ALG), spec.rand_augment)
+    if spec.randaugment_ops > 0:  # its own key: the eight above keep their numbers
+        out = rand_augment(out, tf.random.experimental.stateless_fold_in(key, 8, alg=_ALG), spec.randaugment_ops)
     if spec.contrast > 0:
         factor = tf.random.stateless_uniform([batch, 1, 1, 1], seed=keys[4], minval=1.0 - spec.contrast,
                                              maxval=1.0 + spec.contrast, alg=_ALG)

@@ -41,8 +41,8 @@ from bmrun.training.steps import CompiledSteps
 _SALT = 0x55F1  # the unlabeled stream's own random numbers (same seed as the labeled batches)
 
 
-def views_for(image_side: int, horizontal_flip: bool, strong_view: str = "randaugment",
-              randaugment_ops: int = 2) -> tuple[Distortion, Distortion]:
+def views_for(image_side: int, horizontal_flip: bool, strong_view: str,
+              randaugment_ops: int) -> tuple[Distortion, Distortion]:
     """The weak and strong views for images ``image_side`` pixels high (28: a weak shift of 2).
 
     RandAugment's strength is FixMatch's: with 600 Fashion-MNIST labels it scored 0.6 points above
@@ -52,7 +52,8 @@ def views_for(image_side: int, horizontal_flip: bool, strong_view: str = "randau
     shift = max(1, round(image_side / 14))
     weak = Distortion(shift=shift, horizontal_flip=horizontal_flip)
     if strong_view == "randaugment":
-        return weak, Distortion(shift=shift, horizontal_flip=horizontal_flip, rand_augment=randaugment_ops, cutout=0.5)
+        return weak, Distortion(shift=shift, horizontal_flip=horizontal_flip, randaugment_ops=randaugment_ops,
+                                cutout=0.5)
     strong = Distortion(shift=2 * shift, horizontal_flip=horizontal_flip, rotation=10.0, zoom=0.1, cutout=0.3,
                         brightness=0.1, contrast=0.3, noise_std=5.0)
     return weak, strong
@@ -71,8 +72,8 @@ class UnlabeledBatches:
         randaugment_ops: ``trainer.randaugment_ops``.
     """
 
-    def __init__(self, pool, *, batch_size: int, seed: int, horizontal_flip: bool, strong_view: str = "randaugment",
-                 randaugment_ops: int = 2):
+    def __init__(self, pool, *, batch_size: int, seed: int, horizontal_flip: bool, strong_view: str,
+                 randaugment_ops: int):
         from bmrun.data.pipeline import as_model_input
 
         self.batch_size, self.seed = int(batch_size), int(seed)
