@@ -138,7 +138,7 @@ class TrainerConfig:
     unlabeled_weight: float = 1.0
     # consistency's strong view: randaugment (FixMatch's: shift and flip, randaugment_ops random
     # operations at random magnitudes, Cutout of half the side) or mild (shift, a small rotation and
-    # zoom, a smaller Cutout, contrast, brightness, noise; 0.6 points lower on Fashion-MNIST's 600 labels).
+    # zoom, a smaller Cutout, contrast, brightness, noise; 0.8 points lower on Fashion-MNIST's 600 labels).
     strong_view: str = "randaugment"  # randaugment | mild
     randaugment_ops: int = 2
     # Who labels the weak view: the model itself, or (ema) the moving average of its weights
