@@ -136,13 +136,11 @@ class TrainerConfig:
     unlabeled_ratio: int = 7
     confidence_threshold: float = 0.95  # a prediction becomes a target when its probability is above this
     unlabeled_weight: float = 1.0
-    # consistency's strong view: randaugment (FixMatch's: shift and flip, randaugment_ops random
-    # operations at random magnitudes, Cutout of half the side) or mild (shift, a small rotation and
-    # zoom, a smaller Cutout, contrast, brightness, noise; 0.8 points lower on Fashion-MNIST's 600 labels).
+    # consistency's strong view: randaugment (FixMatch's: randaugment_ops operations at random magnitudes,
+    # then Cutout) or mild (shift, rotation, zoom, contrast, noise: 0.8 points lower with 600 Fashion-MNIST labels)
     strong_view: str = "randaugment"  # randaugment | mild
     randaugment_ops: int = 2
-    # Who labels the weak view: the model itself, or (ema) the moving average of its weights
-    # (optimizer.ema_decay), a steadier teacher (Mean Teacher, Tarvainen & Valpola 2017).
+    # Who labels the weak view: the model itself, or (ema) its weights' moving average (Mean Teacher)
     teacher: str = "model"  # model | ema
     # Scale the teacher's probabilities by (uniform / their running mean) before thresholding,
     # so that no class is starved of targets (ReMixMatch's distribution alignment).
