@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
-from bmrun.data.rand_augment import rand_augment
+from bmrun.data.rand_augment import rand_augment, resample_affine
 
 # Philox everywhere: "auto_select" may pick a device-dependent algorithm, and the same
 # (seed, epoch, batch) must give the same numbers on every machine.
@@ -139,7 +139,6 @@ def _random_flips(batch, enabled: bool, key) -> tf.Tensor:
 def _projective(images: tf.Tensor, tx, ty, angle, sign, scale) -> tf.Tensor:
     """Each image shifted by (tx, ty), turned by ``angle``, scaled by ``scale`` about its centre
     and mirrored where ``sign`` is -1, in one ``ImageProjectiveTransformV3`` resampling pass."""
-    batch = tf.shape(images)[0]
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
     # The op maps each OUTPUT pixel (x, y) to the input point (a0 x + a1 y + a2, b0 x + b1 y + b2).
@@ -151,13 +150,9 @@ def _projective(images: tf.Tensor, tx, ty, angle, sign, scale) -> tf.Tensor:
     b0, b1 = -sin, cos
     b2 = cy + sin * (tx + cx) - cos * (ty + cy)
     a0, a1, a2 = sign * a0, sign * a1, sign * a2 + (1.0 - sign) / 2.0 * (w - 1.0)
-    zeros = tf.zeros([batch], tf.float32)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     # Bilinear sampling at integer points returns the pixel exactly, so a pure shift or flip
     # is lossless; only rotation and zoom interpolate.
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(images, tf.float32), transforms=transforms, output_shape=tf.stack([height, width]),
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+    out = resample_affine(tf.cast(images, tf.float32), tf.stack([a0, a1, a2, b0, b1, b2], axis=1))
     return tf.ensure_shape(tf.cast(out, images.dtype), images.shape)
 
 

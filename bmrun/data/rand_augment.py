@@ -87,8 +87,9 @@ def _colour(x, magnitude, signed):
     return _blend(x, grey, signed)
 
 
-def _affine(x, rows):
-    """Resample each image at ``input = A @ (x, y, 1)``; ``rows`` = ``[batch, 6]``, outside is black."""
+def resample_affine(x, rows):
+    """Resample each image (float32) at ``input = A @ (x, y, 1)``; ``rows`` = ``[batch, 6]``, outside is
+    black. The one resampling op of every view (:func:`bmrun.data.augment.distort` uses it too)."""
     transforms = tf.concat([rows, tf.zeros([tf.shape(x)[0], 2])], axis=1)
     out = tf.raw_ops.ImageProjectiveTransformV3(
         images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
@@ -144,7 +145,7 @@ GEOMETRIC_OPERATIONS = {
 def _moved(function):
     def operation(x, magnitude, signed):
         size = tf.cast(tf.shape(x)[1:3], tf.float32)
-        return _affine(x, function(size[0], size[1], signed))
+        return resample_affine(x, function(size[0], size[1], signed))
     return operation
 
 
@@ -186,7 +187,7 @@ def rand_augment(images: tf.Tensor, key: tf.Tensor, ops: int) -> tf.Tensor:
         signed = magnitude * tf.where(tf.random.stateless_uniform([batch], seed=keys[3 * i + 2], alg=_ALG) < 0.5,
                                       -1.0, 1.0)
         maps = tf.stack([GEOMETRIC_OPERATIONS[n](height, width, signed) for n in geometric] + [identity], axis=1)
-        moved = _affine(out, tf.gather(maps, tf.gather(geometric_index, choice), axis=1, batch_dims=1))
+        moved = resample_affine(out, tf.gather(maps, tf.gather(geometric_index, choice), axis=1, batch_dims=1))
         candidates = tf.stack([PIXEL_OPERATIONS[n](out, magnitude, signed) for n in pixel] + [moved], axis=1)
         out = tf.gather(candidates, tf.gather(candidate, choice), axis=1, batch_dims=1)  # each image its own draw
     return tf.ensure_shape(out, images.shape)
