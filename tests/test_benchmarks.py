@@ -69,11 +69,11 @@ def test_few_labels_report_checks_each_time_bar_and_the_mean_gain():
         return {"supervised": arm(90, 0.84), "pretrain": arm(pretrain_seconds), "fine-tuned": arm(91, 0.838),
                 "semi-supervised": arm(350, semi_accuracy)}
 
-    text = few_labels.report({0: seed(0.871, pretrain_seconds=500)}, ["trainer.distribution_alignment=true"])
+    text = few_labels.report({0: seed(0.871, pretrain_seconds=500)}, ["trainer.unlabeled_ratio=5"])
     assert "| semi-supervised | 0.8710 | +3.1 | 350 | <= 480 s | met |" in text
     assert "| pretrain | — |  | 500 | <= 480 s | NOT met |" in text  # a pretext run has no accuracy
     assert "| fine-tuned | 0.8380 | -0.2 |" in text
-    assert "**met** (+3.1)" in text and "trainer.distribution_alignment=true" in text
+    assert "**met** (+3.1)" in text and "trainer.unlabeled_ratio=5" in text
     # Several seeds: the mean gain is judged, and the range is given.
     text = few_labels.report({0: seed(0.871), 1: seed(0.846)}, [])
     assert text.count("| supervised |") == 2 and "Seed 1:" in text

@@ -89,7 +89,7 @@ def test_label_fraction_outside_unit_interval_is_refused(value):
     (["data=breast_cancer", "model=mlp", "trainer.semi_supervised=consistency", "data.label_fraction=0.5"],
      "trainer.semi_supervised"),
     (["data=imdb", "model=rnn", "pretrain=autoencoder"], "pretrain"),
-    (["data=ratings", "model=factorization", "trainer.semi_supervised=pseudo_label", "data.label_fraction=0.5"],
+    (["data=ratings", "model=factorization", "trainer.semi_supervised=consistency", "data.label_fraction=0.5"],
      "trainer.semi_supervised"),
 ])
 def test_unlabeled_learning_on_non_image_data_is_refused(overrides, key):
@@ -211,79 +211,46 @@ def test_semi_supervised_with_nothing_confident_trains_like_supervised(tmp_path)
     """Threshold 1: no unlabeled image becomes a target, so (no batch norm, no dropout) the labeled
     loss alone moves the weights, exactly as in the supervised run on the same labels."""
     supervised = train_in_process(tmp_path / "supervised", SEMI)
-    semi = train_in_process(tmp_path / "semi", [*SEMI, "trainer.semi_supervised=pseudo_label",
+    semi = train_in_process(tmp_path / "semi", [*SEMI, "trainer.semi_supervised=consistency",
                                                 "trainer.confidence_threshold=1.0"])
     assert semi["train"]["mask_rate"] == 0 and semi["train"]["unlabeled_loss"] == 0
     assert semi["train"]["loss"] == pytest.approx(supervised["train"]["loss"], rel=1e-4)
     assert semi["test"]["loss"] == pytest.approx(supervised["test"]["loss"], rel=1e-4)
 
 
-def test_ema_teacher_alignment_and_flexible_thresholds_train_and_resume_exactly(tmp_path):
-    """trainer.teacher=ema labels the weak view with the averaged weights; the alignment's running
-    mean, FlexMatch's memory of the pool and the average travel in the checkpoint, so a resumed run
-    ends where an uninterrupted one does."""
+def test_fixmatch_with_the_weights_average_resumes_exactly(tmp_path):
+    """The unlabeled stream is keyed on (seed, epoch, batch) and the average travels in the
+    checkpoint, so a resumed FixMatch run ends where an uninterrupted one does."""
     fixmatch = [*SEMI, "trainer.semi_supervised=consistency", "trainer.confidence_threshold=0.2",
                 "optimizer.ema_decay=0.9", "optimizer.lr=0.01", "trainer.max_epochs=4"]
-    common = [*fixmatch, "trainer.teacher=ema", "trainer.distribution_alignment=true",
-              "trainer.flexible_thresholds=true"]
-    plain = train_in_process(tmp_path / "plain", fixmatch)
-    reference = train_in_process(tmp_path / "reference", common)
+    reference = train_in_process(tmp_path / "reference", fixmatch)
     assert 0 < reference["train"]["mask_rate"] <= 1 and math.isfinite(reference["test"]["loss"])
-    assert reference["train"]["mask_rate"] != plain["train"]["mask_rate"]  # another teacher, other targets
-    first = train_in_process(tmp_path / "resumed", [*common, "trainer.max_epochs=2"])
+    first = train_in_process(tmp_path / "resumed", [*fixmatch, "trainer.max_epochs=2"])
     assert first["epochs"] == 2
     assert_same_results(resume_in_process(tmp_path / "resumed", ["trainer.max_epochs=4"]), reference)
 
 
-def test_distribution_alignment_lifts_the_classes_the_teacher_is_shy_of():
-    import numpy as np
-    import tensorflow as tf
-
-    from bmrun.data.catalog import MULTICLASS, TaskSpec
-    from bmrun.training.semi_supervised import SemiSupervisedSteps
-
-    steps = SemiSupervisedSteps.__new__(SemiSupervisedSteps)
-    steps.task = TaskSpec(MULTICLASS, 2, None)
-    steps.alignment = tf.Variable([0.9, 0.1])  # the teacher has mostly predicted class 0 so far
-    aligned = steps._aligned(tf.constant([[0.6, 0.4]])).numpy()
-    np.testing.assert_allclose(aligned.sum(), 1.0, rtol=1e-6)
-    assert aligned[0, 1] > 0.8  # 0.4 / 0.1 against 0.6 / 0.9: class 1 now wins
+@pytest.mark.parametrize("override", ["trainer.teacher=ema", "trainer.distribution_alignment=true",
+                                      "trainer.flexible_thresholds=true", "trainer.similarity_weight=1.0",
+                                      "trainer.semi_supervised=pseudo_label"])
+def test_removed_few_label_variants_say_what_replaced_them(override):
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^{key}: .*removed.*trainer.semi_supervised=consistency"):
+        validated(["data=digits", "data.label_fraction=0.2", override])
 
 
-def test_flexible_thresholds_lower_the_bar_for_classes_still_being_learnt():
-    """FlexMatch: thresholds scale with each class's confident share of the pool (b / (2 - b));
-    images above the fixed threshold are remembered with their class."""
-    import numpy as np
-    import tensorflow as tf
+def test_old_run_configs_with_the_removed_keys_at_their_defaults_still_load():
+    from omegaconf import OmegaConf
 
-    from bmrun.data.catalog import MULTICLASS, TaskSpec
-    from bmrun.training.semi_supervised import SemiSupervisedSteps
+    from bmrun.config import compose, validate
 
-    steps = SemiSupervisedSteps.__new__(SemiSupervisedSteps)
-    steps.task, steps.threshold = TaskSpec(MULTICLASS, 3, None), 0.9
-    # Pool of 10: class 0 claimed 4 images, class 1 two, class 2 none; 4 never confident.
-    steps.pool_classes = tf.Variable([0, 0, 0, 0, 1, 1, -1, -1, -1, -1])
-    thresholds = steps._thresholds(tf.constant([0, 1, 2, 1]), tf.constant([0.95, 0.5, 0.3, 0.2]),
-                                   tf.constant([6, 7, 8, 4])).numpy()
-    np.testing.assert_allclose(thresholds, [0.9, 0.3, 0.0, 0.3], rtol=1e-6)  # b = 1, 1/2, 0, 1/2
-    # Only the first image was above 0.9: pool image 6 is now remembered as class 0.
-    assert steps.pool_classes.numpy().tolist() == [0, 0, 0, 0, 1, 1, 0, -1, -1, -1]
-    steps.pool_classes.assign([-1] * 10)  # at the start nothing is confident: every prediction is a target
-    assert steps._thresholds(tf.constant([0, 1]), tf.constant([0.4, 0.4]), tf.constant([0, 1])).numpy().tolist() \
-        == [0.0, 0.0]
-
-
-@pytest.mark.parametrize("overrides, key", [
-    (["trainer.teacher=ema", "trainer.semi_supervised=consistency", "data.label_fraction=0.2"], "trainer.teacher"),
-    (["trainer.flexible_thresholds=true"], "trainer.flexible_thresholds"),
-    (["trainer.teacher=ema", "optimizer.ema_decay=0.9"], "trainer.teacher"),
-    (["trainer.distribution_alignment=true"], "trainer.distribution_alignment"),
-])
-def test_teacher_and_alignment_without_what_they_need_are_refused(overrides, key):
-    from bmrun.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=key):
-        validated(["data=digits", *overrides])
+    cfg = OmegaConf.create(OmegaConf.to_yaml(compose(["data=digits"])))  # as a run dir's config.yaml loads
+    old = OmegaConf.merge(cfg, {"trainer": {"teacher": "model", "distribution_alignment": False,
+                                            "flexible_thresholds": False, "similarity_weight": 0.0,
+                                            "similarity_temperature": 0.1, "neighbour_weight": 0.1}})
+    assert validate(old).trainer.semi_supervised == "none"
+    with pytest.raises(ConfigError, match="^trainer.teacher: the EMA teacher was removed"):
+        validate(OmegaConf.merge(old, {"trainer": {"teacher": "ema"}}))
 
 
 # ----------------------------------------------------------------------------- resume and sweeps

@@ -123,7 +123,7 @@ def test_views_are_seeded_per_image_and_stay_in_range():
 
 
 def test_strong_view_of_semi_supervised_training_is_randaugment_then_cutout():
-    from bmrun.training.semi_supervised import views_for
+    from bmrun.methods.consistency import views_for
 
     weak, strong = views_for(28, True, "randaugment", 2)
     assert weak.randaugment_ops == 0 and strong.randaugment_ops == 2 and strong.cutout == 0.5
@@ -133,7 +133,6 @@ def test_strong_view_of_semi_supervised_training_is_randaugment_then_cutout():
 
 @pytest.mark.parametrize("overrides, key", [
     (["trainer.strong_view=mild"], "trainer.strong_view"),  # supervised: no strong view
-    (["trainer.randaugment_ops=3", "trainer.semi_supervised=pseudo_label"], "trainer.randaugment_ops"),
     (["trainer.strong_view=mild", "trainer.randaugment_ops=3", "trainer.semi_supervised=consistency"],
      "trainer.randaugment_ops"),
     (["trainer.strong_view=heavy", "trainer.semi_supervised=consistency"], "trainer.strong_view"),

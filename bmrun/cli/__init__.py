@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bmrun.cli.guard import console_script
+from bmrun.config.migrate import removed_override
 from bmrun.run_dir import create_run_dir, require_run_dir
 
 
@@ -60,6 +61,9 @@ def main() -> None:
 
         print_help()
         return
+    removed = removed_override(argv)  # before Hydra, whose message would only say the key is unknown
+    if removed is not None:
+        raise removed
     sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
     if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
         _check_output_dir(sys.argv[1:])

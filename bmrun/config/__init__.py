@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bmrun.config.compose import compose
+from bmrun.config.migrate import migrate
 from bmrun.config.schema import SCHEMAS, TrainConfig
 from bmrun.errors import ConfigError
 
@@ -81,6 +82,7 @@ def validate(cfg: DictConfig) -> TrainConfig:
 
     from bmrun.pretrain.config import with_pretrain_budget
 
+    cfg = migrate(cfg)  # keys that left the config: refused with a line, or dropped from old run dirs
     missing = [group for group in GROUPS if group not in cfg and group not in _LATER_GROUPS]
     if missing:
         raise ConfigError(missing[0], "config group is missing from the config")

@@ -12,6 +12,7 @@ from bmrun import registry
 from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
+from bmrun.methods.catalog import check_options
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
 
@@ -59,6 +60,7 @@ def check_compatibility(config: TrainConfig) -> None:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
     _check_augment(config, inputs)
     _check_few_labels(config, task, inputs)
+    check_options(config)  # the option x method matrix (bmrun.methods.catalog)
 
 
 def _check_fairness(config: TrainConfig, task) -> None:
@@ -118,21 +120,11 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
         raise ConfigError("pretrain", f"pretrain={pretrain} ignores labels, so trainer.semi_supervised={mode} has "
                                       f"nothing to do in the same run: pretrain first, then run "
                                       f"model.init_from=<pretrain run> trainer.semi_supervised={mode}.")
-    if pretrain != "none" and config.trainer.adversarial != "none":
-        raise ConfigError("trainer.adversarial", "attacks a classifier's loss; a pretrain run has no classifier")
     if pretrain != "none":
         for key in ("confusion_matrix", "misclassified", "saliency"):
             if getattr(config.logger, key, False):
                 raise ConfigError(f"logger.{key}", f"draws a classifier's predictions; pretrain={pretrain} trains "
                                                    f"no classifier. Use logger=tensorboard.")
-    if config.trainer.teacher == "ema" and not config.optimizer.ema_decay:
-        raise ConfigError("trainer.teacher", "ema labels the unlabeled images with the moving average of the "
-                                             "weights, and optimizer.ema_decay is 0 (no average): set it, e.g. "
-                                             "optimizer.ema_decay=0.99, or use trainer.teacher=model.")
-    semi_only = {"trainer.teacher": config.trainer.teacher != "model",
-                 "trainer.distribution_alignment": config.trainer.distribution_alignment,
-                 "trainer.flexible_thresholds": config.trainer.flexible_thresholds,
-                 "trainer.similarity_weight": config.trainer.similarity_weight > 0}
     strong_view_set = {"trainer.strong_view": config.trainer.strong_view != TrainerConfig.strong_view,
                        "trainer.randaugment_ops": config.trainer.randaugment_ops != TrainerConfig.randaugment_ops}
     if mode != "consistency" and any(strong_view_set.values()):
@@ -143,14 +135,6 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
     if config.trainer.strong_view == "mild" and strong_view_set["trainer.randaugment_ops"]:
         raise ConfigError("trainer.randaugment_ops", "counts RandAugment's operations, and trainer.strong_view=mild "
                                                      "uses none: set trainer.strong_view=randaugment, or drop it.")
-    if mode == "none" and any(semi_only.values()):
-        key = next(name for name, used in semi_only.items() if used)
-        raise ConfigError(key, "only applies to semi-supervised training; set trainer.semi_supervised=consistency "
-                               "or pseudo_label, or drop it.")
-    if mode == "pseudo_label" and config.trainer.similarity_weight > 0:
-        raise ConfigError("trainer.similarity_weight", "matches a strong view's similarities to a weak view's, and "
-                                                       "pseudo_label trains on the weak view alone: use "
-                                                       "trainer.semi_supervised=consistency, or drop it.")
     if mode != "none":
         if task.kind != MULTICLASS:
             raise ConfigError("trainer.semi_supervised", f"turns confident class predictions into targets; "

@@ -33,12 +33,16 @@ def compose(overrides: Iterable[str] = (), *, config_dir: Optional[str] = None,
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from bmrun.config.migrate import removed_override
     from bmrun.config.paths import packaged_config_dir
     from bmrun.config.schema import register_schemas
     from bmrun.errors import ConfigError
 
     register_schemas()
     overrides = list(overrides)
+    removed = removed_override(overrides)  # a key that left the config: say what replaced it
+    if removed is not None:
+        raise removed
     if config_dir is not None:
         overrides.append(f"hydra.searchpath=[file://{config_dir}]")
     GlobalHydra.instance().clear()  # a caller's earlier initialize() must not leak in

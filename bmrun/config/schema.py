@@ -128,33 +128,17 @@ class TrainerConfig:
     adv_step_size: float = 0.03  # pgd
     adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     adv_eval_epsilon: float = 0.0  # > 0: report test/adv_accuracy under FGSM at this epsilon
-    # Semi-supervised training (images, data.label_fraction < 1): every step also trains on an
-    # unlabeled batch unlabeled_ratio times larger. pseudo_label: the model's confident
-    # predictions on (weakly augmented) unlabeled images become their targets; consistency
-    # (FixMatch): predictions on the weak view are the targets of a strongly augmented view.
-    semi_supervised: str = "none"  # none | pseudo_label | consistency
+    # Semi-supervised training (images, data.label_fraction < 1), FixMatch: every step also trains
+    # on an unlabeled batch unlabeled_ratio times larger; confident predictions on a weak view of
+    # each unlabeled image are the targets of a strong view (bmrun/methods/consistency.py).
+    semi_supervised: str = "none"  # none | consistency
     unlabeled_ratio: int = 7
     confidence_threshold: float = 0.95  # a prediction becomes a target when its probability is above this
     unlabeled_weight: float = 1.0
-    # consistency's strong view: randaugment (FixMatch's: randaugment_ops operations at random magnitudes,
-    # then Cutout) or mild (shift, rotation, zoom, contrast, noise: 0.8 points lower with 600 Fashion-MNIST labels)
+    # consistency's strong view: randaugment (FixMatch's: randaugment_ops operations at random
+    # magnitudes, then Cutout) or mild (shift, rotation, zoom, contrast, noise)
     strong_view: str = "randaugment"  # randaugment | mild
     randaugment_ops: int = 2
-    # Who labels the weak view: the model itself, or (ema) its weights' moving average (Mean Teacher)
-    teacher: str = "model"  # model | ema
-    # Scale the teacher's probabilities by (uniform / their running mean) before thresholding,
-    # so that no class is starved of targets (ReMixMatch's distribution alignment).
-    distribution_alignment: bool = False
-    # FlexMatch: per-class thresholds, confidence_threshold x b / (2 - b), b = how many pool images
-    # the class has confidently claimed relative to the most claimed class: classes still being
-    # learnt (few confident images) get targets at a lower confidence.
-    flexible_thresholds: bool = False
-    # SimMatch (consistency): > 0 adds a projection head and a bank of labeled embeddings; the strong
-    # view's similarities to the bank learn the weak view's (at this weight), and the labeled
-    # neighbours vote on each pseudo-label (neighbour_weight of it). 0: plain FixMatch.
-    similarity_weight: float = 0.0
-    similarity_temperature: float = 0.1
-    neighbour_weight: float = 0.1
 
     def __post_init__(self) -> None:
         at_least("max_epochs", self.max_epochs, 1)
@@ -171,19 +155,13 @@ class TrainerConfig:
         in_unit_interval("adv_step_size", self.adv_step_size, closed_top=True)
         in_unit_interval("adv_fraction", self.adv_fraction, closed_top=True)
         in_unit_interval("adv_eval_epsilon", self.adv_eval_epsilon, closed_top=True)
-        choice("semi_supervised", self.semi_supervised, ("none", "pseudo_label", "consistency"))
+        choice("semi_supervised", self.semi_supervised, ("none", "consistency"))
         at_least("unlabeled_ratio", self.unlabeled_ratio, 1)
         if not 0.0 < self.confidence_threshold <= 1.0:
             raise ConfigError("confidence_threshold", f"is a probability in (0, 1]; got {self.confidence_threshold}")
         at_least("unlabeled_weight", self.unlabeled_weight, 0.0)
         choice("strong_view", self.strong_view, ("randaugment", "mild"))
         at_least("randaugment_ops", self.randaugment_ops, 1)
-        choice("teacher", self.teacher, ("model", "ema"))
-        at_least("similarity_weight", self.similarity_weight, 0.0)
-        if self.similarity_temperature <= 0:
-            raise ConfigError("similarity_temperature", f"divides similarities: it must be > 0, got "
-                                                        f"{self.similarity_temperature}")
-        in_unit_interval("neighbour_weight", self.neighbour_weight, closed_top=True)
 
 
 # ----------------------------------------------------------------------------- logger

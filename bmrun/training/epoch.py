@@ -193,7 +193,7 @@ class EpochLoop:
         fairness gaps of ``data.sensitive`` (their per-group reports go to :attr:`fairness`)."""
         part, kind = getattr(self.job.data, split), self.task.kind
         groups = part.groups or {}
-        if self.job.pretext is not None or (kind != BINARY and not groups):  # a pretext task has no classes
+        if not self.job.trains_classifier or (kind != BINARY and not groups):  # a pretext task has no classes
             return {}
         scalars, reports = example_metrics(part.y, self._outputs(split), kind, self.task.num_classes, groups)
         if reports:

@@ -21,6 +21,7 @@ from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
 from bmrun.data.catalog import BINARY
 from bmrun.data.pipeline import DataPipeline
+from bmrun.methods import METHODS, method_name
 from bmrun.models import build_model
 from bmrun.run_dir import CHECKPOINTS
 from bmrun.training.checkpoint import Checkpointer, TrainingState
@@ -52,7 +53,7 @@ class Job:
     # What the steps train and the checkpoints hold: the model itself, or (pretrain=) the pretext
     # model built on its backbone. ``model`` is always the classifier that model/ exports.
     trained_model: Any = None
-    pretext: Any = None  # the pretrain= task, or None
+    method: Any = None  # the learning method (bmrun.methods.base.Method)
     average: Any = None  # optimizer.ema_decay: the weights' moving average (WeightAverage), or None
 
     def __post_init__(self) -> None:
@@ -67,15 +68,14 @@ class Job:
     def num_params(self) -> int:
         return int(sum(int(tf.size(v)) for v in self.trained_model.trainable_variables))
 
+    @property
+    def trains_classifier(self) -> bool:
+        """False for a pretrain run: no accuracy, no per-example metrics, the pretext loss instead."""
+        return self.method.trains_classifier
+
     def record(self) -> dict:
         """metrics.json fields that say what the run learnt from: label counts, the pretext task."""
-        if self.pretext is not None:  # labels ignored: every training image is a pretext example
-            return {"pretrain": {"task": self.config.pretrain.name, "loss": self.pretext.loss_name,
-                                 "images": len(self.data.train)}}
-        fields = {"labels": {**self.data.label_counts(), "fraction": self.config.data.label_fraction}}
-        if self.config.trainer.semi_supervised != "none":
-            fields["semi_supervised"] = self.config.trainer.semi_supervised
-        return fields
+        return self.method.record(self.data, self.config)
 
     def learning_rate(self) -> float:
         rate = self.optimizer.learning_rate
@@ -154,30 +154,22 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
         announce: Print what ``model.init_from`` copied (the writing process only).
     """
     data = load_prepared(config.data, config.seed, all_labels=config.pretrain.enabled)  # pretraining: every image
-    pretext, plan = _what_to_learn(config, data)
+    method = METHODS[method_name(config)].load().from_config(config, data)
     train_groups, num_groups = penalty_groups(config, data)
-    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle, batch_plan=plan, train_groups=train_groups)
+    pipeline = make_pipeline(config, data, shuffle=config.data.shuffle, batch_plan=method.batch_plan(),
+                             train_groups=train_groups)
     steps_per_epoch = pipeline.steps_per_epoch
     strategy = device.strategy
     with strategy.scope():
         model = _build_model(config, data, announce=announce)
-        trained = model
-        if pretext is not None:
-            from bmrun.pretrain.steps import pretext_model
-
-            trained = pretext_model(pretext, model)
-        elif _uses_similarity_matching(config):
-            from bmrun.training.similarity import with_projection
-
-            trained = with_projection(model)
+        trained = method.training_model(model)
         # A frozen backbone's layers are not trainable: with model.freeze=backbone the optimizer
         # holds (and the steps update) the head's kernel and bias only.
         trainable = list(trained.trainable_variables)
         optimizer = make_optimizer(config.optimizer, total_steps=steps_per_epoch * config.trainer.max_epochs,
                                    steps_per_epoch=steps_per_epoch, precision=device.precision)
         optimizer.build(trainable)
-        average = WeightAverage(trained, config.optimizer.ema_decay, shadow=config.trainer.teacher == "ema") \
-            if config.optimizer.ema_decay else None
+        average = WeightAverage(trained, config.optimizer.ema_decay) if config.optimizer.ema_decay else None
     loss_fn = make_loss_fn(config, data)
     jit = config.device.xla and not (config.model.name == "rnn" and device.platform == "gpu")
     if config.device.xla and not jit:
@@ -185,12 +177,11 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     trainer = config.trainer
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
-    steps = _make_steps(config, pretext, plan, steps_per_epoch, model, trained, loss_fn, optimizer, data.task,
-                        strategy, global_batch_size=config.data.batch_size, jit_compile=jit,
-                        trainable_variables=trainable,
-                        adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
-                        tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
-                        fairness_groups=num_groups, ema=average)
+    steps = CompiledSteps(trained, loss_fn, optimizer, data.task, strategy, method=method,
+                          global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
+                          adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
+                          tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
+                          fairness_groups=num_groups, ema=average)
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
@@ -199,66 +190,7 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
                                 keep=config.trainer.keep_checkpoints,
                                 extra={**steps.trackables(), **(average.trackables() if average else {})})
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
-               resident, class_weight_record(config, data), trained_model=trained, pretext=pretext, average=average)
-
-
-def _what_to_learn(config, data) -> tuple[Any, Optional[Callable]]:
-    """The one place a run's learning mode is decided: ``(pretext task or None, batch plan or None)``.
-
-    Supervised runs take ``(x, y)`` batches; a semi-supervised run adds an unlabeled batch and its
-    views (:mod:`bmrun.training.semi_supervised`); a pretrain run replaces the batch by the pretext
-    task's inputs (:mod:`bmrun.pretrain`).
-    """
-    if config.pretrain.enabled:
-        from bmrun.pretrain.steps import PretextBatches, pretext_task
-
-        task = pretext_task(config, data)
-        return task, PretextBatches(task, config.seed)
-    trainer = config.trainer
-    if trainer.semi_supervised == "none":
-        return None, None
-    from bmrun.errors import ConfigError
-    from bmrun.training.semi_supervised import UnlabeledBatches
-
-    pool = data.unlabeled
-    if pool is None or len(pool) == 0:
-        raise ConfigError("trainer.semi_supervised", f"data.label_fraction={config.data.label_fraction} left no "
-                                                     f"unlabeled training image; lower it.")
-    if getattr(pool.x, "streamed", False):
-        raise ConfigError("trainer.semi_supervised", "draws unlabeled images from memory, but this image folder is "
-                          "streamed from disk (larger than data.memory_budget); raise data.memory_budget so it is "
-                          "held in memory, or train without trainer.semi_supervised.")
-    return None, UnlabeledBatches(pool, batch_size=config.data.batch_size * trainer.unlabeled_ratio, seed=config.seed,
-                                  horizontal_flip=config.augment.horizontal_flip, strong_view=trainer.strong_view,
-                                  randaugment_ops=trainer.randaugment_ops)
-
-
-def _uses_similarity_matching(config) -> bool:
-    """Whether the run trains SimMatch's projection head (``trainer.similarity_weight`` with consistency)."""
-    return config.trainer.semi_supervised == "consistency" and config.trainer.similarity_weight > 0
-
-
-def _make_steps(config, pretext, plan, steps_per_epoch: int, model, trained, *args, **kwargs) -> CompiledSteps:
-    """The compiled steps for :func:`_what_to_learn`'s mode and batch plan: they train ``trained``
-    (``model`` itself, or the model it shares layers with); other arguments as CompiledSteps."""
-    if pretext is not None:
-        from bmrun.pretrain.steps import PretextSteps
-
-        return PretextSteps(pretext, config.seed, trained, *args, **kwargs)
-    trainer = config.trainer
-    if trainer.semi_supervised != "none":
-        from bmrun.training.semi_supervised import SemiSupervisedSteps
-
-        return SemiSupervisedSteps(model, *args, mode=trainer.semi_supervised, threshold=trainer.confidence_threshold,
-                                   weight=trainer.unlabeled_weight, unlabeled_ratio=trainer.unlabeled_ratio,
-                                   teacher=trainer.teacher, distribution_alignment=trainer.distribution_alignment,
-                                   flexible_thresholds=trainer.flexible_thresholds, pool_size=plan.size,
-                                   embedder=trained if _uses_similarity_matching(config) else None,
-                                   similarity_weight=trainer.similarity_weight,
-                                   similarity_temperature=trainer.similarity_temperature,
-                                   neighbour_weight=trainer.neighbour_weight,
-                                   bank_size=steps_per_epoch * config.data.batch_size, **kwargs)  # one pass
-    return CompiledSteps(trained, *args, **kwargs)
+               resident, class_weight_record(config, data), trained_model=trained, method=method, average=average)
 
 
 def _build_model(config, data, *, announce: bool):

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from bmrun.data.catalog import REGRESSION, TaskSpec
 from bmrun.fairness.penalty import demographic_parity_gap
+from bmrun.methods.base import Method
 from bmrun.outputs import eval_metrics, predicted_classes, train_metrics
 from bmrun.training import adversarial as attacks
 
@@ -42,6 +43,10 @@ def _add(total: dict, extra: dict) -> dict:
     return {k: total[k] + extra[k] for k in total}
 
 
+def _mean_loss(sums: dict) -> float:
+    return float(sums["loss_sum"]) / max(float(sums["count"]), 1.0)
+
+
 def fold_range(count, body: Callable, state):
     """``for i in range(count): state = body(i, state)`` as one graph loop; returns ``state``.
     Written out so the compiled functions need no AutoGraph, whose conversions cost ~1 s a start."""
@@ -54,14 +59,20 @@ def fold_range(count, body: Callable, state):
 class CompiledSteps:
     """Owns the traced train/eval functions of one model.
 
+    The one train step composes the learning method's loss terms (:mod:`bmrun.methods`) with the
+    options every method shares: adversarial examples, the fairness penalty, L2 and the weights'
+    moving average. :mod:`bmrun.methods.catalog` refuses the pairs that do not compose.
+
     Args:
-        model: A built Keras model returning logits (or values for regression).
+        model: The Keras model the method trains: the task's model (logits, or values for
+            regression), or a pretext model sharing its backbone.
         loss_fn: Per-example loss ``loss_fn(y, outputs) -> [batch]``.
         optimizer: Keras optimizer, already built on the trainable variables (None: eval only).
         task: The dataset's task spec (how to count correct predictions).
         strategy: ``tf.distribute`` strategy the model and optimizer were created under.
         global_batch_size: Examples per step over all replicas; per-example losses are summed
             and divided by it, which gives the right gradient scale under any replica count.
+        method: The learning method (:class:`bmrun.methods.base.Method`; None: supervised).
         jit_compile: XLA-compile the step function.
         trainable_variables: Variables to update (a frozen backbone leaves some out).
         adversarial: Train on adversarial examples made inside the step (None = clean data).
@@ -79,10 +90,11 @@ class CompiledSteps:
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
-                 global_batch_size: int, jit_compile: bool = False, trainable_variables=None,
-                 adversarial: Optional[AdversarialTraining] = None, batch_at: Optional[Callable] = None,
-                 l2: float = 0.0, tta_flip: bool = False, fairness_penalty: float = 0.0,
-                 fairness_groups: int = 0, ema=None):
+                 global_batch_size: int, method: Optional[Method] = None, jit_compile: bool = False,
+                 trainable_variables=None, adversarial: Optional[AdversarialTraining] = None,
+                 batch_at: Optional[Callable] = None, l2: float = 0.0, tta_flip: bool = False,
+                 fairness_penalty: float = 0.0, fairness_groups: int = 0, ema=None):
+        self.method = method if method is not None else Method()
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.task, self.strategy = task, strategy
         self.global_batch_size = float(global_batch_size)
@@ -95,7 +107,7 @@ class CompiledSteps:
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = {"train": 0, "eval": 0}
         # What each training step returns (and a checkpoint keeps for the epoch in progress).
-        self.sum_names = ("loss_sum", "correct", "count") + (("fairness_penalty_sum",) if self.fairness_groups else ())
+        self.sum_names = self.method.sum_names + (("fairness_penalty_sum",) if self.fairness_groups else ())
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
         self.batch_at = batch_at
         self.train_steps = tf.function(self._train_steps)
@@ -118,25 +130,31 @@ class CompiledSteps:
             x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
         return attacks.mix(x, x_adv, spec.fraction)
 
-    def _train_step(self, x, y, group_ids=None) -> dict:
-        if self.adversarial is not None:
-            x = self._attack(x, y)
+    def _train_step(self, *batch) -> dict:
+        """One optimizer step: the method's loss terms plus every option's."""
+        group_ids = batch[-1] if self.fairness_groups else None  # the pipeline appends them last
+        batch = self.method.unpack(batch[:-1] if self.fairness_groups else batch)
+        if self.adversarial is not None:  # the labeled images, whatever the method does besides
+            batch.x = self._attack(batch.x, batch.y)
+        targets = self.method.targets(self.model, batch)  # no gradient: outside the tape
         with tf.GradientTape() as tape:
-            outputs = self.model(x, training=True)
-            per_example = self.loss_fn(y, outputs)
-            loss = tf.reduce_sum(per_example) / self.global_batch_size + self._penalty()
+            terms = self.method.loss_terms(self.model, self.loss_fn, batch, targets, self.global_batch_size)
+            loss = tf.reduce_sum(terms.per_example) / self.global_batch_size + terms.extra_loss + self._penalty()
             if group_ids is not None:
-                fairness = self.fairness_penalty * demographic_parity_gap(outputs, group_ids, self.fairness_groups)
+                fairness = self.fairness_penalty * demographic_parity_gap(terms.outputs, group_ids,
+                                                                          self.fairness_groups)
                 loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
         self.optimizer.apply(grads, self.variables)
-        count = tf.cast(tf.shape(per_example)[0], tf.float32)
-        sums = {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float32)), "correct": self._correct(y, outputs),
-                "count": count}
+        self.method.after_update(batch, terms)
+        count = tf.cast(tf.shape(terms.per_example)[0], tf.float32)
+        sums = {"loss_sum": tf.reduce_sum(tf.cast(terms.per_example, tf.float32)), "count": count, **terms.sums}
+        if terms.outputs is not None:
+            sums["correct"] = self._correct(batch.y, terms.outputs)
         if group_ids is not None:  # batch-size weighted, like the loss: sum / count is the mean
             sums["fairness_penalty_sum"] = fairness * count
-        return sums
+        return {name: sums[name] for name in self.sum_names}
 
     def _penalty(self):
         """This replica's share of the weight regularisers and of ``loss.l2`` (inside the tape)."""
@@ -174,15 +192,19 @@ class CompiledSteps:
         return {**sums, "first_bad_step": first_bad}
 
     def trackables(self) -> dict:
-        """State of the steps' own that checkpoints keep (none here; see subclasses)."""
-        return {}
+        """State of the method's own that checkpoints keep."""
+        return self.method.trackables()
 
     def train_metrics(self, sums: dict) -> dict:
         """Reported training metrics of named sums (a call's, or an epoch's running ones)."""
-        return train_metrics(sums, self.task.kind)
+        if not self.method.trains_classifier:
+            return {"loss": _mean_loss(sums)}
+        return {**train_metrics(sums, self.task.kind), **self.method.train_metrics(sums)}
 
     def eval_metrics(self, sums: dict) -> dict:
         """Reported metrics of one evaluation pass's named sums."""
+        if not self.method.trains_classifier:
+            return {"loss": _mean_loss(sums)}
         return eval_metrics(sums, self.task.kind)
 
     def _correct(self, y, outputs):
@@ -194,6 +216,8 @@ class CompiledSteps:
     # ------------------------------------------------------------------ evaluation
     def _zero_eval_sums(self) -> dict:
         zero = tf.constant(0.0, tf.float64)
+        if not self.method.trains_classifier:
+            return {"loss_sum": zero, "count": zero}
         if self.task.kind == REGRESSION:
             return {k: zero for k in ("loss_sum", "count", "sse", "sae", "sum_y", "sum_y2")}
         k = self.task.num_classes
@@ -206,6 +230,10 @@ class CompiledSteps:
         return outputs
 
     def _eval_step(self, x, y) -> dict:
+        if not self.method.trains_classifier:  # the pretext loss of fixed views
+            per_example = self.method.eval_per_example(self.model, x)
+            return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float64)),
+                    "count": tf.cast(tf.shape(per_example)[0], tf.float64)}
         outputs = self._eval_outputs(x)
         sums = {"loss_sum": tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64)),
                 "count": tf.cast(tf.shape(outputs)[0], tf.float64)}

@@ -149,7 +149,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         "tested_weights": config.trainer.test_with,
         "compile_s": round(loop.throughput.net_compile_s(), 3) if not resuming else previous.get("compile_s"),
         "duration_s": _total_duration(previous, watch),
-        "loss": job.pretext.loss_name if job.pretext is not None else resolved_loss(config),
+        "loss": resolved_loss(config) if job.trains_classifier else job.method.loss_name,
         "device": device.description,
         "num_params": job.num_params,
         "traces": dict(job.steps.trace_count),  # more than 1 each means retracing: a bug
@@ -162,7 +162,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
                                                      if column in loop.fairness.get("val", {}) else {})}
                                for column, report in loop.fairness["test"].items()}
     # A pretrain run has no accuracy: its objective is the pretext loss.
-    key = objective_key(config.objective, "pretext" if job.pretext is not None else job.task.kind)
+    key = objective_key(config.objective, job.task.kind if job.trains_classifier else "pretext")
     metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
     if writes:
         metrics["export"] = _export(job)

@@ -1,0 +1,88 @@
+"""Keys that left the config: one line saying what replaced them, and old run dirs still open.
+
+The few-label variants below measured nothing beyond seed-to-seed spread (their rows are in
+BENCHMARKS.md, "Few labels"), so they left the core. A command that sets one is refused with
+:data:`REMOVED`'s line; a run dir's ``config.yaml`` that records one at its old default (every
+run made before) loads without it, so resume, ``bmrun-eval`` and ``bmrun-predict`` keep working.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from bmrun.errors import ConfigError
+
+_FIXMATCH = ("FixMatch with RandAugment (trainer.semi_supervised=consistency) is the method kept; "
+             "its measurements are in BENCHMARKS.md (Few labels).")
+
+# key -> (its old default, what to tell a user who sets it)
+REMOVED: dict[str, tuple[Any, str]] = {
+    "trainer.teacher": ("model", "the EMA teacher was removed: it measured no gain beyond seed spread. " + _FIXMATCH
+                        + " optimizer.ema_decay still averages the weights the run evaluates."),
+    "trainer.distribution_alignment": (False, "distribution alignment was removed: it measured no gain. " + _FIXMATCH),
+    "trainer.flexible_thresholds": (False, "FlexMatch's flexible thresholds were removed: they measured no gain. "
+                                    + _FIXMATCH),
+    "trainer.similarity_weight": (0.0, "SimMatch was removed: it measured no gain beyond seed spread. " + _FIXMATCH),
+    "trainer.similarity_temperature": (0.1, "SimMatch was removed. " + _FIXMATCH),
+    "trainer.neighbour_weight": (0.1, "SimMatch was removed. " + _FIXMATCH),
+}
+# (key, value) -> what to tell a user who chooses it
+REMOVED_VALUES: dict[tuple[str, str], str] = {
+    ("trainer.semi_supervised", "pseudo_label"): "pseudo_label was removed: FixMatch's consistency scored above it "
+                                                 "at every seed. Use trainer.semi_supervised=consistency.",
+}
+
+
+def removed_override(overrides: Iterable[str]) -> Optional[ConfigError]:
+    """The refusal of the first command-line override that sets a removed key or value, else None."""
+    for text in overrides:
+        key, sep, value = text.lstrip("+~").partition("=")
+        if not sep:
+            continue
+        if key in REMOVED:
+            return ConfigError(key, REMOVED[key][1])
+        message = REMOVED_VALUES.get((key, value.strip().strip("'\"")))
+        if message:
+            return ConfigError(key, message)
+    return None
+
+
+def migrate(cfg: DictConfig) -> DictConfig:
+    """``cfg`` without the removed keys that hold their old defaults (a copy when any is dropped).
+
+    Raises:
+        ConfigError: A removed key holds another value, or a removed value is chosen.
+    """
+    for (key, value), message in REMOVED_VALUES.items():
+        if OmegaConf.select(cfg, key, default=None) == value:
+            raise ConfigError(key, message)
+    present = [key for key in REMOVED if OmegaConf.select(cfg, key, default=None) is not None]
+    if not present:
+        return cfg
+    cfg = copy.deepcopy(cfg)  # DictConfig.copy() would share the nested group nodes
+    for key in present:
+        default, message = REMOVED[key]
+        if OmegaConf.select(cfg, key) != default:
+            raise ConfigError(key, message)
+        group, leaf = key.rsplit(".", 1)
+        node = OmegaConf.select(cfg, group)
+        with _writable(node):
+            node.pop(leaf)
+    return cfg
+
+
+class _writable:
+    """Lift a node's struct flag while keys are dropped (a reloaded run config may be struct)."""
+
+    def __init__(self, node: DictConfig):
+        self.node = node
+
+    def __enter__(self):
+        self.flag = OmegaConf.is_struct(self.node)
+        OmegaConf.set_struct(self.node, False)
+
+    def __exit__(self, *exc):
+        OmegaConf.set_struct(self.node, self.flag)
