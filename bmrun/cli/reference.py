@@ -184,6 +184,8 @@ def _registered(group: str, base: type, title: str) -> list[str]:
         if entry.config is None:
             lines += [f"Cannot be used here: {getattr(entry, 'reason', 'no config')}.", ""]
             continue
+        if entry.builtin and getattr(entry, "how", None):  # a family's own line on what it reads
+            lines += [f"Reads {entry.how}.", ""]
         lines += _table(_own_keys(entry.config, base), group)
     return lines
 
