@@ -69,6 +69,8 @@ def test_meanings_come_from_comments_and_docstrings(page):
 
 def test_a_docstring_entry_naming_several_fields_documents_each(page):
     assert "| `data.categorical` | `List[str]` | `[]` | Columns whose inferred kind you override. |" in page
+    # ... and one whose names fill the line, its text on the next (data=ratings)
+    assert "| `data.synthetic_rank` | `int` | `4` | Size, latent rank and noise std" in page
 
 
 def test_the_console_scripts_options_are_in_the_reference(page):

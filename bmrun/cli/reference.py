@@ -78,12 +78,12 @@ def _docstring_attributes(klass: type) -> dict[str, str]:
             continue
         if line and not line.startswith(" "):  # the next section
             break
-        entry = re.match(r"^ {4}(\w+(?:, \w+)*)(?: \([^)]*\))?: (.*)$", line)
+        entry = re.match(r"^ {4}(\w+(?:, \w+)*)(?: \([^)]*\))?:(?: (.*))?$", line)
         if entry:  # "name: text", or "a, b: text" for several fields at once
             current = entry.group(1).split(", ")
-            found.update({name: entry.group(2).strip() for name in current})
+            found.update({name: (entry.group(2) or "").strip() for name in current})
         elif current and line.strip():
-            found.update({name: found[name] + " " + line.strip() for name in current})
+            found.update({name: (found[name] + " " + line.strip()).strip() for name in current})
     return found
 
 
