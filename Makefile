@@ -1,12 +1,12 @@
 # Two commands on a fresh machine:
 #   make run    create .venv, install bmrun, train the default job (offline: bundled digits)
-#   make test   create .venv, install bmrun with test extras, run the test suite
+#   make test   create .venv, install bmrun with test extras, build the docs, run the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bmrun-installed
 PYTEST_ARGS ?= -n 2 -q
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test docs bench clean
 
 $(STAMP): pyproject.toml examples/plugin/pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,10 +22,14 @@ run: setup
 	$(VENV)/bin/bmrun
 
 test: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: setup
 	$(PY) benchmarks/bench_loops.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info
