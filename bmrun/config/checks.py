@@ -25,6 +25,7 @@ def resolved_loss(config: TrainConfig) -> str:
 
 def check_compatibility(config: TrainConfig) -> None:
     """Raise ConfigError when the model cannot read the data or the loss does not fit the task."""
+    check_options(config)  # first: the option x method matrix names both in one line (bmrun.methods.catalog)
     task, inputs = describe(config.data)
     entry = registry.model(config.model.name)
     if entry.accepts is not None and inputs.kind not in entry.accepts:
@@ -60,7 +61,6 @@ def check_compatibility(config: TrainConfig) -> None:
         raise ConfigError("device.logical_cpus", "is for single-process runs; multi_worker takes its devices from TF_CONFIG")
     _check_augment(config, inputs)
     _check_few_labels(config, task, inputs)
-    check_options(config)  # the option x method matrix (bmrun.methods.catalog)
 
 
 def _check_fairness(config: TrainConfig, task) -> None:
