@@ -15,7 +15,7 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.errors import ConfigError
 from bmrun.pretrain.config import PretrainConfig
 
