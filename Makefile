@@ -22,7 +22,7 @@ run: setup
 	$(VENV)/bin/bmrun
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/lint-imports && $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_loops.py
