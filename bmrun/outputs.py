@@ -25,6 +25,7 @@ from bmrun.specs import BINARY, MULTICLASS, REGRESSION
 # ----------------------------------------------------------------------------- predictions
 def predicted_classes(outputs, kind: str):
     """Predicted class ids of a batch of outputs, in-graph (int32 tensor)."""
+    # TensorFlow inside the in-graph functions only: the NumPy half serves bmrun-report and sweeps.
     import tensorflow as tf
 
     if kind == MULTICLASS:
