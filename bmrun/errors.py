@@ -7,6 +7,8 @@ traceback (``HYDRA_FULL_ERROR=1`` shows tracebacks for ours too).
 
 from __future__ import annotations
 
+import signal
+
 
 class BmrunError(Exception):
     """Base class for errors caused by the user's input or environment, not by a bug."""
@@ -58,11 +60,9 @@ class TrainingInterrupted(BmrunError):
     title = "interrupted"
 
     def __init__(self, signum: int, message: str):
-        import signal as _signal
-
         self.signum = signum
         self.exit_code = 128 + int(signum)
-        self.signal_name = _signal.Signals(signum).name
+        self.signal_name = signal.Signals(signum).name
         super().__init__(message)
 
 

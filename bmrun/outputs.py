@@ -16,12 +16,16 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION
+# The confusion-matrix metrics live below fairness; reported from here, so callers import them here too.
+from bmrun.confusion import classification_metrics, confusion_matrix_np, per_class_metrics  # noqa: F401
+from bmrun.fairness.metrics import fairness_reports, flat_gaps
+from bmrun.specs import BINARY, MULTICLASS, REGRESSION
 
 
 # ----------------------------------------------------------------------------- predictions
 def predicted_classes(outputs, kind: str):
     """Predicted class ids of a batch of outputs, in-graph (int32 tensor)."""
+    # TensorFlow inside the in-graph functions only: the NumPy half serves bmrun-report and sweeps.
     import tensorflow as tf
 
     if kind == MULTICLASS:
@@ -75,46 +79,6 @@ def prediction_records(outputs: np.ndarray, kind: str, class_names: Optional[Seq
 
 
 # ----------------------------------------------------------------------------- metrics
-def confusion_matrix_np(y: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class (float64 counts)."""
-    matrix = np.zeros((num_classes, num_classes), np.float64)
-    np.add.at(matrix, (np.asarray(y, np.int64).reshape(-1), np.asarray(predicted, np.int64).reshape(-1)), 1.0)
-    return matrix
-
-
-def classification_metrics(confusion: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro precision/recall/F1 over the classes present in the split."""
-    confusion = np.asarray(confusion, dtype=np.float64)
-    true_per_class = confusion.sum(axis=1)
-    predicted_per_class = confusion.sum(axis=0)
-    hits = np.diag(confusion)
-    precision = np.divide(hits, predicted_per_class, out=np.zeros_like(hits), where=predicted_per_class > 0)
-    recall = np.divide(hits, true_per_class, out=np.zeros_like(hits), where=true_per_class > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
-    present = true_per_class > 0  # classes absent from this split do not drag the average down
-    count = max(confusion.sum(), 1.0)
-    return {"accuracy": float(hits.sum() / count), "precision": float(precision[present].mean()),
-            "recall": float(recall[present].mean()), "f1": float(f1[present].mean())}
-
-
-def per_class_metrics(confusion: np.ndarray, class_names: Optional[Sequence[str]] = None) -> dict[str, dict]:
-    """``{class name: {precision, recall, f1, support}}`` from a confusion matrix (rows: true class).
-
-    A class never predicted has precision 0; one absent from the split has support 0 and recall 0.
-    """
-    confusion = np.asarray(confusion, dtype=np.float64)
-    support, predicted, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
-    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
-    names = list(class_names) if class_names is not None and len(class_names) == len(hits) else \
-        [str(i) for i in range(len(hits))]
-    return {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                   "support": int(support[i])} for i, name in enumerate(names)}
-
-
 def regression_metrics(sse: float, sae: float, sum_y: float, sum_y2: float, count: float) -> dict[str, float]:
     """mse, rmse, mae and R² from sums of squared/absolute errors and of the targets."""
     count = max(float(count), 1.0)
@@ -229,8 +193,6 @@ def example_metrics(y, outputs, kind: str, num_classes: int, groups: Optional[Ma
         Scalars (``roc_auc`` and ``pr_auc`` for binary tasks, ``fairness/<column>/<gap>``) and
         the per-column fairness reports (``{column: {"groups": ..., <gap>: ...}}``).
     """
-    from bmrun.fairness.metrics import fairness_reports, flat_gaps
-
     scalars = binary_ranking_metrics(y, outputs) if kind == BINARY else {}
     reports = fairness_reports(y, predicted_classes_np(outputs, kind), dict(groups or {}), kind, num_classes)
     for column, report in reports.items():

@@ -27,7 +27,7 @@ class PairScorer:
     """Scores ``(user id, item id)`` string pairs with a recommender, in batches, compiled once."""
 
     def __init__(self, model):
-        import tensorflow as tf
+        import tensorflow as tf  # only with a model in hand: bmrun-predict's parser imports this module
 
         self._call = tf.function(lambda pairs: model(pairs, training=False),
                                  input_signature=[tf.TensorSpec([None, 2], tf.string)])

@@ -20,7 +20,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from omegaconf import MISSING
 
-from bmrun.errors import ConfigError
+from bmrun import registry
+from bmrun.errors import BmrunError, ConfigError
 
 _PRIMITIVES = (bool, int, float, str)
 _MADE: dict[str, type] = {}  # qualname -> dataclass made here, so pickle can find it again
@@ -29,8 +30,6 @@ _MADE: dict[str, type] = {}  # qualname -> dataclass made here, so pickle can fi
 def __getattr__(name: str) -> type:
     """Resolve a made config class by name (pickle, e.g. a joblib worker unpickling a config)."""
     if name not in _MADE and name.startswith(("model__", "data__")):
-        from bmrun import registry
-
         group, _ = name.split("__", 1)
         for entry in (registry.models() if group == "model" else registry.datasets()).values():
             getattr(entry, "config", None)  # loading the entry makes its class
@@ -149,8 +148,6 @@ def import_target(target: str, key: str, error: type = ConfigError) -> Callable:
 def call_user(fn: Callable, what: str, key: str, error: type, *args, **kwargs) -> Any:
     """Call plugin code; any exception becomes one paragraph naming ``what`` (the traceback is
     chained, so ``HYDRA_FULL_ERROR=1`` still shows it)."""
-    from bmrun.errors import BmrunError
-
     try:
         return fn(*args, **kwargs)
     except BmrunError:

@@ -18,15 +18,21 @@ the exception (``HYDRA_FULL_ERROR=1`` re-raises it with its traceback).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from dataclasses import dataclass
 from importlib import metadata
+from importlib.metadata import EntryPoint
 from typing import Any, Optional
 
 from bmrun.errors import ConfigError
 
 GROUPS = {"model": "bmrun.models", "data": "bmrun.datasets"}
+# What turns a plain callable into a family / dataset. Named, not imported, like every entry:
+# the registry sits below bmrun.models and bmrun.data (a saved model and a data config look their
+# family and dataset up here), so it imports neither.
+ADAPTERS = {"model": "bmrun.models.plugin:CallableFamily.from_callable", "data": "bmrun.data.plugin:CallableDataset"}
 BUILTIN_PACKAGE = "bmrun"
 log = logging.getLogger("bmrun")
 
@@ -54,8 +60,6 @@ _loaded: dict[str, dict[str, Any]] = {}
 
 def reload() -> None:
     """Forget what was read, so newly installed plugins are seen (tests, notebooks)."""
-    import importlib
-
     importlib.invalidate_caches()
     _declared.clear()
     _loaded.clear()
@@ -99,8 +103,6 @@ def _resolve(group: str, name: str) -> Any:
 
 def _load(group: str, claim: Declared) -> Any:
     """Import an entry point and adapt it to the registry's interface."""
-    from importlib.metadata import EntryPoint
-
     point = EntryPoint(claim.name, claim.value, GROUPS[group])
     try:
         value = point.load()
@@ -114,14 +116,9 @@ def _load(group: str, claim: Declared) -> Any:
     if not callable(value):
         return Refused(claim.name, group, f"{claim.value} from the package {claim.package} is a "
                        f"{type(value).__name__}, not a callable")
+    adapt = EntryPoint(claim.name, ADAPTERS[group], GROUPS[group]).load()
     try:
-        if group == "model":
-            from bmrun.models.plugin import CallableFamily
-
-            return CallableFamily.from_callable(claim.name, value, claim.value, claim.package)
-        from bmrun.data.plugin import CallableDataset
-
-        return CallableDataset(claim.name, value, claim.value, claim.package)
+        return adapt(claim.name, value, claim.value, claim.package)
     except (TypeError, ValueError) as error:
         return Refused(claim.name, group, f"{claim.value} from the package {claim.package} cannot be a bmrun "
                        f"{'model' if group == 'model' else 'dataset'}: {error}")

@@ -1,22 +1,8 @@
-"""Range and choice checks shared by the config schemas; each raises ConfigError naming the key."""
+"""Kept only for ``bmrun/pretrain/config.py``'s import: the checks live in :mod:`bmrun.rules`.
 
-from __future__ import annotations
+Delete this module once that line imports :mod:`bmrun.rules` (it goes with ``bmrun.methods``).
+"""
 
-from bmrun.errors import ConfigError
+from bmrun.rules import at_least, choice, in_unit_interval
 
-
-def choice(key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(key, f"{value!r} is not one of: {', '.join(choices)}")
-
-
-def at_least(key: str, value: float, low: float) -> None:
-    if value < low:
-        raise ConfigError(key, f"must be >= {low}, got {value}")
-
-
-def in_unit_interval(key: str, value: float, *, closed_top: bool = False) -> None:
-    ok = 0.0 <= value <= 1.0 if closed_top else 0.0 <= value < 1.0
-    if not ok:
-        top = "1]" if closed_top else "1)"
-        raise ConfigError(key, f"must be in [0, {top}, got {value}")
+__all__ = ["at_least", "choice", "in_unit_interval"]

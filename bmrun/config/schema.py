@@ -15,8 +15,10 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun import registry
+from bmrun.data.dataset import DataConfig
 from bmrun.errors import ConfigError
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.pretrain.config import PretrainConfig
 
 
@@ -259,10 +261,7 @@ def register_schemas() -> None:
     too (``model=<plugin>`` composes from its dataclass); a plugin that cannot be used gets a
     bare ``name`` node, and validation then says why.
     """
-    from hydra.core.config_store import ConfigStore
-
-    from bmrun import registry
-    from bmrun.data.dataset import DataConfig
+    from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)

@@ -4,6 +4,7 @@ through :mod:`bmrun.registry`; NumPy preparation (``arrays``) and tf.data pipeli
 
 from __future__ import annotations
 
+from bmrun import registry
 from bmrun.data.arrays import PreparedData, prepare
 from bmrun.data.catalog import describe
 
@@ -19,8 +20,6 @@ def load_prepared(data_cfg, seed: int, *, all_labels: bool = False) -> PreparedD
     Returns:
         Train/val/test splits plus the normalisation statistics of the training split.
     """
-    from bmrun import registry
-
     raw = registry.dataset(data_cfg.name).load(data_cfg, seed)
     task, inputs = describe(data_cfg)  # after the load: a plugin's specs come from its arrays
     return prepare(raw, task, inputs, val_fraction=data_cfg.val_fraction, limit=data_cfg.limit,

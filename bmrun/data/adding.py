@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bmrun.config.rules import at_least
+from bmrun.rules import at_least
 from bmrun.data.arrays import RawData
 from bmrun.data.catalog import REGRESSION, SEQUENCE, InputSpec, TaskSpec
 from bmrun.data.dataset import Dataset, DataConfig

@@ -1,67 +1,24 @@
-"""What a dataset is: its task and input specs (no TensorFlow), and :func:`describe`.
+"""Each dataset's task and input specs (:func:`describe`), and the spec names datasets use.
 
 Config checks use these specs to refuse an incompatible model/data/loss before anything heavy
 starts; the loaders return arrays that match them. Each dataset's own specs live in its module
-(``bmrun/data/<name>.py``), found through :mod:`bmrun.registry`.
+(``bmrun/data/<name>.py``), found through :mod:`bmrun.registry`. The kinds and spec types are
+defined in :mod:`bmrun.specs` (below outputs and fairness) and named here too, so a dataset,
+family or plugin imports everything about data from one place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Optional
+from dataclasses import replace
+from typing import Any
 
+from bmrun import registry
 from bmrun.errors import ConfigError
+from bmrun.specs import (BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, SEQUENCE, TABLE, TABULAR, TEXT,
+                         TOKENS, InputSpec, TaskSpec)
 
-MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
-IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
-# One (user id, item id) pair per example, ids kept as strings; the recommender families map them
-# to embedding rows themselves (see bmrun.data.ratings).
-INTERACTIONS = "interactions"
-# Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
-# NaN for missing, strings for categories), or one string per example.
-TABLE, TEXT = "table", "text"
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What the labels are.
-
-    Attributes:
-        kind: ``multiclass``, ``binary`` or ``regression``.
-        num_classes: Classes of a multiclass task (2 for binary), else None.
-        class_names: Human names for the classes, if any.
-    """
-
-    kind: str
-    num_classes: Optional[int] = None
-    class_names: Optional[tuple[str, ...]] = None
-
-    @property
-    def is_classification(self) -> bool:
-        return self.kind in (MULTICLASS, BINARY)
-
-    @property
-    def num_outputs(self) -> int:
-        """Width of the model's last layer: one logit per class, one for binary or regression."""
-        return self.num_classes if self.kind == MULTICLASS else 1
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What one example looks like.
-
-    Attributes:
-        kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
-            ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)),
-            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation) or
-            ``interactions`` ((2,): a user id and an item id, as strings).
-        shape: Shape of one example, without the batch axis.
-        vocab_size: Token vocabulary size (``tokens`` only).
-    """
-
-    kind: str
-    shape: tuple[int, ...]
-    vocab_size: Optional[int] = None
+__all__ = ["BINARY", "IMAGE", "INTERACTIONS", "MULTICLASS", "REGRESSION", "SEQUENCE", "TABLE", "TABULAR", "TEXT",
+           "TOKENS", "InputSpec", "TaskSpec", "describe"]
 
 
 def describe(data_cfg: Any) -> tuple[TaskSpec, InputSpec]:
@@ -73,8 +30,6 @@ def describe(data_cfg: Any) -> tuple[TaskSpec, InputSpec]:
     Raises:
         ConfigError: Unknown dataset, or a ``data.classes`` filter that does not fit its labels.
     """
-    from bmrun import registry
-
     task, inputs = registry.dataset(data_cfg.name).specs(data_cfg)
     classes = getattr(data_cfg, "classes", None)
     if classes:

@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data import csv_reader as reader
 from bmrun.data.arrays import RawData
 from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, Optional, Union
 
 from omegaconf import MISSING
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.catalog import InputSpec, TaskSpec
 from bmrun.errors import ConfigError
 

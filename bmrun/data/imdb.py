@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bmrun.config.rules import at_least
+from bmrun.rules import at_least
 from bmrun.data.arrays import RawData, check_pairs
 from bmrun.data.catalog import BINARY, TOKENS, InputSpec, TaskSpec
 from bmrun.data.dataset import Dataset, DataConfig

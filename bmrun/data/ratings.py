@@ -28,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.arrays import RawData
 from bmrun.data.catalog import INTERACTIONS, REGRESSION, InputSpec, TaskSpec
 from bmrun.data.dataset import DataConfig, Dataset

@@ -18,7 +18,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from bmrun.data.catalog import BINARY
+from bmrun.confusion import classification_metrics, confusion_matrix_np
+from bmrun.specs import BINARY
 
 BINARY_GAPS = ("demographic_parity_difference", "equalized_odds_difference", "accuracy_difference")
 MULTICLASS_GAPS = ("accuracy_difference", "macro_f1_difference")
@@ -35,9 +36,7 @@ def _spread(values: Sequence[Optional[float]]) -> Optional[float]:
 
 
 def _macro_f1(y: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
-    """Macro F1 over the classes present in ``y`` (as :func:`bmrun.outputs.classification_metrics`)."""
-    from bmrun.outputs import classification_metrics, confusion_matrix_np
-
+    """Macro F1 over the classes present in ``y`` (as the reported ``f1``)."""
     return classification_metrics(confusion_matrix_np(y, predicted, num_classes))["f1"]
 
 

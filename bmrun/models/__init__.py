@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bmrun import registry
+
 
 def build_model(model_cfg: Any, data: Any):
     """Build the Keras model named by ``model_cfg.name`` for prepared data.
@@ -20,6 +22,4 @@ def build_model(model_cfg: Any, data: Any):
     Returns:
         An unbuilt-optimizer Keras model taking raw examples and returning logits (or values).
     """
-    from bmrun import registry
-
     return registry.model(model_cfg.name).build(model_cfg, data)

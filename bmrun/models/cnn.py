@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.catalog import IMAGE
 from bmrun.errors import ConfigError
 from bmrun.models.family import Family, ModelConfig

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 from omegaconf import MISSING
 
-from bmrun.config.rules import choice
+from bmrun.rules import choice
 
 # Config keys that steer bmrun rather than the network: never passed to a body or a plugin.
 COMMON_MODEL_KEYS = ("name", "init_from", "freeze")

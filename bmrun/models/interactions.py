@@ -20,7 +20,7 @@ import numpy as np
 
 from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ConfigError
-from bmrun.config.rules import at_least
+from bmrun.rules import at_least
 from bmrun.models.family import Family, ModelConfig, arguments
 
 ACCEPTS = frozenset({INTERACTIONS})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bmrun.config.rules import in_unit_interval
+from bmrun.rules import in_unit_interval
 from bmrun.data.catalog import IMAGE, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 

@@ -87,10 +87,9 @@ class OpenRun:
         if getattr(self.model, "target_mean", None) is not None:
             return "regression"
         if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
-            from bmrun.config import validate
             from bmrun.data.catalog import describe
 
-            return describe(validate(self.cfg).data)[0].kind
+            return describe(self.cfg.data)[0].kind  # the saved config is complete (as in transfer.same_labels)
         return "binary" if int(self.model.output_shape[-1]) == 1 else "multiclass"
 
     @property

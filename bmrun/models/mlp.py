@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List
 
-from bmrun.config.rules import at_least, in_unit_interval
+from bmrun.rules import at_least, in_unit_interval
 from bmrun.data.catalog import IMAGE, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 

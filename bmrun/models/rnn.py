@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 

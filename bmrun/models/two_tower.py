@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List
 
-from bmrun.config.rules import at_least, in_unit_interval
+from bmrun.rules import at_least, in_unit_interval
 from bmrun.models.interactions import ACCEPTS, HOW, IdFactorsConfig, InteractionFamily, check_interactions
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from bmrun.config.rules import at_least, choice, in_unit_interval
+from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.errors import ConfigError
 
 KINDS = ("none", "contrastive", "autoencoder")

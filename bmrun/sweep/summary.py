@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+import yaml  # PyYAML comes with OmegaConf
+
 from bmrun.run_dir import METRICS, atomic_write
 from bmrun.objective import objective_direction
 
@@ -69,8 +71,6 @@ def _hydra_overrides(run_dir: Path) -> list[str]:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
-    import yaml  # PyYAML comes with OmegaConf
-
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
