@@ -64,7 +64,7 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
 
     Raises:
         DataError: No such file, not UTF-8 (with the line), no header, a duplicated column
-            name, or a row whose number of fields differs from the header's (with the line).
+            name (with both column numbers), or a row whose number of fields differs from the header's (with the line).
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -81,12 +81,9 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
             raise DataError(f"{path}: empty file; the first line must name the columns.")
-        # Keras input names cannot hold "/": such a column is known as its name with "_" instead.
-        names = [h.strip().replace("/", "_") for h in header]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise DataError(f"{path}, line 1: the column name(s) {', '.join(map(repr, repeated))} appear more than "
-                            f"once in the header; rename them.")
+        # Any name is kept as written (the model keys it safely: bmrun.data.columns.column_keys).
+        names = [h.strip() for h in header]
+        _refuse_duplicates(path, names)
         rows, lines = [], []
         start = reader.line_num + 1
         for row in reader:
@@ -104,6 +101,22 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
         raise DataError(f"{path}: the header has no rows under it.")
     columns = {name: [row[i].strip() for row in rows] for i, name in enumerate(names)}
     return Table(path, columns, lines)
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    """One error naming every repeated column name and the positions (1-based) it stands at."""
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, 1):
+        positions.setdefault(name, []).append(number)
+    repeated = [(name, numbers) for name, numbers in positions.items() if len(numbers) > 1]
+    if repeated:
+        listed = "; ".join(f"columns {' and '.join(map(str, numbers))} are both named {name!r}"
+                           if len(numbers) == 2 else
+                           f"columns {', '.join(map(str, numbers))} are all named {name!r}"
+                           for name, numbers in repeated)
+        raise DataError(f"{path}, line 1: {listed}. Every column needs its own name: rename the repeated "
+                        f"ones in the header (e.g. a suffix _2), so data.target, data.drop and predictions can "
+                        f"tell them apart.")
 
 
 def is_missing(value: str) -> bool:
