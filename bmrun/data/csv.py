@@ -46,7 +46,8 @@ class CsvConfig(DataConfig):
         text: One free-text column to model alone (a text dataset).
         vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).
         max_len: Tokens per text (cut or padded).
-        delimiter: Field separator.
+        delimiter: Field separator; where a file's header holds none, ``;``, tab or ``|`` is
+            taken instead (with a note).
     """
 
     batch_size: int = 64
@@ -144,6 +145,8 @@ def parse(cfg: Any) -> Parsed:
         if not kinds:
             raise DataError(f"{table.path}: no feature column left besides the target {cfg.target!r}; the file "
                             f"needs at least one numeric or categorical column.")
+    if table.delimiter != cfg.delimiter:
+        notes.insert(0, f"read as {table.delimiter!r}-separated")
     keys = column_keys(table.names)  # the training file's names decide; a test file follows them
     task, labels, keep = _target(table, cfg)
     groups = _groups(table, cfg, keep, check=True)
