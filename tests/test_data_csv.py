@@ -55,7 +55,8 @@ def test_kinds_task_and_split_are_inferred(table):
     assert inputs.kind == TABLE
     raw = parse(config.data)
     # size numeric; colour (strings) and grade (3 distinct integers) categorical; note is free text: left out
-    assert raw.raw.columns == {"numeric": ["size"], "categorical": ["colour", "grade"]}
+    assert raw.raw.columns == {"numeric": ["size"], "categorical": ["colour", "grade"],
+                               "keys": {"size": "size", "colour": "colour", "grade": "grade"}}
     assert "note (free text)" in raw.raw.notes
     assert np.isnan(raw.raw.x_train["size"]).any() and "" in set(raw.raw.x_train["colour"])
     # a stratified 20% test split: both classes keep their share
@@ -70,7 +71,8 @@ def test_kinds_and_task_can_be_overridden(table, tmp_path):
 
     config = validated(csv_args(table, "data.numeric=[grade]", "data.drop=[colour]", "data.task=multiclass"))
     assert describe(config.data)[0].kind == MULTICLASS
-    assert parse(config.data).raw.columns == {"numeric": ["size", "grade"], "categorical": []}
+    assert parse(config.data).raw.columns == {"numeric": ["size", "grade"], "categorical": [],
+                                              "keys": {"size": "size", "grade": "grade"}}
     rows = [[f"{v:.3f}", f"{2 * v + 0.5:.3f}"] for v in np.linspace(0, 1, 50)]
     numbers = write_csv(tmp_path / "numbers.csv", ["x", "y"], rows)
     config = validated(["data=csv", f"data.path={numbers}", "data.target=y", "model=linear"])

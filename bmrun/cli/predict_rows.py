@@ -1,7 +1,8 @@
 """``bmrun-predict`` for models of raw columns (``data=csv``): CSV rows and texts as model input.
 
 A table model takes a dict of its columns, read from CSV files with the same header names as
-its training file (extra columns, such as the target, are ignored; an empty value is missing);
+its training file (extra columns, such as the target, are ignored; an empty value is missing)
+and keyed by their safe internal names (:func:`bmrun.data.columns.column_keys`);
 a text model takes strings: its text column from CSV files, or ``--text`` arguments. Every file
 goes through :mod:`bmrun.data.csv_reader`, so a bad file fails as in training, naming the line.
 """
@@ -14,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from bmrun.data import csv_reader as reader
+from bmrun.data.columns import column_key
 from bmrun.errors import DataError
 
 
@@ -43,21 +45,22 @@ def raw_column_batch(columns: dict, paths: Sequence[str], texts: Sequence[str]) 
     if texts:
         raise DataError("--text is for models trained on a text column (data.text=...); this model reads a "
                         "table: give CSV files with its columns.")
-    numeric = [c["name"] for c in columns.get("numeric", [])]
-    categorical = [c["name"] for c in columns.get("categorical", [])]
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in numeric + categorical}
+    numeric = [(c["name"], column_key(c)) for c in columns.get("numeric", [])]
+    categorical = [(c["name"], column_key(c)) for c in columns.get("categorical", [])]
+    parts: dict[str, list[np.ndarray]] = {key: [] for _, key in numeric + categorical}
     for path in paths:
         table = reader.read_table(Path(path).expanduser())
-        absent = [name for name in parts if name not in table.columns]
+        absent = [repr(name) for name, _ in numeric + categorical if name not in table.columns]
         if absent:
             raise DataError(f"{table.path}: the model needs the column(s) {', '.join(absent)}, which the header "
-                            f"lacks (it has {', '.join(table.names)}); leave a value empty when it is missing.")
-        for name in numeric:
-            parts[name].append(reader.numeric_values(table, name))
-        for name in categorical:
-            parts[name].append(reader.string_values(table, name))
+                            f"lacks (it has {', '.join(map(repr, table.names))}); leave a value empty when it is "
+                            f"missing.")
+        for name, key in numeric:
+            parts[key].append(reader.numeric_values(table, name))
+        for name, key in categorical:
+            parts[key].append(reader.string_values(table, name))
         labels += [f"{path}:{line}" for line in table.lines]
-    return {name: np.concatenate(arrays) for name, arrays in parts.items()}, labels
+    return {key: np.concatenate(arrays) for key, arrays in parts.items()}, labels
 
 
 def _require(table: reader.Table, name: str, what: str) -> str:

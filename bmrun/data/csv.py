@@ -25,6 +25,7 @@ from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data import csv_reader as reader
 from bmrun.data.arrays import RawData
 from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
+from bmrun.data.columns import column_keys
 from bmrun.data.dataset import DataConfig
 from bmrun.errors import ConfigError, DataError
 
@@ -45,7 +46,8 @@ class CsvConfig(DataConfig):
         text: One free-text column to model alone (a text dataset).
         vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).
         max_len: Tokens per text (cut or padded).
-        delimiter: Field separator.
+        delimiter: Field separator; where a file's header holds none, ``;``, tab or ``|`` is
+            taken instead (with a note).
     """
 
     batch_size: int = 64
@@ -143,11 +145,14 @@ def parse(cfg: Any) -> Parsed:
         if not kinds:
             raise DataError(f"{table.path}: no feature column left besides the target {cfg.target!r}; the file "
                             f"needs at least one numeric or categorical column.")
+    if table.delimiter != cfg.delimiter:
+        notes.insert(0, f"read as {table.delimiter!r}-separated")
+    keys = column_keys(table.names)  # the training file's names decide; a test file follows them
     task, labels, keep = _target(table, cfg)
     groups = _groups(table, cfg, keep, check=True)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} rows without a {cfg.target} value left out")
-    x = _features(table, cfg, kinds)
+    x = _features(table, cfg, kinds, keys)
     x, y = _rows(x, keep), labels[keep]
     if cfg.test_path:
         test = reader.read_table(Path(cfg.test_path), cfg.delimiter)
@@ -155,7 +160,7 @@ def parse(cfg: Any) -> Parsed:
             if name:
                 test.require(name, "test_path")
         _, test_labels, test_keep = _target(test, cfg, task)
-        x_test, y_test = _rows(_features(test, cfg, kinds), test_keep), test_labels[test_keep]
+        x_test, y_test = _rows(_features(test, cfg, kinds, keys), test_keep), test_labels[test_keep]
         x_train, y_train, groups_train = x, y, groups
         groups_test = _groups(test, cfg, test_keep, check=False)
     else:
@@ -163,12 +168,14 @@ def parse(cfg: Any) -> Parsed:
         x_train, y_train, x_test, y_test = _rows(x, train_idx), y[train_idx], _rows(x, test_idx), y[test_idx]
         groups_train, groups_test = _rows(groups, train_idx), _rows(groups, test_idx)
     if cfg.text:
-        layout = {"text": cfg.text, "vocab_size": int(cfg.vocab_size), "max_len": int(cfg.max_len)}
+        layout = {"text": cfg.text, "key": keys[cfg.text], "vocab_size": int(cfg.vocab_size),
+                  "max_len": int(cfg.max_len)}
         inputs = InputSpec(TEXT, (int(cfg.max_len),), vocab_size=int(cfg.vocab_size))
     else:
         layout = {kind: [n for n, k in kinds.items() if k == kind] for kind in (reader.NUMERIC, reader.CATEGORICAL)}
-        inputs = InputSpec(TABLE, (len(kinds),))
         notes.append(", ".join(f"{len(v)} {k}" for k, v in layout.items()) + " columns")
+        layout["keys"] = {name: keys[name] for name in kinds}
+        inputs = InputSpec(TABLE, (len(kinds),))
     raw = RawData(x_train, y_train, x_test, y_test, notes="; ".join(notes), columns=layout,
                   groups_train=groups_train or None, groups_test=groups_test or None)
     return Parsed(raw, task, inputs)
@@ -195,11 +202,12 @@ def _groups(table: reader.Table, cfg: Any, keep: np.ndarray, *, check: bool) -> 
     return groups
 
 
-def _features(table: reader.Table, cfg: Any, kinds: dict[str, str]):
+def _features(table: reader.Table, cfg: Any, kinds: dict[str, str], keys: dict[str, str]):
+    """The text column, or the feature columns keyed by their safe names (the model's input keys)."""
     if cfg.text:
         return reader.string_values(table, cfg.text)
-    return {name: reader.numeric_values(table, name) if kind == reader.NUMERIC else reader.string_values(table, name)
-            for name, kind in kinds.items()}
+    return {keys[name]: reader.numeric_values(table, name) if kind == reader.NUMERIC
+            else reader.string_values(table, name) for name, kind in kinds.items()}
 
 
 def _rows(x, index):

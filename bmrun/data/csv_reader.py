@@ -2,7 +2,9 @@
 
 Every problem with the file is one :class:`~bmrun.errors.DataError` that names the file, the
 column and the line: a missing file, bytes that are not UTF-8, a row with the wrong number of
-fields, a numeric column with stray strings, a target with one class.
+fields, a numeric column with stray strings, a target with one class. What spreadsheet programs
+write is read as meant: a UTF-8 byte-order mark, Windows line endings, and ``;`` (or tab, ``|``)
+between fields where the header holds no comma.
 
 Column kinds: ``numeric`` (floats, NaN where missing), ``categorical`` (strings, ``""`` where
 missing; integers with few distinct values count as categories) and ``text`` (free text: many
@@ -28,6 +30,12 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
 FEW_INTEGERS = 10  # integer columns with at most this many distinct values are categories
 FEW_CLASSES = 20  # integer targets with at most this many distinct values are classes
 STRAY_SHARE = 0.9  # a column whose values are at least 90% numbers but not all: stray strings
+# An inferred column missing in at least 99% of the rows is left out (with a note): its mean,
+# spread or vocabulary would come from a handful of values. Declaring its kind keeps it.
+MOSTLY_MISSING = 0.99
+# Separators tried, in order, when the header holds none of the configured one (Excel in locales
+# with a decimal comma writes ";").
+OTHER_DELIMITERS = (";", "\t", "|")
 
 
 @dataclass
@@ -38,11 +46,13 @@ class Table:
         path: The file.
         columns: Column name -> one stripped string per row.
         lines: The line number (1-based, in the file) where each row starts.
+        delimiter: The field separator the file was read with.
     """
 
     path: Path
     columns: dict[str, list[str]]
     lines: list[int] = field(default_factory=list)
+    delimiter: str = ","
 
     @property
     def names(self) -> list[str]:
@@ -64,7 +74,7 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
 
     Raises:
         DataError: No such file, not UTF-8 (with the line), no header, a duplicated column
-            name, or a row whose number of fields differs from the header's (with the line).
+            name (with both column numbers), or a row whose number of fields differs from the header's (with the line).
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -76,17 +86,15 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
         line = data[:error.start].count(b"\n") + 1
         raise DataError(f"{path}, line {line}: byte 0x{data[error.start]:02x} is not UTF-8 text. Save the file "
                         f"as UTF-8 (e.g. iconv -f latin1 -t utf-8 {path.name} > fixed.csv).") from None
+    delimiter = _delimiter(text, delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
             raise DataError(f"{path}: empty file; the first line must name the columns.")
-        # Keras input names cannot hold "/": such a column is known as its name with "_" instead.
-        names = [h.strip().replace("/", "_") for h in header]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise DataError(f"{path}, line 1: the column name(s) {', '.join(map(repr, repeated))} appear more than "
-                            f"once in the header; rename them.")
+        # Any name is kept as written (the model keys it safely: bmrun.data.columns.column_keys).
+        names = [h.strip() for h in header]
+        _refuse_duplicates(path, names)
         rows, lines = [], []
         start = reader.line_num + 1
         for row in reader:
@@ -103,7 +111,32 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
     if not rows:
         raise DataError(f"{path}: the header has no rows under it.")
     columns = {name: [row[i].strip() for row in rows] for i, name in enumerate(names)}
-    return Table(path, columns, lines)
+    return Table(path, columns, lines, delimiter)
+
+
+def _delimiter(text: str, configured: str) -> str:
+    """``configured``, or the first of :data:`OTHER_DELIMITERS` in a header that lacks it (a
+    header of one column with ``;`` in its name is a ``;``-separated file, not a one-column one)."""
+    header = text.split("\n", 1)[0]
+    if configured in header:
+        return configured
+    return next((other for other in OTHER_DELIMITERS if other in header), configured)
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    """One error naming every repeated column name and the positions (1-based) it stands at."""
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, 1):
+        positions.setdefault(name, []).append(number)
+    repeated = [(name, numbers) for name, numbers in positions.items() if len(numbers) > 1]
+    if repeated:
+        listed = "; ".join(f"columns {' and '.join(map(str, numbers))} are both named {name!r}"
+                           if len(numbers) == 2 else
+                           f"columns {', '.join(map(str, numbers))} are all named {name!r}"
+                           for name, numbers in repeated)
+        raise DataError(f"{path}, line 1: {listed}. Every column needs its own name: rename the repeated "
+                        f"ones in the header (e.g. a suffix _2), so data.target, data.drop and predictions can "
+                        f"tell them apart.")
 
 
 def is_missing(value: str) -> bool:
@@ -189,8 +222,11 @@ def column_kinds(table: Table, *, target: str, text: Optional[str], categorical:
             kinds[name] = NUMERIC
         else:
             kind = infer_kind(table, name)
+            missing = sum(map(is_missing, table.columns[name])) / len(table)
             if kind is None or kind == TEXT:
                 skipped.append(f"{name} ({'empty' if kind is None else 'free text'})")
+            elif missing >= MOSTLY_MISSING:
+                skipped.append(f"{name} ({missing:.1%} missing; data.{kind}=[{name}] keeps it)")
             else:
                 kinds[name] = kind
     if skipped:

@@ -1,8 +1,9 @@
 """The model's own encoding of raw columns (``table`` and ``text`` inputs, ``data=csv``).
 
 :func:`column_front` turns the fitted encoding of :mod:`bmrun.data.columns` into Keras inputs
-and layers, so the saved model takes raw values: a dict of columns (numbers, NaN where missing;
-strings for categories, ``""`` where missing) or one string per example. Imports Keras at the
+and layers, so the saved model takes raw values: a dict of columns keyed by their safe internal
+names (:func:`bmrun.data.columns.column_keys`; numbers, NaN where missing; strings for
+categories, ``""`` where missing) or one string per example. Imports Keras at the
 top: :mod:`bmrun.models.base` imports it only for these inputs.
 """
 
@@ -12,6 +13,7 @@ import keras
 from keras import ops
 
 from bmrun.data.catalog import TABULAR, TABLE, TOKENS, InputSpec
+from bmrun.data.columns import column_key
 
 
 @keras.saving.register_keras_serializable(package="bmrun")
@@ -51,13 +53,13 @@ def column_front(columns: dict, input_kind: str, vocab_size):
     """Keras inputs for raw columns and the encoded tensor the family's body reads.
 
     Returns:
-        ``(inputs, x, spec)``: a dict of ``keras.Input`` keyed by column name (table) or one
+        ``(inputs, x, spec)``: a dict of ``keras.Input`` keyed by column key (table) or one
         string input (text), the encoded features, and the :class:`InputSpec` of those features
         (``tabular`` or ``tokens``) for the body.
     """
     if input_kind != TABLE:
         text = columns["text"]
-        inputs = keras.Input(shape=(), dtype="string", name=_input_name(text["name"]))
+        inputs = keras.Input(shape=(), dtype="string", name=column_key(text))
         vectorize = keras.layers.TextVectorization(vocabulary=text["vocabulary"] or ["[none]"],
                                                    output_sequence_length=int(text["max_len"]), name="vectorize")
         tokens = ops.cast(vectorize(inputs), "int32")
@@ -65,20 +67,17 @@ def column_front(columns: dict, input_kind: str, vocab_size):
     inputs, parts = {}, []
     numeric = columns.get("numeric", [])
     for column in numeric:
-        inputs[column["name"]] = keras.Input(shape=(), dtype="float32", name=column["name"])
+        inputs[column_key(column)] = keras.Input(shape=(), dtype="float32", name=column_key(column))
     if numeric:
         parts.append(ImputeStandardize([c["mean"] for c in numeric], [c["variance"] for c in numeric],
                                        [c["indicator"] for c in numeric], name="numeric")(
-            [inputs[c["name"]] for c in numeric]))
+            [inputs[column_key(c)] for c in numeric]))
     for i, column in enumerate(columns.get("categorical", [])):
-        inputs[column["name"]] = keras.Input(shape=(), dtype="string", name=column["name"])
+        key = column_key(column)
+        inputs[key] = keras.Input(shape=(), dtype="string", name=key)
         # "" (missing) is a category of the vocabulary; index 0 is the out-of-vocabulary bucket.
         lookup = keras.layers.StringLookup(vocabulary=column["vocabulary"], num_oov_indices=1,
                                            output_mode="one_hot", name=f"categories_{i}")
-        parts.append(lookup(inputs[column["name"]]))
+        parts.append(lookup(inputs[key]))
     x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="columns")(parts)
     return inputs, x, InputSpec(TABULAR, (int(x.shape[-1]),))
-
-
-def _input_name(name: str) -> str:
-    return name.replace("/", "_")
