@@ -60,6 +60,9 @@ def main() -> None:
 
         print_help()
         return
+    from bmrun.cli.preflight import check_command
+
+    check_command(argv)  # a mistake is refused here, before Hydra makes or opens any run dir
     sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
     if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
         _check_output_dir(sys.argv[1:])

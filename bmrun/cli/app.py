@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import traceback
@@ -61,6 +62,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     run_dir, multirun, overrides = _hydra_context()
     config = None
     changes: dict = {}
+    training = False  # until train() starts, a failure is the command's, not the run's
     try:
         if cfg.get("resume") == "auto":  # re-running a sweep (or a fixed run dir): pick up where it stopped
             action, previous = auto_resume_action(run_dir, overrides)
@@ -83,6 +85,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
             write_config(run_dir, OmegaConf.to_yaml(saved, resolve=True))
         from bmrun.training.train import train  # imports TensorFlow
 
+        training = True
         metrics = train(config, run_dir, overrides=overrides, resume_changes=changes)
         print_results(metrics, str(run_dir))
         return _objective_value(metrics)
@@ -90,8 +93,10 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         if _full_errors():
             raise
         print_error(error.title, str(error))
+        if not training and not multirun:  # a refused command: no run of its own, and no other touched
+            _discard_new_run_dir(run_dir, cfg)
         # A live run's dir, or a finished run with nothing left to train: leave their files alone.
-        if not isinstance(error, (RunDirBusy, RunAlreadyFinished)):
+        elif not isinstance(error, (RunDirBusy, RunAlreadyFinished)):
             _record_failure(run_dir, error, overrides)
         # Ctrl-C stops the whole sweep; SIGTERM (a cluster's time limit) only ends this job.
         if multirun and not (isinstance(error, TrainingInterrupted) and error.signum == signal.SIGINT):
@@ -104,6 +109,21 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         print_error("job failed", f"{type(error).__name__}: {error} (traceback in {run_dir / 'bmrun.log'})")
         _record_failure(run_dir, error, overrides)
         return _failed_value(config)
+
+
+def _discard_new_run_dir(run_dir: Path, cfg: DictConfig) -> None:
+    """Remove the dir Hydra made for a command refused before training (never a resumed run's)."""
+    import shutil
+
+    if cfg.get("resume") or not run_dir.is_dir() or (run_dir / "metrics.json").exists():
+        return
+    if {p.name for p in run_dir.iterdir()} <= {".hydra", "bmrun.log", "config.yaml"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_dir.parent.name):  # outputs/<date>/ of this run alone
+            try:
+                run_dir.parent.rmdir()
+            except OSError:
+                pass  # other runs of the day
 
 
 def _record_failure(run_dir: Path, error: Exception, overrides) -> None:

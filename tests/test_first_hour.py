@@ -1,0 +1,101 @@
+"""What a newcomer meets in the first hour: refused commands that touch nothing, typo messages that
+suggest the right key, ``GROUP=OPTION --help``, output that survives a pipe, a useful bmrun.log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+TINY = ["data.limit=64", "trainer.max_epochs=1", "logger.progress_bar=false"]
+
+
+def _digest(run_dir: Path) -> dict[str, str]:
+    """Every file of a run dir and its content hash."""
+    return {str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("finished")
+    run_dir = root / "run"
+    run_cli([f"hydra.run.dir={run_dir}", *TINY], root, check=True)
+    return run_dir
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["optimizer.lr=0.1"], "optimizer.lr (0.003 -> 0.1)"),
+    (["seed=3"], "seed (0 -> 3)"),
+    (["optimizer.lrr=0.1"], "optimizer.lrr"),
+    (["model=cnnn"], "model (cnn -> cnnn)"),
+    ([], "already finished 1 epochs"),
+    (["trainer.max_epochs=3", "lock"], "is being trained by process"),
+])
+def test_a_refused_resume_leaves_every_file_of_the_run_byte_identical(finished_run, tmp_path, args, needle):
+    lock = finished_run / ".lock"
+    if "lock" in args:
+        args = [a for a in args if a != "lock"]
+        lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    before = _digest(finished_run)
+    try:
+        proc = run_cli([f"resume={finished_run}", *args], tmp_path)
+    finally:
+        lock.unlink(missing_ok=True)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    before.pop(".lock", None)
+    assert _digest(finished_run) == before
+    assert json.loads((finished_run / "metrics.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("args", [["optimizer.lrr=0.01"], ["model=cnnn"], ["optimizer.lr=-1"],
+                                  ["data=digits", "data.path=/x"]])
+def test_a_config_error_before_training_creates_no_run_dir(tmp_path, args):
+    proc = run_cli(args, tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["optimizer.lrr=0.01"], "optimizer.lrr: unknown key; did you mean optimizer.lr? List the keys with "
+                             "bmrun optimizer=adam --help."),
+    (["model=cnnn"], "model=cnnn: no such option; did you mean model=cnn?"),
+    (["model=rnn", "model.celll=gru"], "did you mean model.cell?"),
+    (["trainer.max_epoch=3"], "did you mean trainer.max_epochs? List the keys with bmrun trainer=default --help."),
+    (["data=csvv"], "did you mean data=csv?"),
+])
+def test_typos_get_one_line_with_the_closest_key_or_option(args, message):
+    from bmrun.cli.preflight import check_command
+    from bmrun.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        check_command(args)
+    assert message in str(info.value)
+    assert "HYDRA_FULL_ERROR" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_typo_in_any_value_of_a_sweep_is_caught_before_the_sweep_starts():
+    from bmrun.cli.preflight import check_command
+    from bmrun.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean model=rnn"):
+        check_command(["-m", "model=cnn,rnnn"])
+    with pytest.raises(ConfigError, match="did you mean optimizer.lr"):
+        check_command(["--multirun", "optimizer.lrr=1e-3,1e-2"])
+    check_command(["-m", "model=cnn,rnn", "optimizer.lr=1e-3,1e-2"])  # a good sweep passes
+
+
+@pytest.mark.parametrize("name", ["digits", "diabetes", "breast_cancer"])
+def test_a_data_path_the_dataset_would_ignore_is_refused(name):
+    from bmrun.cli.preflight import check_command
+    from bmrun.errors import ConfigError
+
+    model = ["model=mlp"] if name != "digits" else []
+    with pytest.raises(ConfigError, match=f"data={name} reads no file"):
+        check_command([f"data={name}", "data.path=/x", *model])
