@@ -99,3 +99,53 @@ def test_a_data_path_the_dataset_would_ignore_is_refused(name):
     model = ["model=mlp"] if name != "digits" else []
     with pytest.raises(ConfigError, match=f"data={name} reads no file"):
         check_command([f"data={name}", "data.path=/x", *model])
+
+
+def test_output_survives_a_pipe_and_the_run_leaves_its_log_and_provenance(tmp_path):
+    """Off a terminal and without COLUMNS: whole lines, whole paths; bmrun.log holds what was printed."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / ("a-rather-long-folder-name-" * 3) / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "HYDRA_FULL_ERROR")}
+    proc = subprocess.run([sys.executable, "-m", "bmrun", f"hydra.run.dir={run_dir}", *TINY,
+                           "data.batch_size=16", "optimizer.lr=0.01"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    stdout_lines, stderr_lines = proc.stdout.splitlines(), proc.stderr.splitlines()
+    assert any(line.startswith("epoch 1/1") and "val loss" in line and "best" in line for line in stderr_lines)
+    assert f"run dir   {run_dir}" in stdout_lines  # the path whole, on one line
+    for command in (f"bmrun-report {run_dir.parent}", f"tensorboard --logdir {run_dir}", f"bmrun-predict {run_dir}",
+                    f"bmrun resume={run_dir}"):
+        assert command in proc.stdout
+    # The config print is compact: chosen options and the changed keys only.
+    assert any("optimizer  name=adam lr=0.01" in line for line in stderr_lines), proc.stderr
+    assert "beta_1" not in proc.stderr
+    log = (run_dir / "bmrun.log").read_text()
+    assert "epoch 1/1" in log and "bmrun results: completed" in log and "test" in log
+    environment = json.loads((run_dir / "metrics.json").read_text())["environment"]
+    assert environment["tensorflow"] and environment["keras"] and environment["python"] and environment["host"]
+    assert "git" in environment
+
+
+def test_a_failed_run_ends_with_its_run_dir_and_logs_the_error(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli([f"hydra.run.dir={run_dir}", "data=mnist", "data.path=/no/such/mnist.npz", *TINY], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"run dir   {run_dir}" in proc.stderr and f"{run_dir}/bmrun.log" in proc.stderr
+    assert "/no/such/mnist.npz" in (run_dir / "bmrun.log").read_text()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "failed"
+
+
+def test_git_commit_is_recorded_inside_a_repository(tmp_path):
+    import subprocess
+
+    from bmrun.provenance import environment
+
+    assert environment(tmp_path)["git"] is None
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "a.txt").write_text("a")
+    subprocess.run(["git", "add", "a.txt"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a"], cwd=tmp_path, check=True)
+    git = environment(tmp_path)["git"]
+    assert len(git["commit"]) == 40 and git["dirty"] is False
