@@ -149,3 +149,87 @@ def test_git_commit_is_recorded_inside_a_repository(tmp_path):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a"], cwd=tmp_path, check=True)
     git = environment(tmp_path)["git"]
     assert len(git["commit"]) == 40 and git["dirty"] is False
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["model=rnn", "--help"], ["model=rnn: Recurrent network", "model.cell", "lstm", "model.hidden_dim     int"]),
+    (["data=csv", "--help"], ["data.target", "The column to predict.", "data.path"]),
+    (["optimizer=sgd", "-h"], ["optimizer.momentum", "0.9"]),
+])
+def test_group_option_help_lists_its_keys_with_type_default_and_help(capsys, monkeypatch, args, needles):
+    import sys
+
+    from bmrun.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["bmrun", *args])
+    main()
+    shown = capsys.readouterr().out
+    for needle in needles:
+        assert needle in shown, shown
+
+
+def test_group_option_help_keeps_tensorflow_and_hydra_out(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv=['bmrun','model=transformer','--help']; from bmrun.cli import main; main(); "
+            "assert 'tensorflow' not in sys.modules and 'hydra' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, capture_output=True)
+
+
+def test_help_summaries_are_whole_sentences():
+    from bmrun.cli.help import groups
+
+    for group, options in groups().items():
+        for option, summary in options.items():
+            if summary.startswith("plugin:"):
+                continue
+            assert summary.rstrip().endswith((".", ")", "1.0")), f"{group}={option}: {summary!r}"
+
+
+def test_every_console_script_option_has_help(monkeypatch):
+    import argparse
+
+    from bmrun.cli import explain, predict, report
+
+    class Built(Exception):
+        pass
+
+    def capture(self, *args, **kwargs):
+        raise Built(self)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    for script in (explain, predict, report):
+        with pytest.raises(Built) as info:
+            script.main([])
+        parser = info.value.args[0]
+        for action in parser._actions:
+            assert action.help, f"{parser.prog}: {action.option_strings or action.dest} has no help"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_carry_groups_options_and_keys(shell):
+    from bmrun.cli.completion import script
+
+    text = script(shell)
+    for word in ("model=cnn", "data=fashion_mnist", "optimizer.lr=", "trainer.max_epochs=", "seed="):
+        assert word in text
+
+
+def test_bash_completion_answers_fast_and_completes_after_the_equals_sign(tmp_path):
+    import shutil
+    import subprocess
+    import time
+
+    from bmrun.cli.completion import script
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    (tmp_path / "c.bash").write_text(script("bash"))
+    probe = ('source ./c.bash; for line in "bmrun model=cn" "bmrun optimizer.l"; do COMP_LINE="$line"; '
+             'COMP_POINT=${#line}; _bmrun; echo "${COMPREPLY[*]}"; done')
+    start = time.perf_counter()
+    proc = subprocess.run(["bash", "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - start
+    assert proc.stdout.splitlines() == ["cnn", "optimizer.lr="]
+    assert elapsed < 0.3  # two answers, bash's own start included: no Python runs on TAB

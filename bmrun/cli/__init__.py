@@ -55,10 +55,22 @@ def _worker_argv(argv: list[str]) -> list[str]:
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
+    if argv[:1] == ["--completion"]:  # bmrun --completion bash|zsh|fish: the script, words built in
+        from bmrun.cli.completion import script
+
+        print(script(argv[1] if len(argv) > 1 else "bash"), end="")
+        return
     if "--help" in argv or "-h" in argv:
         from bmrun.cli.help import print_help
 
-        print_help()
+        chosen = [a.split("=", 1) for a in argv if "=" in a and "." not in a.split("=", 1)[0]]
+        if chosen:  # bmrun model=rnn --help: that option's keys
+            from bmrun.cli.help import print_option_help
+
+            for group, option in chosen:
+                print_option_help(group, option)
+        else:
+            print_help()
         return
     from bmrun.cli.preflight import check_command
 

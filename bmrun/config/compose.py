@@ -82,7 +82,7 @@ def _explained(message: str, overrides: list[str], config_dir: Optional[str]):
         choices = group_options(group, config_dir)
         if not choices:
             return None
-        hint = _closest(name, choices)
+        hint = closest(name, choices)
         guess = f"did you mean {group}={hint}? " if hint else ""
         return ConfigError(f"{group}={name}", f"no such option; {guess}The {group} options are: {', '.join(choices)} "
                                                f"(bmrun --help lists every group).")
@@ -95,7 +95,7 @@ def _explained(message: str, overrides: list[str], config_dir: Optional[str]):
         except Exception:  # the groups alone fail too: Hydra's own line says more than a guess
             return None
         choices = dict(chosen.hydra.runtime.choices)
-        hint = _closest(key, sorted(k for k in _leaf_keys(chosen) if not k.startswith("hydra.")))
+        hint = closest(key, sorted(k for k in _leaf_keys(chosen) if not k.startswith("hydra.")))
         guess = f"did you mean {hint}? " if hint else ""
         group = key.split(".", 1)[0]
         option = choices.get(group)
@@ -104,7 +104,7 @@ def _explained(message: str, overrides: list[str], config_dir: Optional[str]):
     return None
 
 
-def _closest(word: str, choices: Iterable[str]) -> Optional[str]:
+def closest(word: str, choices: Iterable[str]) -> Optional[str]:
     found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 
