@@ -212,7 +212,7 @@ class TrainingProgress:
 
 
 def _headline(metrics: Mapping[str, float]) -> list[str]:
-    keys = [k for k in ("loss", "accuracy", "f1", "mse", "rmse", "mae", "r2") if k in metrics]
+    keys = [k for k in ("loss", "accuracy", "f1", "roc_auc", "pr_auc", "mse", "rmse", "mae", "r2") if k in metrics]
     keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
     return keys or list(metrics)
 
@@ -229,8 +229,11 @@ def print_results(metrics: Mapping[str, Any], run_dir: str) -> None:
                 keys.append(key)
     for key in keys:
         table.add_column(key, justify="right")
+    best = metrics.get("best_epoch") if metrics.get("tested_weights") == "best" else None
     for split in splits:
-        table.add_row(split, *[fmt(metrics[split].get(key, "")) for key in keys])
+        # trainer.test_with=best: say which epoch's weights the test numbers belong to
+        label = f"test (epoch {best} weights)" if split == "test" and best else split
+        table.add_row(label, *[fmt(metrics[split].get(key, "")) for key in keys])
     show(table, stderr=False)
     speed = metrics.get("train", {}).get("samples_per_s")
     line = f"epochs {metrics.get('epochs')}  time {metrics.get('duration_s', 0):.1f}s"

@@ -233,3 +233,14 @@ def test_bash_completion_answers_fast_and_completes_after_the_equals_sign(tmp_pa
     elapsed = time.perf_counter() - start
     assert proc.stdout.splitlines() == ["cnn", "optimizer.lr="]
     assert elapsed < 0.3  # two answers, bash's own start included: no Python runs on TAB
+
+
+def test_results_table_names_the_tested_epoch_and_shows_binary_ranking_metrics(capsys):
+    from bmrun.console import print_results
+
+    metrics = {"status": "completed", "epochs": 5, "best_epoch": 3, "tested_weights": "best", "duration_s": 1.0,
+               "train": {"loss": 0.2, "accuracy": 0.9}, "val": {"loss": 0.3, "accuracy": 0.8, "roc_auc": 0.91},
+               "test": {"loss": 0.3, "accuracy": 0.85, "roc_auc": 0.93, "pr_auc": 0.88}}
+    print_results(metrics, "run")
+    shown = capsys.readouterr().out
+    assert "test (epoch 3 weights)" in shown and "roc_auc" in shown and "pr_auc" in shown and "0.9300" in shown
