@@ -20,6 +20,8 @@ setup: $(STAMP)
 
 run: setup
 	$(VENV)/bin/bmrun
+	@echo "The commands above (bmrun, bmrun-report, bmrun-predict, tensorboard) live in $(VENV)/bin:"
+	@echo "  source $(VENV)/bin/activate    # then type them as the README does"
 
 test: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet

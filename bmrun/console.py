@@ -1,11 +1,17 @@
 """Everything bmrun prints: config tree, live progress, per-epoch lines, results and errors.
 
 Progress and the config tree go to stderr, the results table to stdout, so
-``bmrun ... > results.txt`` keeps the results and the terminal keeps the bar.
+``bmrun ... > results.txt`` keeps the results and the terminal keeps the bar. Off a terminal
+(a pipe, a log file, a cluster's job output) nothing is hard-wrapped: lines stay whole and
+tables take ``COLUMNS`` or a wide default. Whatever is printed is also logged (logger
+``bmrun.console``, INFO), which is how it reaches the run's ``bmrun.log``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import logging
 import os
 import sys
 import time
@@ -14,8 +20,12 @@ from typing import Any, Mapping, Optional
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
+# Wide enough for the results table's columns and a run dir's path on one line.
+WIDE = 200
+_log = logging.getLogger("bmrun.console")
 
 
 class _Console(Console):
@@ -37,16 +47,51 @@ class _Console(Console):
             pass
 
 
-out = _Console(highlight=False)
-err = _Console(stderr=True, highlight=False)
+def _make(stderr: bool) -> _Console:
+    """A console that wraps at the terminal's edge, and never off a terminal (pipes, log files)."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty or os.environ.get("COLUMNS"):
+        return _Console(stderr=stderr, highlight=False)
+    return _Console(stderr=stderr, highlight=False, width=WIDE, soft_wrap=True)
 
 
-def print_config(config: Mapping[str, Any], *, title: str = "config") -> None:
-    """Show the composed config as a tree: one branch per group, its values on one line.
+out = _make(stderr=False)
+err = _make(stderr=True)
 
-    Unset (null) values are left out to keep the tree short; ``bmrun --cfg job`` shows all.
+
+def _record(renderable: Any) -> None:
+    """Log what was printed as plain text (bmrun.log); skipped when no handler would keep it."""
+    if not _log.isEnabledFor(logging.INFO):
+        return
+    if isinstance(renderable, str):
+        text = Text.from_markup(renderable).plain
+    else:
+        buffer = io.StringIO()
+        Console(file=buffer, width=WIDE, color_system=None, highlight=False).print(renderable)
+        text = buffer.getvalue().rstrip()
+    _log.info("%s", text)
+
+
+def show(renderable: Any, *, stderr: bool = True) -> None:
+    """Print to the terminal (stderr by default) and record the same text in the run's log."""
+    (err if stderr else out).print(renderable)
+    _record(renderable)
+
+
+def print_config(config: Any, *, title: str = "config", full: bool = False) -> None:
+    """Show the config as a tree: one branch per group, its values on one line.
+
+    Compact by default: each group's option and the keys that differ from that option's
+    defaults. ``full`` (a mapping is always shown in full) lists every key that is set;
+    ``bmrun --cfg job`` shows all of them, nulls included.
     """
     tree = Tree(f"[bold]{title}[/]")
+    groups = _differences(config) if dataclasses.is_dataclass(config) and not full else None
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
 
     def line(node: Mapping[str, Any], prefix: str = "") -> list[str]:
         parts = []
@@ -58,19 +103,52 @@ def print_config(config: Mapping[str, Any], *, title: str = "config") -> None:
         return parts
 
     top = []
-    for key, value in config.items():
+    for key, value in (groups if groups is not None else values).items():
         if isinstance(value, Mapping):
-            tree.add(f"[cyan]{key}[/]  " + " ".join(line(value)))
+            if value:  # a group left at its defaults, without an option name (logger): nothing to say
+                tree.add(f"[cyan]{key}[/]  " + " ".join(line(value)))
         elif value is not None:
             top.append(f"{key}=[green]{value}[/]")
     if top:
         tree.add(" ".join(top))
-    err.print(tree)
+    show(tree)
+
+
+def _differences(config: Any) -> dict[str, Any]:
+    """Each group's ``name`` and the keys that differ from its schema's defaults; changed top-level keys."""
+    chosen: dict[str, Any] = {}
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            chosen[item.name] = _changed(value, keep=("name",))
+        elif item.default is not dataclasses.MISSING and value != item.default:
+            chosen[item.name] = value
+    return chosen
+
+
+def _changed(value: Any, keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    found = {}
+    for item in dataclasses.fields(value):
+        current = getattr(value, item.name)
+        if item.default is not dataclasses.MISSING:
+            default = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            default = item.default_factory()
+        else:
+            default = dataclasses.MISSING  # a required key (the option's name): always shown
+        if dataclasses.is_dataclass(current) and dataclasses.is_dataclass(default):
+            nested = _changed(current)
+            if nested:
+                found[item.name] = nested
+        elif item.name in keep or default is dataclasses.MISSING or current != default:
+            found[item.name] = current
+    return found
 
 
 def print_error(title: str, message: str) -> None:
     """One paragraph, no traceback."""
     err.print(f"[bold red]bmrun {title}:[/] {message}", soft_wrap=True)
+    _record(f"bmrun {title}: {message}")
 
 
 def fmt(value: Any) -> str:
@@ -130,11 +208,11 @@ class TrainingProgress:
         if val:
             parts.append("val " + " ".join(f"{k} {fmt(val[k])}" for k in _headline(val)))
         parts.append(f"{fmt_rate(samples_per_s)} {seconds:.1f}s{note}")
-        err.print("  |  ".join(parts))
+        show("  |  ".join(parts))
 
 
 def _headline(metrics: Mapping[str, float]) -> list[str]:
-    keys = [k for k in ("loss", "accuracy", "f1", "mse", "rmse", "mae", "r2") if k in metrics]
+    keys = [k for k in ("loss", "accuracy", "f1", "roc_auc", "pr_auc", "mse", "rmse", "mae", "r2") if k in metrics]
     keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
     return keys or list(metrics)
 
@@ -151,14 +229,36 @@ def print_results(metrics: Mapping[str, Any], run_dir: str) -> None:
                 keys.append(key)
     for key in keys:
         table.add_column(key, justify="right")
+    best = metrics.get("best_epoch") if metrics.get("tested_weights") == "best" else None
     for split in splits:
-        table.add_row(split, *[fmt(metrics[split].get(key, "")) for key in keys])
-    out.print(table)
+        # trainer.test_with=best: say which epoch's weights the test numbers belong to
+        label = f"test (epoch {best} weights)" if split == "test" and best else split
+        table.add_row(label, *[fmt(metrics[split].get(key, "")) for key in keys])
+    show(table, stderr=False)
     speed = metrics.get("train", {}).get("samples_per_s")
     line = f"epochs {metrics.get('epochs')}  time {metrics.get('duration_s', 0):.1f}s"
     if speed:
         line += f"  speed {fmt_rate(speed)}"
-    out.print(line + f"  run dir {run_dir}")
+    show(line, stderr=False)
+
+
+def print_next_steps(run_dir: str, status: str) -> None:
+    """The last lines of every run, whatever its end: where it is and what to type next."""
+    parent = os.path.dirname(os.path.abspath(run_dir)) or "."
+    steps = [f"run dir   {run_dir}"]
+    if status == "completed":
+        steps += [f"compare   bmrun-report {parent}",
+                  f"predict   bmrun-predict {run_dir} <inputs.npy | images | rows.csv>",
+                  f"explain   bmrun-explain {run_dir}",
+                  f"continue  bmrun resume={run_dir} trainer.max_epochs=<more>"]
+    elif status in ("interrupted", "diverged"):
+        steps.append(f"resume    bmrun resume={run_dir}")
+    else:
+        steps.append(f"log       {os.path.join(run_dir, 'bmrun.log')}")
+    if status != "failed" or os.path.isdir(os.path.join(run_dir, "tensorboard")):
+        steps.append(f"curves    tensorboard --logdir {run_dir}")
+    steps.append(f"all runs  bmrun-report {parent}" if status != "completed" else "")
+    show("\n".join(f"[dim]{step}[/]" for step in steps if step), stderr=status != "completed")
 
 
 class Stopwatch:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from bmrun.cli.guard import console_script
-from bmrun.config.migrate import removed_override
 from bmrun.run_dir import create_run_dir, require_run_dir
 
 
@@ -56,14 +55,26 @@ def _worker_argv(argv: list[str]) -> list[str]:
 def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
+    if argv[:1] == ["--completion"]:  # bmrun --completion bash|zsh|fish: the script, words built in
+        from bmrun.cli.completion import script
+
+        print(script(argv[1] if len(argv) > 1 else "bash"), end="")
+        return
     if "--help" in argv or "-h" in argv:
         from bmrun.cli.help import print_help
 
-        print_help()
+        chosen = [a.split("=", 1) for a in argv if "=" in a and "." not in a.split("=", 1)[0]]
+        if chosen:  # bmrun model=rnn --help: that option's keys
+            from bmrun.cli.help import print_option_help
+
+            for group, option in chosen:
+                print_option_help(group, option)
+        else:
+            print_help()
         return
-    removed = removed_override(argv)  # before Hydra, whose message would only say the key is unknown
-    if removed is not None:
-        raise removed
+    from bmrun.cli.preflight import check_command
+
+    check_command(argv)  # a mistake is refused here, before Hydra makes or opens any run dir
     sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
     if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
         _check_output_dir(sys.argv[1:])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import traceback
@@ -43,6 +44,8 @@ def _console_verbosity(verbose: int) -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.DEBUG)
+            # What the console printed is logged for bmrun.log only: the terminal has it already.
+            handler.addFilter(lambda record: not record.name.startswith("bmrun.console"))
     logging.getLogger("bmrun").setLevel(logging.DEBUG)
 
 
@@ -55,18 +58,21 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     from bmrun.config import validate
     from bmrun.config.resume import auto_resume_action, config_for_resume
     from bmrun import console
-    from bmrun.console import print_error, print_results
+    from bmrun.console import print_error, print_next_steps, print_results
     from bmrun.run_dir import clear_run_artifacts, write_config
 
     run_dir, multirun, overrides = _hydra_context()
+    logging.captureWarnings(True)  # Python warnings into bmrun.log too (and the terminal, as before)
     config = None
     changes: dict = {}
+    training = False  # until train() starts, a failure is the command's, not the run's
     try:
         if cfg.get("resume") == "auto":  # re-running a sweep (or a fixed run dir): pick up where it stopped
             action, previous = auto_resume_action(run_dir, overrides)
             if action == "skip":
                 console.out.print(f"[bold]already completed[/] (resume=auto): {run_dir}")
                 print_results(previous, str(run_dir))
+                print_next_steps(str(run_dir), "completed")
                 return _objective_value(previous)
             if action == "resume":
                 cfg, changes = config_for_resume(run_dir, overrides)
@@ -83,27 +89,67 @@ def run_job(cfg: DictConfig) -> Optional[float]:
             write_config(run_dir, OmegaConf.to_yaml(saved, resolve=True))
         from bmrun.training.train import train  # imports TensorFlow
 
+        training = True
         metrics = train(config, run_dir, overrides=overrides, resume_changes=changes)
         print_results(metrics, str(run_dir))
+        print_next_steps(str(run_dir), "completed")
         return _objective_value(metrics)
     except BmrunError as error:
         if _full_errors():
             raise
         print_error(error.title, str(error))
+        if not training and not multirun:  # a refused command: no run of its own, and no other touched
+            _discard_new_run_dir(run_dir, cfg)
         # A live run's dir, or a finished run with nothing left to train: leave their files alone.
-        if not isinstance(error, (RunDirBusy, RunAlreadyFinished)):
+        elif not isinstance(error, (RunDirBusy, RunAlreadyFinished)):
             _record_failure(run_dir, error, overrides)
+            print_next_steps(str(run_dir), _status(run_dir))
         # Ctrl-C stops the whole sweep; SIGTERM (a cluster's time limit) only ends this job.
         if multirun and not (isinstance(error, TrainingInterrupted) and error.signum == signal.SIGINT):
             return _failed_value(config)
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: keep the traceback, but never lose the sweep
+        _traceback_to_log()
         if not multirun or _full_errors():
+            if training:
+                _record_failure(run_dir, error, overrides)
+                print_next_steps(str(run_dir), "failed")
             raise
-        log.error("job failed:\n%s", traceback.format_exc())
         print_error("job failed", f"{type(error).__name__}: {error} (traceback in {run_dir / 'bmrun.log'})")
         _record_failure(run_dir, error, overrides)
         return _failed_value(config)
+
+
+def _traceback_to_log() -> None:
+    """The current exception's traceback into bmrun.log (the terminal gets Hydra's copy)."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "job failed:\n%s", (traceback.format_exc(),), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _status(run_dir: Path) -> str:
+    from bmrun.run_dir import read_metrics
+
+    try:
+        return str(read_metrics(run_dir).get("status", "failed"))
+    except (OSError, ValueError):
+        return "failed"
+
+
+def _discard_new_run_dir(run_dir: Path, cfg: DictConfig) -> None:
+    """Remove the dir Hydra made for a command refused before training (never a resumed run's)."""
+    import shutil
+
+    if cfg.get("resume") or not run_dir.is_dir() or (run_dir / "metrics.json").exists():
+        return
+    if {p.name for p in run_dir.iterdir()} <= {".hydra", "bmrun.log", "config.yaml"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_dir.parent.name):  # outputs/<date>/ of this run alone
+            try:
+                run_dir.parent.rmdir()
+            except OSError:
+                pass  # other runs of the day
 
 
 def _record_failure(run_dir: Path, error: Exception, overrides) -> None:

@@ -118,7 +118,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "bmrun-explain", "Attribution maps (images), feature importance (tables) or token attributions (text) of a finished "
         "run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
-    parser.add_argument("--method", default="integrated_gradients", choices=METHODS)
+    parser.add_argument("--method", default="integrated_gradients", choices=METHODS,
+                        help="how each input's share of the prediction is measured (default: integrated_gradients)")
     parser.add_argument("--n", type=int, default=16, help="test examples to explain (images; default 16)")
     parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
                         "data=csv runs, CSV files with the training columns")

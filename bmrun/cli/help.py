@@ -7,6 +7,7 @@ modules are not imported), so it answers in well under a second without TensorFl
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bmrun.config.paths import packaged_config_dir
@@ -38,6 +39,7 @@ metrics.json, history.csv, tensorboard/, checkpoints/, model/.
 """
 
 _HIDDEN = {"hydra", "schema"}
+_LONG = 200  # characters: a summary longer than this keeps only its whole sentences that fit
 
 
 def config_dir() -> str:
@@ -46,17 +48,33 @@ def config_dir() -> str:
 
 
 def _summary(path: Path) -> str:
-    """The first comment line of a config file that is not a ``@package`` directive."""
+    """The first sentence of a config file's first comment (not a ``@package`` directive), whole.
+
+    A sentence that runs onto the next comment lines is joined, never cut.
+    """
+    parts: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line.startswith("#"):
-            if line:
+            if line or parts:
                 break
             continue
         text = line.lstrip("#").strip()
-        if text and not text.startswith("@package"):
-            return text
-    return ""
+        if text.startswith("@package"):
+            continue
+        if not text:
+            if parts:
+                break
+            continue
+        parts.append(text)
+        if text.endswith("."):
+            break
+    summary = " ".join(parts)
+    if len(summary) > _LONG:  # a paragraph: its whole sentences that fit, at least the first
+        ends = [m.end() for m in re.finditer(r"[.;](?=\s)", summary)]
+        fitting = [end for end in ends if end <= _LONG] or ends[:1]
+        summary = summary[:fitting[-1]].rstrip(";") + ("" if summary[fitting[-1] - 1] == "." else ".") if fitting else summary
+    return summary
 
 
 def groups() -> dict[str, dict[str, str]]:
@@ -117,3 +135,35 @@ def _defaults(primary: Path) -> dict[str, str]:
                 continue
             chosen[words[-1]] = str(value)
     return chosen
+
+
+def print_option_help(group: str, option: str) -> None:
+    """``bmrun GROUP=OPTION --help``: the option's summary and its keys (type, default, help).
+
+    Raises:
+        ConfigError: No such group or option (naming the closest one).
+    """
+    from bmrun.errors import ConfigError
+
+    options = groups()
+    if group not in options:
+        from bmrun.config.compose import closest
+
+        hint = closest(group, options)
+        raise ConfigError(group, f"no such config group{f'; did you mean {hint}?' if hint else ''} "
+                                 f"(bmrun --help lists them)")
+    if option not in options[group]:
+        from bmrun.config.compose import closest
+
+        hint = closest(option, options[group])
+        raise ConfigError(f"{group}={option}", f"no such option{f'; did you mean {group}={hint}?' if hint else ''} "
+                                               f"The {group} options are: {', '.join(options[group])}.")
+    from bmrun.cli.keys import print_keys
+
+    if group in ("experiment", "debug", "hparams_search"):  # presets set other groups' keys: show the file
+        print(f"{group}={option}: {options[group][option]}")
+        path = Path(config_dir()) / group / f"{option}.yaml"
+        if path.is_file():
+            print(path.read_text(encoding="utf-8"))
+        return
+    print_keys(group, option, options[group][option])

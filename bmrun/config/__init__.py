@@ -21,6 +21,8 @@ from bmrun.errors import ConfigError
 
 __all__ = ["compose", "validate"]
 
+# Datasets that read no file (bundled with scikit-learn, or generated): a data.path is a mistake.
+_NO_FILES = ("digits", "diabetes", "breast_cancer", "adding")
 GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain")
 # Groups added after runs were recorded: a run dir's config.yaml without them gets their default.
 _LATER_GROUPS = ("pretrain",)
@@ -96,5 +98,14 @@ def validate(cfg: DictConfig) -> TrainConfig:
         raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
     top = {f.name: merged[f.name] for f in fields(TrainConfig) if f.name not in GROUPS}
     config = TrainConfig(**groups, **top)
+    _refuse_ignored_path(config)
     check_compatibility(config)
     return with_pretrain_budget(config)
+
+
+def _refuse_ignored_path(config: TrainConfig) -> None:
+    """``data=digits data.path=/x`` would silently train on the bundled digits: refuse it instead."""
+    if config.data.name in _NO_FILES and getattr(config.data, "path", None) is not None:
+        raise ConfigError("data.path", f"data={config.data.name} reads no file (its examples come with bmrun), so "
+                                       f"data.path={config.data.path} would be ignored. Drop it, or pick the "
+                                       f"dataset that reads it: data=csv, data=image_folder, data=mnist, ...")

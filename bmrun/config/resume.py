@@ -134,3 +134,35 @@ def auto_resume_action(run_dir: Path, overrides: Iterable[str]) -> tuple[str, di
     if status in ("interrupted", "running") and (run_dir / CHECKPOINTS / "checkpoint").is_file():
         return "resume", metrics
     return "fresh", metrics
+
+
+def check_resumable(run_dir: Path, config) -> None:
+    """Refuse ``resume=run_dir`` early when training would refuse it anyway, before any file is touched.
+
+    Args:
+        run_dir: The run to resume.
+        config: Its validated resume config (see :func:`config_for_resume`).
+
+    Raises:
+        RunAlreadyFinished: The run completed all the epochs ``config`` asks for.
+        RunDirBusy: A live process holds the run's lock.
+    """
+    from bmrun.errors import RunAlreadyFinished, RunDirBusy
+    from bmrun.run_dir import METRICS, RunLock, read_metrics
+
+    lock = RunLock(run_dir)
+    if lock.path.exists() and lock.owner_alive():
+        owner = lock.owner() or {}
+        raise RunDirBusy(f"{run_dir} is being trained by process {owner.get('pid')} on {owner.get('host')}; "
+                         f"wait for it to finish or stop it (Ctrl-C saves a checkpoint); if that process is gone, "
+                         f"delete {lock.path}.")
+    try:
+        previous = read_metrics(run_dir) if (run_dir / METRICS).is_file() else {}
+    except (OSError, ValueError):
+        previous = {}
+    budget = config.trainer.max_epochs  # the same test as training's own (bmrun.training.train)
+    key = "pretrain.max_epochs" if config.pretrain.max_epochs is not None else "trainer.max_epochs"
+    epochs = previous.get("epochs", 0)
+    if previous.get("status") == "completed" and epochs >= budget:
+        raise RunAlreadyFinished(f"{run_dir} already finished {epochs} epochs; to train further pass "
+                                 f"{key}=<more than {epochs}> with resume=.")

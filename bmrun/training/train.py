@@ -19,6 +19,7 @@ from bmrun.config.schema import TrainConfig
 from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ArtifactWriteError, DivergedError, RunAlreadyFinished, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
+from bmrun.provenance import environment
 from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
 from bmrun.runtime.clock import Phases
 from bmrun.runtime.device import setup_device
@@ -82,7 +83,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     if previous.get("status") == "completed" and previous.get("epochs", 0) >= config.trainer.max_epochs:
         raise RunAlreadyFinished(_finished(run_dir, previous["epochs"], config))  # before any file is touched
     metrics: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "overrides": list(overrides),
-                               "model": config.model.name, "data": config.data.name}
+                               "model": config.model.name, "data": config.data.name, "environment": environment()}
     if resuming:  # the run keeps the overrides it was started with; each resume is on record
         metrics["overrides"] = previous.get("overrides", list(overrides))
         metrics["resumes"] = previous.get("resumes", []) + [{"from_epoch": previous.get("epochs"),
@@ -109,7 +110,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     last = None  # the last epoch's EpochResult
     try:
         if config.logger.print_config and writes and not resuming:
-            console.print_config(dataclasses.asdict(config), title=job.describe())
+            console.print_config(config, title=job.describe(), full=config.verbose > 0)
         if resuming:
             _restore(job, reporter)
         with reporter.progress, stop:
