@@ -188,7 +188,8 @@ def test_tta_flip_averages_each_image_with_its_mirror():
     import tensorflow as tf
 
     from bmrun.data.catalog import MULTICLASS, TaskSpec
-    from bmrun.training.steps import CompiledSteps
+    from bmrun.tasks import task_for
+    from bmrun.training.evaluator import Evaluator
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
@@ -197,11 +198,17 @@ def test_tta_flip_averages_each_image_with_its_mirror():
     expected = (model(images) + model(tf.reverse(images, axis=[2]))) / 2
     assert not np.allclose(model(images), expected)  # the mirror image really changes the outputs
 
+    class Resident:  # the pipeline's side of an in-graph evaluation
+        eval_batch_size, streaming = 16, False
+
+        def eval_tensors(self, split):
+            return images, labels
+
     def confusion(tta_flip):
-        steps = CompiledSteps(model, lambda y, out: keras.losses.sparse_categorical_crossentropy(
-            y, out, from_logits=True), None, TaskSpec(MULTICLASS, 3), tf.distribute.get_strategy(),
-            global_batch_size=16, tta_flip=tta_flip)
-        return steps.evaluate_tensors(images, labels, 16)["confusion"].numpy()
+        evaluator = Evaluator(model, lambda y, out: keras.losses.sparse_categorical_crossentropy(
+            y, out, from_logits=True), task_for(TaskSpec(MULTICLASS, 3)), None, Resident(),
+            tf.distribute.get_strategy(), tta_flip=tta_flip)
+        return evaluator._sums("test")["confusion"].numpy()
 
     want = tf.math.confusion_matrix(labels, tf.argmax(expected, -1), num_classes=3).numpy()
     np.testing.assert_array_equal(confusion(True), want)

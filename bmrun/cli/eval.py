@@ -129,22 +129,17 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
 
 
 def _test_metrics(model, config) -> dict[str, Any]:
-    """The training loop's evaluation of the test split (same data, steps and metric code)."""
-    from bmrun.data.catalog import BINARY
-    from bmrun.outputs import eval_metrics, example_metrics, per_class_metrics
-    from bmrun.training.job import build_evaluation
+    """The training run's own final test (:class:`~bmrun.training.evaluator.Evaluator`): the same
+    data, loss, metric code, ranking, robust accuracy and test-time augmentation."""
+    from bmrun.training.job import build_evaluation  # TensorFlow: after the argument checks
 
-    data, pipeline, steps = build_evaluation(config, model)
-    sums = {k: v.numpy() for k, v in steps.evaluate(pipeline.eval_dataset("test")).items()}
-    metrics = eval_metrics(sums, data.task.kind)
-    reports: dict = {}
-    if data.task.kind == BINARY or data.test.groups:  # ROC-AUC, PR-AUC and the fairness gaps
-        scalars, reports = example_metrics(data.test.y, steps.split_outputs(pipeline, "test", in_graph=True),
-                                           data.task.kind, data.task.num_classes, data.test.groups)
-        metrics.update(scalars)
-    if data.task.is_classification:  # as the training run's test.per_class
-        metrics["per_class"] = per_class_metrics(sums["confusion"], data.task.class_names)
-    return {**metrics, "_count": len(data.test), "_fairness": reports}
+    evaluator = build_evaluation(config, model)
+    evaluation = evaluator.test()
+    metrics = dict(evaluation.metrics)
+    per_class = evaluator.per_class(evaluation)
+    if per_class is not None:  # as the training run's test.per_class
+        metrics["per_class"] = per_class
+    return {**metrics, "_count": len(evaluator.data.test), "_fairness": evaluation.fairness}
 
 
 def print_eval(result: dict[str, Any]) -> None:

@@ -16,13 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-import numpy as np
 import tensorflow as tf
 
-from bmrun.data.catalog import BINARY
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
-from bmrun.outputs import example_metrics
 
 
 @dataclass
@@ -84,11 +81,7 @@ class EpochLoop:
         mode = trainer.early_stopping.mode
         self.mode = objective_direction(monitor) if mode == "auto" else mode
         self.throughput = Throughput()
-        self._val_dataset = None
-        self.last_sums: dict = {}  # named sums of the latest evaluation (per-class test metrics)
         self.fairness: dict = {}  # split -> {sensitive column: report} of its latest evaluation
-        if self.has_val and not job.resident:
-            self._val_dataset = job.distribute(job.pipeline.eval_dataset("val"))
 
     # ------------------------------------------------------------------ one epoch
     def train_epoch(self, epoch: int) -> EpochResult:
@@ -177,37 +170,11 @@ class EpochLoop:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, split: str) -> dict[str, Any]:
-        """Metrics of the current weights on ``val`` or ``test``."""
-        job = self.job
-        if job.resident:
-            x, y = job.pipeline.eval_tensors(split)
-            sums = job.steps.evaluate_tensors(x, y, job.pipeline.eval_batch_size)
-        else:
-            dataset = self._val_dataset if split == "val" else self.test_dataset()
-            sums = job.steps.evaluate(dataset)
-        self.last_sums = {k: v.numpy() for k, v in sums.items()}
-        return {**job.steps.eval_metrics(self.last_sums), **self._per_example_metrics(split)}
-
-    def _per_example_metrics(self, split: str) -> dict[str, float]:
-        """Metrics that need each example's output: ROC-AUC and PR-AUC (binary tasks) and the
-        fairness gaps of ``data.sensitive`` (their per-group reports go to :attr:`fairness`)."""
-        part, kind = getattr(self.job.data, split), self.task.kind
-        groups = part.groups or {}
-        if not self.job.trains_classifier or (kind != BINARY and not groups):  # a pretext task has no classes
-            return {}
-        scalars, reports = example_metrics(part.y, self._outputs(split), kind, self.task.num_classes, groups)
-        if reports:
-            self.fairness[split] = reports
-        return scalars
-
-    def _outputs(self, split: str) -> np.ndarray:
-        """The model's outputs on every example of ``split``, in order."""
-        job = self.job
-        return job.steps.split_outputs(job.pipeline, split, in_graph=job.resident)
-
-    def test_dataset(self):
-        """The test split, distributed like every evaluation dataset."""
-        return self.job.distribute(self.job.pipeline.eval_dataset("test"))
+        """Metrics of the current weights on ``val`` (each epoch); the final test is the evaluator's."""
+        evaluation = self.job.evaluator.evaluate(split)
+        if evaluation.fairness:
+            self.fairness[split] = evaluation.fairness
+        return evaluation.metrics
 
     # ------------------------------------------------------------------ helpers
     def _zero_sums(self) -> dict:

@@ -2,7 +2,7 @@
 
 :func:`build_job` creates them in order under the device's distribution strategy;
 :func:`bmrun.training.train.train` drives them. ``bmrun-eval`` builds the same data, loss and
-steps with :func:`build_evaluation` so its metrics are the training loop's own.
+evaluator with :func:`build_evaluation` so its metrics are the training loop's own.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from bmrun.data.pipeline import DataPipeline
 from bmrun.methods import METHODS, method_name
 from bmrun.models import build_model
 from bmrun.run_dir import CHECKPOINTS
+from bmrun.tasks import task_for
 from bmrun.training.checkpoint import Checkpointer, TrainingState
+from bmrun.training.evaluator import Evaluator
 from bmrun.training.ema import WeightAverage
 from bmrun.training.losses import class_weighted, make_loss
 from bmrun.training.optim import make_optimizer
@@ -49,6 +51,7 @@ class Job:
     state: TrainingState
     checkpointer: Checkpointer
     resident: bool  # batches gathered in-graph from resident arrays (one device) instead of tf.data
+    evaluator: Evaluator
     class_weight: Optional[dict] = None  # data.class_weight=balanced: {class name: weight}
     # What the steps train and the checkpoints hold: the model itself, or (pretrain=) the pretext
     # model built on its backbone. ``model`` is always the classifier that model/ exports.
@@ -83,16 +86,20 @@ class Job:
 
     def distribute(self, dataset):
         """``dataset`` split across replicas when there are several (else unchanged)."""
-        strategy = self.device.strategy
-        if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            return dataset
-        return strategy.experimental_distribute_dataset(dataset)
+        return distributor(self.device.strategy)(dataset)
 
     def describe(self) -> str:
         d = self.data
         return (f"{self.config.model.name} ({self.num_params:,} params) on {self.config.data.name}: "
                 f"{len(d.train)} train / {len(d.val)} val / {len(d.test)} test, {self.task.kind}; "
                 f"{self.device.description}; run dir {self.run_dir}" + (f"; {d.notes}" if d.notes else ""))
+
+
+def distributor(strategy) -> Callable:
+    """Splits a tf.data dataset across the strategy's replicas (the identity on one device)."""
+    if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return lambda dataset: dataset
+    return strategy.experimental_distribute_dataset
 
 
 def make_pipeline(config, data, *, shuffle: bool, batch_plan=None, train_groups=None) -> DataPipeline:
@@ -177,20 +184,23 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
     trainer = config.trainer
     adversarial = None if trainer.adversarial == "none" else AdversarialTraining(
         trainer.adversarial, trainer.adv_epsilon, trainer.adv_steps, trainer.adv_step_size, trainer.adv_fraction)
-    steps = CompiledSteps(trained, loss_fn, optimizer, data.task, strategy, method=method,
+    task = task_for(data.task)
+    steps = CompiledSteps(trained, loss_fn, optimizer, task, strategy, method=method,
                           global_batch_size=config.data.batch_size, jit_compile=jit, trainable_variables=trainable,
                           adversarial=adversarial, batch_at=pipeline.batch_at, l2=config.loss.l2,
-                          tta_flip=config.augment.tta == "flip", fairness_penalty=config.loss.fairness_penalty,
-                          fairness_groups=num_groups, ema=average)
+                          fairness_penalty=config.loss.fairness_penalty, fairness_groups=num_groups, ema=average)
     single_device = strategy.num_replicas_in_sync == 1 and config.device.name not in ("multi_gpu", "multi_worker")
     resident = config.data.feed == "resident" or (config.data.feed == "auto" and single_device)
     resident = resident and not pipeline.streaming  # streamed image files come through tf.data
+    evaluator = make_evaluator(config, trained, loss_fn, task, data, pipeline, strategy, method=method,
+                               resident=resident)
     state = TrainingState(steps.sum_names)
     checkpointer = Checkpointer(Path(checkpoint_root) / CHECKPOINTS, trained, optimizer, state,
                                 keep=config.trainer.keep_checkpoints,
                                 extra={**steps.trackables(), **(average.trackables() if average else {})})
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
-               resident, class_weight_record(config, data), trained_model=trained, method=method, average=average)
+               resident, evaluator, class_weight_record(config, data), trained_model=trained, method=method,
+               average=average)
 
 
 def _build_model(config, data, *, announce: bool):
@@ -214,10 +224,17 @@ def _build_model(config, data, *, announce: bool):
     return model
 
 
-def build_evaluation(config, model) -> tuple[Any, DataPipeline, CompiledSteps]:
-    """Data, pipeline and compiled steps to evaluate a trained ``model`` as training does."""
+def make_evaluator(config, model, loss_fn, task, data, pipeline, strategy, *, method=None,
+                   resident: bool = True) -> Evaluator:
+    """The run's one :class:`~bmrun.training.evaluator.Evaluator` (training and ``bmrun-eval`` alike)."""
+    return Evaluator(model, loss_fn, task, data, pipeline, strategy, method=method,
+                     tta_flip=config.augment.tta == "flip", resident=resident, distribute=distributor(strategy),
+                     adv_eval_epsilon=config.trainer.adv_eval_epsilon, ranking_k=getattr(config.data, "ranking_k", None))
+
+
+def build_evaluation(config, model) -> Evaluator:
+    """The evaluator of a trained ``model`` on ``config``'s data, as its training run evaluated."""
     data = load_prepared(config.data, config.seed)
     pipeline = make_pipeline(config, data, shuffle=False)
-    steps = CompiledSteps(model, make_loss_fn(config, data), None, data.task, tf.distribute.get_strategy(),
-                          global_batch_size=config.data.eval_batch_size, tta_flip=config.augment.tta == "flip")
-    return data, pipeline, steps
+    return make_evaluator(config, model, make_loss_fn(config, data), task_for(data.task), data, pipeline,
+                          tf.distribute.get_strategy())

@@ -1,12 +1,11 @@
-"""The compiled training and evaluation steps: one set serves every model and strategy.
+"""The compiled training steps: one set serves every model, method and strategy.
 
 ``train_steps(iterator, n)`` runs ``n`` optimizer steps inside one ``tf.function`` call: the
 Python dispatch cost is paid once per call, not per step, and the host reads back a few named
 sums only at the end of the call. ``train_steps_resident(order, epoch, start, n)`` does the same
 without tf.data: each batch is gathered inside the graph from the resident arrays (per step this
 saves tf.data's hand-off between threads, which dominates small models). The step itself may be
-XLA-compiled. Evaluation runs a whole split in one call and returns named sums from which
-:func:`bmrun.outputs.eval_metrics` derives every reported metric.
+XLA-compiled. Evaluation is :mod:`bmrun.training.evaluator`'s.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import numpy as np
 import tensorflow as tf
 
-from bmrun.data.catalog import REGRESSION, TaskSpec
 from bmrun.fairness.penalty import demographic_parity_gap
 from bmrun.methods.base import Method
-from bmrun.outputs import eval_metrics, predicted_classes, train_metrics
+from bmrun.tasks.base import Task
 from bmrun.training import adversarial as attacks
 
 
@@ -35,16 +32,13 @@ class AdversarialTraining:
     fraction: float
 
 
-def _sum_over_replicas(strategy, per_replica):
+def sum_over_replicas(strategy, per_replica):
+    """Each named sum added up over the replicas (unchanged on one device)."""
     return tf.nest.map_structure(lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
 
 
-def _add(total: dict, extra: dict) -> dict:
+def add_sums(total: dict, extra: dict) -> dict:
     return {k: total[k] + extra[k] for k in total}
-
-
-def _mean_loss(sums: dict) -> float:
-    return float(sums["loss_sum"]) / max(float(sums["count"]), 1.0)
 
 
 def fold_range(count, body: Callable, state):
@@ -68,7 +62,7 @@ class CompiledSteps:
             regression), or a pretext model sharing its backbone.
         loss_fn: Per-example loss ``loss_fn(y, outputs) -> [batch]``.
         optimizer: Keras optimizer, already built on the trainable variables (None: eval only).
-        task: The dataset's task spec (how to count correct predictions).
+        task: The task kind (:mod:`bmrun.tasks`: how to count correct predictions, the metrics).
         strategy: ``tf.distribute`` strategy the model and optimizer were created under.
         global_batch_size: Examples per step over all replicas; per-example losses are summed
             and divided by it, which gives the right gradient scale under any replica count.
@@ -80,8 +74,6 @@ class CompiledSteps:
             ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
         l2: Coefficient of the L2 penalty ``l2 * sum(w**2)`` on kernels and embeddings (biases,
             normalisation and other parameters are left alone, as Keras's regularizers do).
-        tta_flip: Evaluate each image and its mirror image and average the two outputs
-            (``augment.tta=flip``); training steps are unchanged.
         fairness_penalty: λ of the demographic-parity penalty (:mod:`bmrun.fairness.penalty`).
         fairness_groups: Number of groups of ``loss.fairness_group`` (0: no group travels with
             the batches). When set, every training batch is ``(x, y, group_ids)`` and the steps
@@ -89,23 +81,22 @@ class CompiledSteps:
         ema: The moving average of the weights (``optimizer.ema_decay``) that follows every step.
     """
 
-    def __init__(self, model, loss_fn: Callable, optimizer, task: TaskSpec, strategy, *,
+    def __init__(self, model, loss_fn: Callable, optimizer, task: Task, strategy, *,
                  global_batch_size: int, method: Optional[Method] = None, jit_compile: bool = False,
                  trainable_variables=None, adversarial: Optional[AdversarialTraining] = None,
-                 batch_at: Optional[Callable] = None, l2: float = 0.0, tta_flip: bool = False,
+                 batch_at: Optional[Callable] = None, l2: float = 0.0,
                  fairness_penalty: float = 0.0, fairness_groups: int = 0, ema=None):
         self.method = method if method is not None else Method()
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.task, self.strategy = task, strategy
+        self.task, self.strategy = task, strategy  # a bmrun.tasks Task
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
         self.l2 = l2
-        self.tta_flip = tta_flip
         self.fairness_penalty, self.fairness_groups = float(fairness_penalty), int(fairness_groups)
         self.ema = ema  # bmrun.training.ema.WeightAverage, or None
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
-        self.trace_count = {"train": 0, "eval": 0}
+        self.trace_count = 0
         # What each training step returns (and a checkpoint keeps for the epoch in progress).
         self.sum_names = self.method.sum_names + (("fairness_penalty_sum",) if self.fairness_groups else ())
         self._step = tf.function(self._train_step, jit_compile=True) if jit_compile else self._train_step
@@ -114,11 +105,6 @@ class CompiledSteps:
         # No AutoGraph where the loops are written out (fold_range); iterating a tf.data
         # iterator or dataset still needs its conversion.
         self.train_steps_resident = tf.function(self._train_steps_resident, autograph=False)
-        self.evaluate = tf.function(self._evaluate)
-        self.evaluate_fgsm = tf.function(self._evaluate_fgsm)
-        self._evaluate_tensors = None
-        self._predict_tensors = None
-        self._eval_batch_size = 0
 
     # ------------------------------------------------------------------ training
     def _attack(self, x, y):
@@ -151,7 +137,7 @@ class CompiledSteps:
         count = tf.cast(tf.shape(terms.per_example)[0], tf.float32)
         sums = {"loss_sum": tf.reduce_sum(tf.cast(terms.per_example, tf.float32)), "count": count, **terms.sums}
         if terms.outputs is not None:
-            sums["correct"] = self._correct(batch.y, terms.outputs)
+            sums["correct"] = self.task.correct(batch.y, terms.outputs)
         if group_ids is not None:  # batch-size weighted, like the loss: sum / count is the mean
             sums["fairness_penalty_sum"] = fairness * count
         return {name: sums[name] for name in self.sum_names}
@@ -175,17 +161,17 @@ class CompiledSteps:
     def _run_steps(self, next_batch: Callable, num_steps) -> dict:
         """``num_steps`` optimizer steps; returns ``{loss_sum, correct, count, first_bad_step}``
         (``first_bad_step``: index in this call of the first non-finite loss, or -1)."""
-        self.trace_count["train"] += 1  # Python side effect: runs once per trace, not per call
+        self.trace_count += 1  # Python side effect: runs once per trace, not per call
         num_steps = tf.cast(num_steps, tf.int32)
 
         def one_step(i, state):
             sums, first_bad = state
             batch = next_batch(i)  # (x, y), what the pipeline's batch plan makes of them, or (x, y, group_ids)
-            step = _sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
+            step = sum_over_replicas(self.strategy, self.strategy.run(self._step, args=tuple(batch)))
             if self.ema is not None:  # after the update (the variables order the two)
                 self.ema.update(self.optimizer.iterations)
             bad = tf.logical_not(tf.math.is_finite(step["loss_sum"]))
-            return _add(sums, step), tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
+            return add_sums(sums, step), tf.where(tf.logical_and(bad, first_bad < 0), i, first_bad)
 
         zero = ({name: tf.constant(0.0) for name in self.sum_names}, tf.constant(-1, tf.int32))
         sums, first_bad = fold_range(num_steps, one_step, zero)
@@ -198,129 +184,5 @@ class CompiledSteps:
     def train_metrics(self, sums: dict) -> dict:
         """Reported training metrics of named sums (a call's, or an epoch's running ones)."""
         if not self.method.trains_classifier:
-            return {"loss": _mean_loss(sums)}
-        return {**train_metrics(sums, self.task.kind), **self.method.train_metrics(sums)}
-
-    def eval_metrics(self, sums: dict) -> dict:
-        """Reported metrics of one evaluation pass's named sums."""
-        if not self.method.trains_classifier:
-            return {"loss": _mean_loss(sums)}
-        return eval_metrics(sums, self.task.kind)
-
-    def _correct(self, y, outputs):
-        if self.task.kind == REGRESSION:
-            return tf.constant(0.0)
-        hits = tf.equal(predicted_classes(outputs, self.task.kind), tf.reshape(tf.cast(y, tf.int32), [-1]))
-        return tf.reduce_sum(tf.cast(hits, tf.float32))
-
-    # ------------------------------------------------------------------ evaluation
-    def _zero_eval_sums(self) -> dict:
-        zero = tf.constant(0.0, tf.float64)
-        if not self.method.trains_classifier:
-            return {"loss_sum": zero, "count": zero}
-        if self.task.kind == REGRESSION:
-            return {k: zero for k in ("loss_sum", "count", "sse", "sae", "sum_y", "sum_y2")}
-        k = self.task.num_classes
-        return {"loss_sum": zero, "count": zero, "confusion": tf.zeros([k, k], tf.float64)}
-
-    def _eval_outputs(self, x):
-        outputs = self.model(x, training=False)
-        if self.tta_flip:  # logits (or values) of the image and of its mirror, averaged
-            outputs = (outputs + self.model(tf.reverse(x, axis=[2]), training=False)) / 2
-        return outputs
-
-    def _eval_step(self, x, y) -> dict:
-        if not self.method.trains_classifier:  # the pretext loss of fixed views
-            per_example = self.method.eval_per_example(self.model, x)
-            return {"loss_sum": tf.reduce_sum(tf.cast(per_example, tf.float64)),
-                    "count": tf.cast(tf.shape(per_example)[0], tf.float64)}
-        outputs = self._eval_outputs(x)
-        sums = {"loss_sum": tf.reduce_sum(tf.cast(self.loss_fn(y, outputs), tf.float64)),
-                "count": tf.cast(tf.shape(outputs)[0], tf.float64)}
-        if self.task.kind == REGRESSION:
-            pred = tf.cast(tf.squeeze(outputs, -1), tf.float64)
-            true = tf.cast(y, tf.float64)
-            return {**sums, "sse": tf.reduce_sum(tf.square(true - pred)), "sae": tf.reduce_sum(tf.abs(true - pred)),
-                    "sum_y": tf.reduce_sum(true), "sum_y2": tf.reduce_sum(tf.square(true))}
-        confusion = tf.math.confusion_matrix(tf.reshape(tf.cast(y, tf.int32), [-1]),
-                                             predicted_classes(outputs, self.task.kind),
-                                             num_classes=self.task.num_classes, dtype=tf.float64)
-        return {**sums, "confusion": confusion}
-
-    def _evaluate(self, dataset) -> dict:
-        """Named sums over a (distributed) dataset."""
-        self.trace_count["eval"] += 1
-        sums = self._zero_eval_sums()
-        for x, y in dataset:
-            sums = _add(sums, _sum_over_replicas(self.strategy, self.strategy.run(self._eval_step, args=(x, y))))
-        return sums
-
-    def evaluate_tensors(self, x: tf.Tensor, y: tf.Tensor, batch_size: int) -> dict:
-        """Evaluate a whole split held as tensors, batch by batch in-graph (single device).
-
-        Skips tf.data: building and tracing an eval pipeline costs more than the evaluation
-        itself on small splits, and this path traces once for val and test alike.
-        """
-        if self._evaluate_tensors is None:
-            spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x),
-                    tf.TensorSpec([None, *y.shape[1:]], y.dtype)]
-            self._evaluate_tensors = tf.function(self._evaluate_in_graph, input_signature=spec,
-                                                 autograph=False)
-            self._eval_batch_size = batch_size
-        return self._evaluate_tensors(x, y)
-
-    def _evaluate_in_graph(self, x, y) -> dict:
-        self.trace_count["eval"] += 1
-        batch = self._eval_batch_size
-        num_batches = (tf.shape(y)[0] + batch - 1) // batch
-
-        def one_batch(i, sums):
-            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)  # a dict for table inputs
-            return _add(sums, self._eval_step(x_batch, y[i * batch:(i + 1) * batch]))
-
-        return fold_range(num_batches, one_batch, self._zero_eval_sums())
-
-    def predict_tensors(self, x, batch_size: int) -> tf.Tensor:
-        """The model's outputs (float32) on a whole split held as tensors, batch by batch in-graph.
-
-        Probability-based metrics (ROC-AUC, PR-AUC) and per-group metrics need each example's
-        output, not the sums :meth:`evaluate_tensors` returns.
-        """
-        if self._predict_tensors is None:
-            spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)]
-            self._predict_tensors = tf.function(self._predict_in_graph, input_signature=spec, autograph=False)
-            self._eval_batch_size = self._eval_batch_size or batch_size
-        return self._predict_tensors(x)
-
-    def split_outputs(self, pipeline, split: str, *, in_graph: bool) -> np.ndarray:
-        """The model's outputs on every example of ``split`` of a :class:`~bmrun.data.pipeline.DataPipeline`,
-        in order: in one compiled call over the resident split (``in_graph``), else batch by batch
-        through tf.data (streamed image files, multi-device runs)."""
-        if in_graph and not pipeline.streaming:
-            x, _ = pipeline.eval_tensors(split)
-            return self.predict_tensors(x, pipeline.eval_batch_size).numpy()
-        batches = [tf.cast(self.model(x, training=False), tf.float32).numpy() for x, _ in pipeline.eval_dataset(split)]
-        return np.concatenate(batches)
-
-    def _predict_in_graph(self, x) -> tf.Tensor:
-        batch = self._eval_batch_size
-        count = tf.shape(tf.nest.flatten(x)[0])[0]
-        num_batches = (count + batch - 1) // batch
-
-        def one_batch(i, outputs):
-            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)
-            return outputs.write(i, tf.cast(self.model(x_batch, training=False), tf.float32))
-
-        outputs = tf.TensorArray(tf.float32, size=num_batches, infer_shape=False)
-        return fold_range(num_batches, one_batch, outputs).concat()
-
-    def _evaluate_fgsm(self, dataset, epsilon) -> dict:
-        """``{correct, count}`` of predictions on FGSM examples at ``epsilon`` (robust accuracy)."""
-        def step(x, y):
-            outputs = self.model(attacks.fgsm(self.model, self.loss_fn, x, y, epsilon), training=False)
-            return {"correct": self._correct(y, outputs), "count": tf.cast(tf.shape(outputs)[0], tf.float32)}
-
-        sums = {"correct": tf.constant(0.0), "count": tf.constant(0.0)}
-        for x, y in dataset:
-            sums = _add(sums, _sum_over_replicas(self.strategy, self.strategy.run(step, args=(x, y))))
-        return sums
+            return {"loss": float(sums["loss_sum"]) / max(float(sums["count"]), 1.0)}
+        return {**self.task.train_metrics(sums), **self.method.train_metrics(sums)}

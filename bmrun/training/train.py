@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.config.schema import TrainConfig
-from bmrun.data.catalog import INTERACTIONS
 from bmrun.errors import ArtifactWriteError, DivergedError, RunAlreadyFinished, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.provenance import environment
@@ -153,7 +152,8 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         "loss": resolved_loss(config) if job.trains_classifier else job.method.loss_name,
         "device": device.description,
         "num_params": job.num_params,
-        "traces": dict(job.steps.trace_count),  # more than 1 each means retracing: a bug
+        # more than 1 each means retracing: a bug
+        "traces": {"train": job.steps.trace_count, "eval": job.evaluator.trace_count},
     })
     if job.class_weight is not None:  # data.class_weight=balanced: the weights the loss used
         metrics["class_weight"] = job.class_weight
@@ -197,24 +197,16 @@ def _finished(run_dir: Path, epoch: int, config: TrainConfig) -> str:
 
 def _final_test(job: "Job", loop: "EpochLoop", reporter: "Reporter") -> dict[str, Any]:
     """Test metrics of the best weights (``trainer.test_with=best``) or the last ones."""
-    import tensorflow as tf
-
     if job.config.trainer.test_with == "best":
         job.checkpointer.restore_best()
-    metrics = loop.evaluate("test")
-    if job.data.inputs.kind == INTERACTIONS:  # recommenders: the ranking view of the same test split
-        from bmrun.outputs_ranking import ranking_metrics
-
-        metrics.update(ranking_metrics(job.model, job.data, k=job.config.data.ranking_k))
-    epsilon = job.config.trainer.adv_eval_epsilon
-    if epsilon:  # robust accuracy: the same test set, each image pushed by FGSM
-        sums = job.steps.evaluate_fgsm(loop.test_dataset(), tf.constant(epsilon, tf.float32))
-        metrics.update(adv_accuracy=float(sums["correct"] / max(float(sums["count"]), 1.0)), adv_epsilon=epsilon)
+    evaluation = job.evaluator.test()
+    if evaluation.fairness:
+        loop.fairness["test"] = evaluation.fairness
+    metrics = evaluation.metrics
     reporter.on_test(metrics, int(job.state.global_step.numpy()))
-    if "confusion" in loop.last_sums:  # classification; after TensorBoard, which takes scalars only
-        from bmrun.outputs import per_class_metrics
-
-        metrics["per_class"] = per_class_metrics(loop.last_sums["confusion"], job.task.class_names)
+    per_class = job.evaluator.per_class(evaluation)
+    if per_class is not None:  # after TensorBoard, which takes scalars only
+        metrics["per_class"] = per_class
     return metrics
 
 

@@ -1,0 +1,71 @@
+"""The interface every task kind implements (see :mod:`bmrun.tasks`)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from bmrun.specs import TaskSpec
+
+
+class Task:
+    """What a task kind's outputs mean and how they are scored.
+
+    In-graph methods (:meth:`correct`, :meth:`zero_sums`, :meth:`eval_sums`) run inside the
+    compiled steps; the others take NumPy values read back from them.
+
+    Args:
+        spec: The dataset's task spec (kind, classes, class names).
+    """
+
+    kind = ""
+
+    def __init__(self, spec: TaskSpec):
+        self.spec = spec
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the head."""
+        return self.spec.num_outputs
+
+    # ------------------------------------------------------------------ training
+    def correct(self, y, outputs) -> tf.Tensor:
+        """Correct predictions in a training batch (0 where the kind has no accuracy)."""
+        return tf.constant(0.0)
+
+    def train_metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
+        """Running training metrics of ``{loss_sum, correct, count}`` (and ``fairness_penalty_sum``)."""
+        count = max(float(sums["count"]), 1.0)
+        result = {"loss": float(sums["loss_sum"]) / count}
+        if "fairness_penalty_sum" in sums:
+            result["fairness_penalty"] = float(sums["fairness_penalty_sum"]) / count
+        return result
+
+    # ------------------------------------------------------------------ evaluation
+    def zero_sums(self) -> dict:
+        """The named sums of an evaluation pass, at zero (float64: exact over large splits)."""
+        zero = tf.constant(0.0, tf.float64)
+        return {"loss_sum": zero, "count": zero}
+
+    def eval_sums(self, y, outputs, per_example_loss) -> dict:
+        """One batch's contribution to :meth:`zero_sums`'s sums."""
+        return {"loss_sum": tf.reduce_sum(tf.cast(per_example_loss, tf.float64)),
+                "count": tf.cast(tf.shape(outputs)[0], tf.float64)}
+
+    def metrics(self, sums: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Reported metrics of one evaluation pass's sums."""
+        return {"loss": float(sums["loss_sum"]) / max(float(sums["count"]), 1.0)}
+
+    def per_class(self, sums: Mapping[str, np.ndarray]) -> Optional[dict]:
+        """metrics.json's ``per_class`` table, or None where the kind has no classes."""
+        return None
+
+    def needs_example_outputs(self, groups: Optional[Mapping]) -> bool:
+        """Whether :meth:`example_metrics` needs each example's output on a split with ``groups``."""
+        return False
+
+    def example_metrics(self, y, outputs, groups: Optional[Mapping]) -> tuple[dict, dict]:
+        """Metrics that need each example's output: ``(scalars, per-column fairness reports)``."""
+        return {}, {}
