@@ -32,15 +32,9 @@ def pretext_task(config, data):
 
 def backbone_output(model):
     """The tensor the model's head reads: the backbone's features (any family, plugins too)."""
-    from bmrun.models.transfer import backbone_layers
+    from bmrun.models.backbones import features
 
-    backbone = set(id(layer) for layer in backbone_layers(model))
-    heads = [layer for layer in model.layers if id(layer) not in backbone and layer.weights]
-    if not heads:
-        from bmrun.errors import ConfigError
-
-        raise ConfigError("pretrain", f"the {model.name} model has no head layer to set aside")
-    return heads[0].input
+    return features(model)
 
 
 def pretext_model(task, model):
