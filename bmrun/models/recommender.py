@@ -3,8 +3,8 @@
 :class:`RecommenderModel` takes raw ``(user id, item id)`` string pairs and returns ratings: two
 ``StringLookup`` layers (vocabularies = the training split's ids, saved in the model's config)
 give row indices, the family's ``body`` scores them (that much is the model's ``backbone``), and
-a fixed rescaling returns the rating units. Outside training the prediction is clipped to the training ratings' range (as Surprise
-does), which never hurts RMSE. Imports Keras at the top: family modules import it inside
+a fixed rescaling returns the rating units. Outside training the prediction is clipped to the
+training ratings' range (as Surprise does), which never hurts RMSE. Imports Keras at the top: family modules import it inside
 ``build`` only (see :mod:`bmrun.models.interactions`).
 """
 

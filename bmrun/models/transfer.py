@@ -6,8 +6,8 @@ weights of both backbones are paired in order, and each pair of one layer kind w
 weight shapes is copied. Layers that do not match keep their fresh initialisation: typically the
 first dense layer after a flatten when the input size differs. The head is copied only when the
 source run predicted the same labels (same task and class names): digits 0-4 and digits 5-9 both
-have five classes, but a copied head would call every 5 a 0. The input normalisation is not copied either: it has no weights
-and is fitted on the new training split.
+have five classes, but a copied head would call every 5 a 0. The input normalisation is not
+copied either: it has no weights and is fitted on the new training split.
 
 ``model.freeze=backbone`` sets the backbone to not trainable before the optimizer is built, so
 the optimizer holds (and the loop updates) the head's variables only, and batch normalisation
