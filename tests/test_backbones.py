@@ -203,3 +203,21 @@ def test_a_pretext_head_shares_the_backbone_variables(name):
     assert np.abs(_predict(backbone(model), _examples(name)) - before).max() > 0
     both = with_head(model, lambda f: keras.layers.Dense(2, name="extra")(f), keep_outputs=True)
     assert [tuple(t.shape) for t in both.outputs] == [(None, 3), (None, 2)]
+
+
+def test_checkpoints_keep_a_flat_models_variable_paths(tmp_path):
+    """The backbone is not tracked twice: a training checkpoint names each variable once, under
+    the model's own layers, and restores exactly into a freshly built model."""
+    keras.utils.set_random_seed(1)
+    model = FAMILIES["cnn"]()
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    assert not any("backbone" in child.local_name for node in graph.nodes for child in node.children)
+    keras.utils.set_random_seed(2)
+    fresh = FAMILIES["cnn"]()
+    tf.train.Checkpoint(model=fresh).read(path).assert_consumed()
+    for mine, theirs in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
