@@ -3,8 +3,8 @@
 :func:`pretext_task` picks the task (:mod:`~bmrun.pretrain.contrastive` or
 :mod:`~bmrun.pretrain.autoencoder`); the batch plan makes each training batch's pretext inputs
 in-graph, keyed on ``(seed, epoch, batch index)`` (exact resumes); :func:`pretext_model` puts the
-task's head on the backbone of the very model a supervised run builds, so every backbone layer
-keeps its name and ``model.init_from=<pretrain run>`` copies it. Validation and test score the
+task's head on the backbone of the very model a supervised run builds
+(:func:`bmrun.models.backbones.with_head`), so ``model.init_from=<pretrain run>`` copies it. Validation and test score the
 pretext loss on one fixed draw of views, so every evaluation compares alike.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bmrun.data.augment import stateless_key
-from bmrun.errors import ConfigError
 from bmrun.methods.base import Batch, Method, Terms
+from bmrun.models.backbones import with_head
 from bmrun.pretrain.autoencoder import MaskedAutoencoder
 from bmrun.pretrain.contrastive import Contrastive
 
@@ -29,23 +29,10 @@ def pretext_task(config, data):
     return MaskedAutoencoder(config.pretrain, image_shape=tuple(data.inputs.shape))
 
 
-def backbone_output(model):
-    """The tensor the model's head reads: the backbone's features (any family, plugins too)."""
-    from bmrun.models.transfer import backbone_layers  # keras at import: the training job's alone
-
-    backbone = set(id(layer) for layer in backbone_layers(model))
-    heads = [layer for layer in model.layers if id(layer) not in backbone and layer.weights]
-    if not heads:
-        raise ConfigError("pretrain", f"the {model.name} model has no head layer to set aside")
-    return heads[0].input
-
-
 def pretext_model(task, model):
-    """A Keras model sharing ``model``'s backbone layers (same objects, same names), topped by the
-    task's head (projection MLP or decoder) instead of the classifier."""
-    import keras  # with TensorFlow: the training job's alone
-
-    return keras.Model(model.inputs, task.head(backbone_output(model)), name=f"{model.name}_pretext")
+    """A Keras model sharing ``model``'s backbone (same layers, same variables), topped by the
+    task's head (projection MLP or decoder) instead of the task's own head."""
+    return with_head(model, task.head, name=f"{model.name}_pretext")
 
 
 class PretextBatches:

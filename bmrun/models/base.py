@@ -1,9 +1,11 @@
-"""The one Keras model class of the built-in families: input, normalisation, body, head.
+"""The one Keras model class of the built-in families: a backbone and a head.
 
-:class:`BasicModel` looks its family up in the registry by name and calls the family's
-``body`` between the shared input layers and the shared head. The result is a Keras functional
-model that takes *raw* examples (pixel values, token ids, unscaled features) and returns logits,
-or values in the target's own units for regression. Its config is its constructor arguments
+:class:`BasicModel` looks its family up in the registry by name, builds the family's backbone
+(:func:`~bmrun.models.backbones.build_backbone`: the shared input layers, normalisation and the
+family's ``body``) and puts the shared head on it; :attr:`BasicModel.backbone` is that backbone as
+a Keras model. The result is a Keras functional model that takes *raw* examples (pixel values,
+token ids, unscaled features) and returns logits, or values in the target's own units for
+regression. Its config is its constructor arguments
 (keras-hub style: the family's name and keys), so a saved ``.keras`` file reloads in safe mode
 wherever the family is registered.
 """
@@ -15,10 +17,12 @@ from typing import Any, Optional, Sequence
 import keras
 import numpy as np
 
-from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
+from bmrun.models.backbones import build_backbone
+from bmrun.specs import MULTICLASS, REGRESSION
+from bmrun.tasks import task_class
 
 # Constructor arguments shared by every family; anything else is the family's own config key.
-_COMMON = ("input_shape", "input_kind", "num_outputs", "vocab_size", "input_mean", "input_variance",
+_COMMON = ("input_shape", "input_kind", "num_outputs", "vocab_size", "input_mean", "input_variance", "task_kind",
            "target_mean", "target_std", "columns")
 
 
@@ -43,6 +47,8 @@ class BasicModel(keras.Model):
             fixed rescaling returns them in the original units.
         columns: ``table``/``text`` inputs: the encoding fitted on the training split (see
             :mod:`bmrun.data.columns`); the model then takes raw column values.
+        task_kind: The task kind whose head tops the backbone (:mod:`bmrun.tasks`); None (files
+            saved before task kinds owned heads): a dense head of ``num_outputs``.
         name: Keras model name (the family's name by default).
         trainable: Keras's flag, kept so ``get_config()`` round-trips.
         **arguments: The family's config keys; missing ones take the family's defaults.
@@ -51,33 +57,23 @@ class BasicModel(keras.Model):
     def __init__(self, family: str, *, input_shape: Sequence[int], input_kind: str, num_outputs: int,
                  vocab_size: Optional[int] = None, input_mean: Any = None, input_variance: Any = None,
                  target_mean: Optional[float] = None, target_std: Optional[float] = None,
-                 columns: Optional[dict] = None, name: Optional[str] = None, trainable: bool = True,
-                 **arguments):
+                 columns: Optional[dict] = None, task_kind: Optional[str] = None, name: Optional[str] = None,
+                 trainable: bool = True, **arguments):
         from bmrun import registry
 
         entry = registry.model(family)
         # The family's dataclass fills in defaults and checks ranges, as for a composed config.
         config = entry.config(name=family, **arguments)
         input_shape = tuple(int(d) for d in input_shape)
-        spec = InputSpec(input_kind, input_shape, vocab_size)
-        if input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
-            from bmrun.models.columns import column_front
-
-            inputs, x, spec = column_front(columns, input_kind, vocab_size)
-        else:
-            inputs = keras.Input(shape=input_shape, dtype="int32" if input_kind == TOKENS else "float32",
-                                 name="inputs")
-            x = inputs
-        if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
-            x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
-                                           variance=input_variance, name="normalize")(x)
-        x = entry.body(x, config, spec)
-        # float32 head: with mixed precision the logits and the loss stay in full precision.
-        outputs = keras.layers.Dense(num_outputs, dtype="float32", name="head")(x)
+        body = build_backbone(entry.body, config, input_shape=input_shape, input_kind=input_kind,
+                              vocab_size=vocab_size, input_mean=input_mean, input_variance=input_variance,
+                              columns=columns, name=f"{name or family}_backbone")
+        # The task kind owns its head (a dense layer for classification and regression).
+        outputs = task_class(task_kind or _vector_kind(num_outputs)).build_head(body.output, num_outputs)
         if target_mean is not None:
             outputs = keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean),
                                              dtype="float32", name="target_scale")(outputs)
-        super().__init__(inputs=inputs, outputs=outputs, name=name or family, trainable=trainable)
+        super().__init__(inputs=body.input, outputs=outputs, name=name or family, trainable=trainable)
         self.family = family
         self.arguments = {key: getattr(config, key) for key in _own_keys(config)}
         self.example_shape = list(input_shape)
@@ -89,6 +85,15 @@ class BasicModel(keras.Model):
         self.target_mean = target_mean
         self.target_std = target_std
         self.columns = columns
+        self.task_kind = task_kind
+        # Not tracked: its layers are this model's own, so checkpoints and .keras files keep the
+        # paths of a flat model (and files saved before backbones existed still load).
+        object.__setattr__(self, "_backbone", body)
+
+    @property
+    def backbone(self) -> keras.Model:
+        """Raw examples to the features the head reads (this model's own layers and variables)."""
+        return self._backbone
 
     def get_config(self) -> dict:
         return {
@@ -104,6 +109,7 @@ class BasicModel(keras.Model):
             "target_mean": self.target_mean,
             "target_std": self.target_std,
             "columns": self.columns,
+            **({"task_kind": self.task_kind} if self.task_kind else {}),  # older files have none
             **self.arguments,
         }
 
@@ -112,8 +118,13 @@ class BasicModel(keras.Model):
         return cls(**config)
 
     def backbone_layers(self) -> list:
-        """Every layer except the head (and the fixed output rescaling): what transfer freezes."""
-        return [layer for layer in self.layers if layer.name not in ("head", "target_scale")]
+        """The backbone's layers (kept for callers of the older name; prefer :attr:`backbone`)."""
+        return self.backbone.layers
+
+
+def _vector_kind(num_outputs: int) -> str:
+    """The kind of a model saved without ``task_kind``: any kind with a dense head builds it."""
+    return REGRESSION if num_outputs == 1 else MULTICLASS
 
 
 def _own_keys(config: Any) -> list[str]:

@@ -26,7 +26,7 @@ class ModelConfig:
 
     Attributes:
         name: The family (``model=<name>``).
-        init_from: A run dir whose weights start this model (matched by layer name).
+        init_from: A run dir whose backbone (and head, for the same labels) starts this model.
         freeze: ``none``, or ``backbone`` to train only the head.
     """
 
@@ -55,7 +55,8 @@ class Family:
         accepts: Input kinds it reads (``image``, ``tokens``, ``sequence``, ``tabular``).
         how: One line on how it reads them, for error messages.
         body: ``body(x, config, inputs) -> features``: the normalised input tensor to the
-            features the shared head reads. Imports Keras itself.
+            features the shared head reads (with the input layers, the model's backbone).
+            Imports Keras itself.
         checks: ``checks(train_config, task, inputs)`` raising ConfigError before anything loads.
         package: The distribution that declared it (set by the registry).
     """
@@ -82,4 +83,4 @@ class Family:
                           num_outputs=task.num_outputs, vocab_size=inputs.vocab_size,
                           input_mean=data.input_mean, input_variance=data.input_variance,
                           target_mean=data.target_mean, target_std=data.target_std,
-                          columns=getattr(data, "columns", None), **arguments(model_cfg))
+                          columns=getattr(data, "columns", None), task_kind=task.kind, **arguments(model_cfg))

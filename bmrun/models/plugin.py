@@ -5,6 +5,10 @@ The callable gets the dataset's :class:`~bmrun.data.catalog.InputSpec` (``kind``
 ``num_outputs``) and returns a Keras model that takes raw examples and returns logits (or values
 for regression). Its keyword arguments are its ``model.*`` keys. An optional ``accepts``
 attribute (a set of input kinds) lets bmrun refuse unreadable data before loading anything.
+
+The callable builds the body and its head in one model; bmrun takes the model's last layer with
+weights as its head and everything before it as its backbone (:mod:`bmrun.models.backbones`),
+which ``model.freeze``, ``model.init_from`` and the pretext heads of ``pretrain`` work on.
 """
 
 from __future__ import annotations

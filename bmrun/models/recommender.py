@@ -2,9 +2,9 @@
 
 :class:`RecommenderModel` takes raw ``(user id, item id)`` string pairs and returns ratings: two
 ``StringLookup`` layers (vocabularies = the training split's ids, saved in the model's config)
-give row indices, the family's ``body`` scores them, and a fixed rescaling returns the rating
-units. Outside training the prediction is clipped to the training ratings' range (as Surprise
-does), which never hurts RMSE. Imports Keras at the top: family modules import it inside
+give row indices, the family's ``body`` scores them (that much is the model's ``backbone``), and
+a fixed rescaling returns the rating units. Outside training the prediction is clipped to the
+training ratings' range (as Surprise does), which never hurts RMSE. Imports Keras at the top: family modules import it inside
 ``build`` only (see :mod:`bmrun.models.interactions`).
 """
 
@@ -100,6 +100,7 @@ class RecommenderModel(keras.Model):
         users = keras.layers.StringLookup(vocabulary=user_ids, name="user_index", **lookup)(inputs[:, 0])
         items = keras.layers.StringLookup(vocabulary=item_ids, name="item_index", **lookup)(inputs[:, 1])
         score = entry.body(users, items, config, (len(user_ids) + 1, len(item_ids) + 1))
+        body = keras.Model(inputs, score, name=f"{name or family}_backbone")
         outputs = keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean), dtype="float32",
                                          name="target_scale")(score)
         if rating_range is not None:
@@ -111,6 +112,13 @@ class RecommenderModel(keras.Model):
         self.user_ids, self.item_ids = user_ids, item_ids
         self.target_mean, self.target_std = float(target_mean), float(target_std)
         self.rating_range = list(rating_range) if rating_range is not None else None
+        # Not tracked, as BasicModel's: its layers are this model's own.
+        object.__setattr__(self, "_backbone", body)
+
+    @property
+    def backbone(self) -> keras.Model:
+        """The id pairs to the standardised score; the head is the fixed rescaling (and clipping)."""
+        return self._backbone
 
     def get_config(self) -> dict:
         return {"family": self.family, "name": self.name, "trainable": self.trainable, "user_ids": self.user_ids,
@@ -120,6 +128,3 @@ class RecommenderModel(keras.Model):
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
-
-    def backbone_layers(self) -> list:
-        return [layer for layer in self.layers if layer.name not in ("target_scale", "rating_range")]

@@ -1,16 +1,17 @@
 """Transfer learning: start a model from another run's weights, optionally train only its head.
 
 ``model.init_from=<run dir>`` loads that run's ``model/model.keras`` (Keras safe mode) and copies
-the weights of every layer whose name and weight shapes match the new model's. Layers that do
-not match keep their fresh initialisation: typically the first dense layer after a flatten when
-the input size differs. The head is copied only when the source run predicted the same labels
-(same task and class names): digits 0-4 and digits 5-9 both have five classes, but a copied
-head would call every 5 a 0. The input normalisation is not copied either: it has no weights
-and is fitted on the new training split.
+its backbone (:mod:`bmrun.models.backbones`) into the new model's, by structure: the layers with
+weights of both backbones are paired in order, and each pair of one layer kind with the same
+weight shapes is copied. Layers that do not match keep their fresh initialisation: typically the
+first dense layer after a flatten when the input size differs. The head is copied only when the
+source run predicted the same labels (same task and class names): digits 0-4 and digits 5-9 both
+have five classes, but a copied head would call every 5 a 0. The input normalisation is not
+copied either: it has no weights and is fitted on the new training split.
 
-``model.freeze=backbone`` marks every layer but the head as not trainable before the optimizer
-is built, so the optimizer holds (and the loop updates) the head's variables only, and batch
-normalisation runs in inference mode with the source's statistics.
+``model.freeze=backbone`` sets the backbone to not trainable before the optimizer is built, so
+the optimizer holds (and the loop updates) the head's variables only, and batch normalisation
+runs in inference mode with the source's statistics.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class TransferReport:
 
     source: str
     copied: list[str] = field(default_factory=list)
-    mismatched: list[str] = field(default_factory=list)  # same name, other weight shapes: re-initialised
-    missing: list[str] = field(default_factory=list)  # no layer of that name in the source
+    mismatched: list[str] = field(default_factory=list)  # other kind or weight shapes: re-initialised
+    missing: list[str] = field(default_factory=list)  # nothing at that place in the source
     new_head: bool = False  # the source predicted other labels: the head starts afresh
     head_reason: str = "other labels"  # why: "other labels", or "pretrain run" (an untrained head)
 
@@ -77,46 +78,53 @@ def same_labels(run_dir: str, data_cfg) -> bool:
 
 def copy_matching_weights(source, target, source_name: str, *, keep_head: bool = True,
                           head_reason: str = "other labels") -> TransferReport:
-    """Copy each layer's weights from ``source`` to the same-named layer of ``target`` when
-    every weight shape matches (the head only with ``keep_head``).
+    """Copy ``source``'s backbone into ``target``'s, layer by layer in the backbones' order, where
+    the layers are of one kind with the same weight shapes (the head too, with ``keep_head``).
 
     Raises:
         ConfigError: Not a single layer with weights matches (another family, say), so the
             run would silently train from scratch.
     """
+    from bmrun.models.backbones import backbone, head_layers
+
     report = TransferReport(source=source_name, new_head=not keep_head, head_reason=head_reason)
-    by_name = {layer.name: layer for layer in source.layers}
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        origin = by_name.get(layer.name)
-        if origin is None:
-            report.missing.append(layer.name)
-            continue
-        mismatch = [tuple(w.shape) for w in origin.weights] != [tuple(w.shape) for w in layer.weights]
-        if mismatch or (layer.name == "head" and not keep_head):
-            report.mismatched.append(layer.name)
-            if layer.name == "head":
-                _zero(layer)
-            continue
-        layer.set_weights(origin.get_weights())
-        report.copied.append(layer.name)
+    _copy_in_order(backbone(source).layers, backbone(target).layers, report)
+    _copy_in_order(head_layers(source), head_layers(target), report, head=True, fresh=not keep_head)
     if not report.copied:
         raise ConfigError("model.init_from", f"no layer of the {source.name} model in {source_name} matches a layer "
-                          f"of the new {target.name} model by name and weight shapes; init_from needs the same "
-                          f"model family with compatible sizes.")
+                          f"of the new {target.name} model by its place in the backbone, its kind and its weight "
+                          f"shapes; init_from needs the same model family with compatible sizes.")
     log.info(report.summary())
     return report
 
 
+def _copy_in_order(source_layers: list, target_layers: list, report: TransferReport, *, head: bool = False,
+                   fresh: bool = False) -> None:
+    """Pair the layers with weights of both lists in order (the i-th with the i-th) and copy
+    each pair that matches; ``fresh`` skips the copy (a new head). A head layer that is not
+    copied starts at zero (see :func:`_zero`)."""
+    origins = [layer for layer in source_layers if layer.weights]
+    for i, layer in enumerate(layer for layer in target_layers if layer.weights):
+        origin = origins[i] if i < len(origins) else None
+        if origin is None and not fresh:
+            report.missing.append(layer.name)
+            continue
+        mismatch = origin is None or type(origin) is not type(layer) or \
+            [tuple(w.shape) for w in origin.weights] != [tuple(w.shape) for w in layer.weights]
+        if mismatch or fresh:
+            report.mismatched.append(layer.name)
+            if head:
+                _zero(layer)
+            continue
+        layer.set_weights(origin.get_weights())
+        report.copied.append(layer.name)
+
+
 def backbone_layers(model) -> list:
-    """A bmrun model's :meth:`~bmrun.models.base.BasicModel.backbone_layers`; for a plugin's
-    model, every layer before its last layer with weights (taken to be its head)."""
-    if hasattr(model, "backbone_layers"):
-        return model.backbone_layers()
-    weighted = [layer for layer in model.layers if layer.weights]
-    head = weighted[-1] if weighted else None
-    return [layer for layer in model.layers if layer is not head]
+    """The layers of the model's backbone (:func:`bmrun.models.backbones.backbone`)."""
+    from bmrun.models.backbones import backbone
+
+    return backbone(model).layers
 
 
 def _zero(head) -> None:
@@ -127,12 +135,12 @@ def _zero(head) -> None:
 
 
 def freeze_backbone(model) -> int:
-    """Make every layer except the head non-trainable; returns how many layers were frozen."""
-    frozen = 0
-    for layer in backbone_layers(model):
-        if layer.weights:
-            frozen += 1
-        layer.trainable = False
+    """Set the model's backbone to not trainable; returns how many of its layers have weights."""
+    from bmrun.models.backbones import backbone
+
+    body = backbone(model)
+    frozen = sum(1 for layer in body.layers if layer.weights)
+    body.trainable = False  # Keras passes the flag on to every layer of the backbone
     if not model.trainable_variables:
         raise ConfigError("model.freeze", "backbone leaves nothing to train (the model has no trainable head)")
     log.info("model.freeze=backbone: %d layers with weights frozen; training %s", frozen,

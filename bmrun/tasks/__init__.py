@@ -24,9 +24,14 @@ KINDS: dict[str, str] = {
 }
 
 
+def task_class(kind: str) -> type:
+    """The :class:`~bmrun.tasks.base.Task` subclass of a task kind (imports TensorFlow)."""
+    if kind not in KINDS:
+        raise ConfigError("data", f"task kind {kind!r} has no implementation; known: {', '.join(KINDS)}")
+    module, _, name = KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def task_for(spec: TaskSpec):
     """The :class:`~bmrun.tasks.base.Task` of a dataset's task spec."""
-    if spec.kind not in KINDS:
-        raise ConfigError("data", f"task kind {spec.kind!r} has no implementation; known: {', '.join(KINDS)}")
-    module, _, name = KINDS[spec.kind].partition(":")
-    return getattr(importlib.import_module(module), name)(spec)
+    return task_class(spec.kind)(spec)

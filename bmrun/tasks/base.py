@@ -30,6 +30,15 @@ class Task:
         """Width of the head."""
         return self.spec.num_outputs
 
+    @staticmethod
+    def build_head(features, num_outputs: int):
+        """The task's head on the backbone's features (a Keras tensor): a float32 dense layer, so
+        that with mixed precision the logits and the loss stay in full precision. A task kind whose
+        outputs are not one vector per example (a mask per pixel, a sequence) overrides it."""
+        import keras  # with TensorFlow already loaded: this module is the training side's
+
+        return keras.layers.Dense(num_outputs, dtype="float32", name="head")(features)
+
     # ------------------------------------------------------------------ training
     def correct(self, y, outputs) -> tf.Tensor:
         """Correct predictions in a training batch (0 where the kind has no accuracy)."""
