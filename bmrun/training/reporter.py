@@ -58,6 +58,18 @@ class Reporter:
             self.insight.on_epoch_end(epoch, step)
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
 
+    def val_at(self, epoch: int) -> Optional[dict]:
+        """The val metrics recorded for ``epoch`` (1-based), or None when history has no such row.
+
+        Rows of this process hold the floats themselves; rows read back from history.csv (a
+        resumed run) hold text, turned back into numbers here.
+        """
+        for row in self.history.rows:
+            if str(row.get("epoch")) == str(epoch):
+                return {key[len("val_"):]: _number(value) for key, value in row.items()
+                        if key.startswith("val_") and value not in ("", None)}
+        return None
+
     def on_test(self, metrics: dict, step: int) -> None:
         self.tensorboard.scalars("test", metrics, step)
         if self.insight:
@@ -76,3 +88,15 @@ class Reporter:
 
     def close(self) -> None:
         self.tensorboard.close()
+
+
+def _number(value):
+    """A history.csv cell as the number it was written from (ints stay ints)."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
