@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from conftest import train_in_process
+from conftest import resume_in_process, train_in_process
 
 # min_delta=100: epoch 1 is the best val/loss and epoch 2 never beats it, so the run stops after
 # two epochs and tests epoch 1's weights.
@@ -34,11 +34,23 @@ def test_best_weights_val_objective_and_summary_name_the_tested_epoch(tmp_path):
     assert _close(metrics["val"], _history_val(run_dir, 1))
     assert _close(metrics["val_last"], _history_val(run_dir, 2))
     assert metrics["val"] != metrics["val_last"]
-    assert metrics["monitor_best"] == metrics["val"]["loss"]  # the monitored value is the tested epoch's
+    assert metrics["val"] == _history_val(run_dir, 1)  # exactly the history row, as a resumed run reads it
+    assert abs(metrics["monitor_best"] - metrics["val"]["loss"]) <= 1e-5 * metrics["val"]["loss"]  # the tested epoch's
     assert metrics["objective"] == {"key": "val/accuracy", "value": metrics["val"]["accuracy"], "epoch": 1}
     row = collect(tmp_path)[0]
     assert row["tested_epoch"] == 1 and row["objective_value"] == row["val/accuracy"] == metrics["val"]["accuracy"]
     assert "tested_epoch" in csv_text([row]).splitlines()[0].split(",")
+
+
+def test_a_resumed_run_reports_the_tested_epochs_val_exactly(tmp_path):
+    # early stopping off, min_delta still decides "best": epoch 1 stays the best, tested epoch
+    best_first = ["model=linear", "trainer.early_stopping.min_delta=100", "trainer.early_stopping.monitor=val/loss",
+                  "trainer.deterministic=true"]
+    reference = train_in_process(tmp_path / "reference", [*best_first, "trainer.max_epochs=3"])
+    train_in_process(tmp_path / "resumed", [*best_first, "trainer.max_epochs=1"])
+    resumed = resume_in_process(tmp_path / "resumed", ["trainer.max_epochs=3"])  # epoch 1's row read back from csv
+    assert reference["tested_epoch"] == resumed["tested_epoch"] == 1
+    assert resumed["val"] == reference["val"] and resumed["objective"] == reference["objective"]
 
 
 def test_last_weights_keep_the_last_val(tmp_path):

@@ -59,15 +59,16 @@ class Reporter:
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
 
     def val_at(self, epoch: int) -> Optional[dict]:
-        """The val metrics recorded for ``epoch`` (1-based), or None when history has no such row.
+        """The val metrics history.csv holds for ``epoch`` (1-based), or None without such a row.
 
-        Rows of this process hold the floats themselves; rows read back from history.csv (a
-        resumed run) hold text, turned back into numbers here.
+        Values are read as the file stores them (6 significant digits) whether the row was
+        written by this process or read back by a resume, so a resumed run reports exactly
+        what an uninterrupted one does.
         """
         for row in self.history.rows:
             if str(row.get("epoch")) == str(epoch):
-                return {key[len("val_"):]: _number(value) for key, value in row.items()
-                        if key.startswith("val_") and value not in ("", None)}
+                return {key[len("val_"):]: _number(f"{value:.6g}" if isinstance(value, float) else value)
+                        for key, value in row.items() if key.startswith("val_") and value not in ("", None)}
         return None
 
     def on_test(self, metrics: dict, step: int) -> None:
@@ -91,7 +92,7 @@ class Reporter:
 
 
 def _number(value):
-    """A history.csv cell as the number it was written from (ints stay ints)."""
+    """A history.csv cell as a number (ints stay ints)."""
     if not isinstance(value, str):
         return value
     for kind in (int, float):
