@@ -229,17 +229,31 @@ def print_results(metrics: Mapping[str, Any], run_dir: str) -> None:
                 keys.append(key)
     for key in keys:
         table.add_column(key, justify="right")
-    best = metrics.get("best_epoch") if metrics.get("tested_weights") == "best" else None
     for split in splits:
-        # trainer.test_with=best: say which epoch's weights the test numbers belong to
-        label = f"test (epoch {best} weights)" if split == "test" and best else split
-        table.add_row(label, *[fmt(metrics[split].get(key, "")) for key in keys])
+        table.add_row(_split_label(metrics, split), *[fmt(metrics[split].get(key, "")) for key in keys])
     show(table, stderr=False)
     speed = metrics.get("train", {}).get("samples_per_s")
     line = f"epochs {metrics.get('epochs')}  time {metrics.get('duration_s', 0):.1f}s"
     if speed:
         line += f"  speed {fmt_rate(speed)}"
     show(line, stderr=False)
+
+
+def _split_label(metrics: Mapping[str, Any], split: str) -> str:
+    """A results row's name; with trainer.test_with=best, which epoch's weights it shows.
+
+    metrics.json's val is the tested weights' (their epoch's history row), train the last
+    epoch's. Runs written before ``tested_epoch`` existed name only the test row's epoch.
+    """
+    if metrics.get("tested_weights") != "best":
+        return split
+    tested, last = metrics.get("tested_epoch"), metrics.get("epochs")
+    if tested is None:
+        best = metrics.get("best_epoch")
+        return f"test (epoch {best} weights)" if split == "test" and best else split
+    if split == "train":
+        return f"train (epoch {last})" if last != tested else split
+    return f"{split} (epoch {tested} weights)"
 
 
 def print_next_steps(run_dir: str, status: str) -> None:

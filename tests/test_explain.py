@@ -56,6 +56,11 @@ def test_integrated_gradients_are_complete_and_drawn(cnn_run):
     picture = Image.open(out / "integrated_gradients.png")
     assert picture.size[0] >= 300 and picture.mode == "RGB"  # legible at TensorBoard's default size
     assert list((cnn_run / "tensorboard" / "explain").glob("events.out.tfevents.*"))
+    one = Image.open(out / "integrated_gradients" / "000.png")
+    assert min(one.size) >= 256  # the 8x8 digit, enlarged
+    caption = one.text["Caption"]
+    assert caption.startswith("test[0]\npredicted ") and ", p = 0." in caption and "integrated gradients" in caption
+    assert one.text["Colormap"] == "bmrun_attribution"
 
 
 def test_smoothgrad_and_gradcam_explain_a_cnn(cnn_run):
@@ -67,6 +72,45 @@ def test_smoothgrad_and_gradcam_explain_a_cnn(cnn_run):
         assert (cnn_run / "explain" / f"{method}.png").is_file()
     heat = np.load(cnn_run / "explain" / "gradcam.npy")
     assert heat.shape == (2, 8, 8) and 0.0 <= heat.min() and heat.max() <= 1.0
+    from PIL import Image
+
+    one = Image.open(cnn_run / "explain" / "gradcam" / "001.png")
+    assert min(one.size) >= 256 and one.text["Colormap"] == "jet" and one.text["Caption"].endswith("Grad-CAM")
+
+
+def test_each_overlay_is_drawn_in_the_colour_map_of_its_legend():
+    """On a black image an overlay's pixels are its legend's colours (Grad-CAM at 45% opacity)."""
+    from bmrun.explain import figures
+
+    black = np.zeros((4, 5, 1), np.float32)
+    heat = np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5)
+    expected = 0.45 * figures.legend_cmap("gradcam")(heat)[..., :3]
+    assert np.allclose(figures.heat_overlay(black, heat), expected, atol=1e-6)
+    attribution = np.linspace(-1, 1, 20, dtype=np.float32).reshape(4, 5, 1)
+    strength = attribution[..., 0] / np.percentile(np.abs(attribution), 99.9)
+    legend = figures.legend_cmap("integrated_gradients")((np.clip(strength, -1, 1) + 1) / 2)[..., :3]
+    assert np.allclose(figures.signed_overlay(black, attribution), legend, atol=1e-2)
+
+
+def test_per_image_pictures_are_enlarged_sharply_and_captioned():
+    from bmrun.explain import figures
+
+    tile = np.full((8, 8, 3), 0.25, np.float32)
+    tile[2, 3] = (1.0, 0.0, 1.0)  # one magenta pixel: a colour neither the caption nor the legend has
+    picture = figures.example_picture(tile, "a.png\npredicted cat, p = 0.93\nGrad-CAM", "gradcam")
+    assert picture.shape[0] > 256 and picture.shape[1] >= 256
+    magenta = np.argwhere((picture == (255, 0, 255)).all(axis=-1))
+    # it became one sharp 32x32 square (nearest neighbour, factor 256 / 8), not a blur
+    assert len(magenta) == 32 * 32 and (magenta.max(axis=0) - magenta.min(axis=0) == 31).all()
+
+
+def test_the_completeness_error_says_what_it_is_and_what_is_good():
+    from bmrun.explain.report import completeness_note
+
+    good = completeness_note(0.003)
+    assert good.startswith("completeness error 0.3% (summed attributions vs. the output's change from the baseline")
+    assert "below 5% means the integration steps were enough" in good and "approximate" not in good
+    assert completeness_note(0.2).endswith("above it, read the attributions as approximate")
 
 
 def test_only_the_feature_that_drives_the_label_ranks_first(tmp_path, user_code):

@@ -127,8 +127,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="a text to explain (runs trained with data.text=...); repeatable")
     args = parser.parse_args(argv)
     result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
+    from bmrun.explain.report import completeness_note
+
     for key, value in result.items():
-        if key not in ("ranking", "top"):
+        if key == "completeness_error" and value is not None:
+            console.out.print(completeness_note(value))
+        elif key not in ("ranking", "top"):
             console.out.print(f"{key}: {value}")
     if "ranking" in result:
         console.out.print("most important: " + ", ".join(result["ranking"][:10]))

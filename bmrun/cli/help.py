@@ -28,7 +28,7 @@ Common keys: data.path data.limit data.batch_size optimizer.lr trainer.max_epoch
              trainer.deterministic seed device.precision device.xla verbose=1
 
 Examples:
-  bmrun                                          CNN on the bundled digits (offline, ~13 s)
+  bmrun                                          CNN on the bundled digits (offline)
   bmrun model=cnn data=fashion_mnist trainer.max_epochs=2
   bmrun -m optimizer.lr=1e-3,1e-2 model=linear,cnn
   bmrun experiment=fashion_cnn_fast

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.arrays import RawData
-from bmrun.data.catalog import IMAGE, MULTICLASS, InputSpec, TaskSpec
+from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, InputSpec, TaskSpec
 from bmrun.data.dataset import DataConfig
 from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_folder
 from bmrun.errors import ConfigError, DataError
@@ -53,6 +53,8 @@ class ImageFolderConfig(DataConfig):
         on_bad_file: ``error`` (stop, naming the file) or ``skip`` (leave it out and count it).
         cache: A folder for the decoded images of a streamed run (one memory-mapped file, built
             once): later epochs and runs read pixels instead of decoding files. Off by default.
+        task: ``auto`` (two class folders: binary; more: multiclass, as for a CSV target),
+            ``binary`` or ``multiclass`` (two classes as a softmax pair).
     """
 
     batch_size: int = 64
@@ -65,6 +67,7 @@ class ImageFolderConfig(DataConfig):
     memory_budget: str = "256MiB"
     on_bad_file: str = "error"  # error | skip
     cache: Optional[str] = None  # a folder: decode once into a memory-mapped file (streamed runs)
+    task: str = "auto"  # auto | binary | multiclass
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -73,6 +76,7 @@ class ImageFolderConfig(DataConfig):
                               "optionally under train/ and test/)")
         choice("color_mode", self.color_mode, ("auto", "rgb", "grayscale"))
         choice("on_bad_file", self.on_bad_file, ("error", "skip"))
+        choice("task", self.task, ("auto", BINARY, MULTICLASS))
         in_unit_interval("test_fraction", self.test_fraction)
         parse_bytes(self.memory_budget)
         if self.image_size is not None:
@@ -157,6 +161,22 @@ def _bad_files(bad: np.ndarray, cfg, notes: list) -> None:
     log.warning("skipped %d unreadable image files: %s", len(bad), shown)
 
 
+def class_task(classes: tuple[str, ...], task: str) -> TaskSpec:
+    """The task of the class folders: the rule of a CSV target (``data/csv.py``), so the same two
+    classes train the same way from a table or from images. Two classes are binary (one sigmoid
+    output, ROC-AUC and PR-AUC reported) unless ``data.task=multiclass``; more are multiclass.
+
+    Raises:
+        ConfigError: ``data.task=binary`` with more than two class folders.
+    """
+    if task == BINARY and len(classes) != 2:
+        shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+        raise ConfigError("data.task", f"binary needs two class folders, and data.path has {len(classes)} ({shown}); "
+                                  f"use data.task=multiclass or auto.")
+    kind = BINARY if len(classes) == 2 and task != MULTICLASS else MULTICLASS
+    return TaskSpec(kind, len(classes), tuple(classes))
+
+
 class ImageFolderDataset:
     """The ``image_folder`` option: its specs come from the folder named by ``data.path``."""
 
@@ -168,7 +188,7 @@ class ImageFolderDataset:
 
     def specs(self, cfg) -> tuple[TaskSpec, InputSpec]:
         layout = layout_of(cfg)
-        return TaskSpec(MULTICLASS, len(layout.classes), layout.classes), InputSpec(IMAGE, image_shape(cfg, layout))
+        return class_task(layout.classes, cfg.task), InputSpec(IMAGE, image_shape(cfg, layout))
 
     def load(self, cfg, seed: int) -> RawData:
         return load(cfg, seed)

@@ -2,7 +2,9 @@
 
 Attribution overlays follow keras.io's integrated-gradients example: positive attributions in
 green and negative ones in red, each clipped at a high percentile (99.9th) so a few extreme
-pixels do not wash the rest out, drawn over the greyscale input. Text is sized for
+pixels do not wash the rest out, drawn over the greyscale input. Grad-CAM's heatmap uses
+:data:`HEAT_CMAP`. Every picture's colour bar is drawn from the colour map of its overlay
+(:func:`legend_cmap`), so the legend cannot drift from the pixels. Text is sized for
 TensorBoard's default image display (about 10 px high at 100%).
 """
 
@@ -12,6 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
+HEAT_CMAP = "jet"  # Grad-CAM's heatmap: the overlay and its colour bar both read this name
+SIGNED_CMAP = "bmrun_attribution"  # red (against) through black (none) to green (for)
+MIN_SIDE = 256  # per-image pictures: small images are enlarged (nearest neighbour) to at least this
 
 def pyplot():
     import matplotlib
@@ -53,23 +58,77 @@ def signed_overlay(image: np.ndarray, attribution: np.ndarray, percentile: float
 
 def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3): the image in grey under a [0, 1] heatmap (Grad-CAM)."""
-    plt = pyplot()
-    colours = plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3]
+    colours = legend_cmap("gradcam")(np.clip(heat, 0, 1))[..., :3]
     return np.clip(0.55 * _grey(image)[..., None] + 0.45 * colours, 0.0, 1.0)
 
 
-def grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, columns: int = 4) -> np.ndarray:
-    """Tiles (each RGB in [0, 1], or greyscale) in a grid with a caption under each."""
+def legend_cmap(method: str):
+    """The colour map of ``method``'s overlay: :data:`HEAT_CMAP` for Grad-CAM; for signed
+    attributions the colours :func:`signed_overlay` adds (exactly its pixels on a black image)."""
+    import matplotlib
+    from matplotlib.colors import LinearSegmentedColormap
+
+    if method == "gradcam":
+        return matplotlib.colormaps[HEAT_CMAP]
+    return LinearSegmentedColormap.from_list(SIGNED_CMAP, [(1.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)])
+
+
+def _legend(fig, rect: Sequence[float], method: str) -> None:
+    """A horizontal colour bar in ``rect`` (figure fractions) from the overlay's own colour map."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    gradcam = method == "gradcam"
+    low = 0.0 if gradcam else -1.0
+    bar = fig.colorbar(ScalarMappable(Normalize(low, 1.0), legend_cmap(method)), cax=fig.add_axes(rect),
+                       orientation="horizontal")
+    bar.set_ticks([0.0, 1.0] if gradcam else [-1.0, 0.0, 1.0],
+                  labels=["low", "high"] if gradcam else ["against", "none", "for"])
+    bar.ax.tick_params(labelsize=9)
+    bar.set_label("Grad-CAM weight" if gradcam else "attribution", fontsize=9)
+
+
+def grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, columns: int = 4,
+         method: str | None = None) -> np.ndarray:
+    """Tiles (each RGB in [0, 1], or greyscale) in a grid with a caption under each, and the
+    colour bar of ``method``'s overlay when given."""
     plt = pyplot()
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows + 0.4), dpi=80, squeeze=False)
+    legend_in = 0.9 if method else 0.0  # inches under the tiles: the bar, its ticks and its label
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.4 * rows + 0.4 + legend_in), dpi=80,
+                             squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, caption in zip(axes.ravel(), images, captions):
         ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None, interpolation="nearest")
         ax.set_title(caption, fontsize=10)
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0.0, legend_in / height, 1.0, 1.0))
+    if method:
+        _legend(fig, (0.25, 0.5 / height, 0.5, 0.12 / height), method)
+    return to_array(fig)
+
+
+def example_picture(tile: np.ndarray, caption: str, method: str, dpi: int = 100) -> np.ndarray:
+    """One overlay at a legible size: enlarged by a whole factor (nearest neighbour, so each
+    input pixel stays a sharp square) until its shorter side is at least :data:`MIN_SIDE`,
+    under its caption lines and over the colour bar of ``method``."""
+    plt = pyplot()
+    tile = np.asarray(tile, np.float32)
+    if tile.ndim == 2:
+        tile = np.repeat(tile[..., None], 3, axis=-1)
+    factor = max(1, -(-MIN_SIDE // min(tile.shape[:2])))  # ceiling division
+    big = np.repeat(np.repeat(tile, factor, axis=0), factor, axis=1)
+    lines = caption.count("\n") + 1
+    pad, top, bottom = 16, 18 * lines + 12, 84
+    width, height = max(big.shape[1], 280) + 2 * pad, big.shape[0] + top + bottom
+    fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    # figimage puts pixels 1:1 (no resampling): the enlargement above is all the picture gets
+    fig.figimage(np.clip(big, 0.0, 1.0), xo=(width - big.shape[1]) // 2, yo=bottom, origin="upper")
+    fig.text(0.5, 1.0 - 6 / height, caption, ha="center", va="top", fontsize=10, linespacing=1.3)
+    inset = 3 * pad  # room for the end labels under the bar
+    _legend(fig, (inset / width, 50 / height, 1.0 - 2 * inset / width, 12 / height), method)
     return to_array(fig)
 
 
@@ -86,15 +145,21 @@ def importance_bars(names: Sequence[str], values: Sequence[float], title: str, t
     return to_array(fig)
 
 
-def save_png(picture: np.ndarray, path) -> None:
-    """Write an RGB uint8/float array as PNG (through the run dir's atomic writes)."""
+def save_png(picture: np.ndarray, path, text: dict[str, str] | None = None) -> None:
+    """Write an RGB uint8/float array as PNG (through the run dir's atomic writes), with
+    ``text`` as the file's PNG text fields (caption, method, colour map: what image viewers
+    and scripts can read without looking at the pixels)."""
     import io
 
     from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
     from bmrun.run_dir import atomic_write_bytes
 
     array = picture if picture.dtype == np.uint8 else (np.clip(picture, 0, 1) * 255).astype(np.uint8)
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)  # iTXt: UTF-8, for class names in any script
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
+    Image.fromarray(array).save(buffer, format="PNG", pnginfo=info)
     atomic_write_bytes(path, buffer.getvalue())

@@ -19,11 +19,15 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, TABLE, TABULAR, TEXT, TOKENS
 from bmrun.errors import BmrunError
-from bmrun.outputs import predicted_classes, target_outputs
+from bmrun.outputs import REGRESSION, class_probabilities_np, predicted_classes, predicted_classes_np, target_outputs
 from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
 
 EXPLAIN = "explain"
+TITLES = {"integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
+# Integrated gradients' attributions sum to f(x) - f(baseline) in the limit of many steps; the
+# original paper (Sundararajan et al., 2017) takes a gap within 5% as enough steps.
+COMPLETE_WITHIN = 0.05
 
 
 class ExplainError(BmrunError):
@@ -86,15 +90,38 @@ def explain_images(model, x: np.ndarray, task_kind: str, method: str, labels: Se
             maps = attributions.smoothgrad(model, x, task_kind, value_range=255.0)
         tiles = [figures.signed_overlay(image, attribution) for image, attribution in zip(x, maps)]
     captions = [f"{label}: {name}" for label, name in zip(labels, names)]
-    picture = figures.grid(tiles, captions, f"{method} (green: for, red: against)")
-    for i, tile in enumerate(tiles):
-        figures.save_png(tile, out / method / f"{i:03d}.png")
+    legend = "colour: Grad-CAM weight" if method == "gradcam" else "green: for, red: against"
+    picture = figures.grid(tiles, captions, f"{TITLES[method]} ({legend})", method=method)
+    colormap = figures.legend_cmap(method).name
+    for i, (tile, caption) in enumerate(zip(tiles, example_captions(outputs, task_kind, method, labels, names))):
+        figures.save_png(figures.example_picture(tile, caption, method), out / method / f"{i:03d}.png",
+                         {"Caption": caption, "Method": method, "Colormap": colormap})
     figures.save_png(picture, out / f"{method}.png")
     buffer = io.BytesIO()
     np.save(buffer, maps.astype(np.float32))
     atomic_write_bytes(out / f"{method}.npy", buffer.getvalue())
     result.update(picture=str(out / f"{method}.png"), picture_array=picture)
     return result
+
+
+def example_captions(outputs: np.ndarray, task_kind: str, method: str, labels: Sequence[str],
+                     names: Sequence[str]) -> list[str]:
+    """Each per-image picture's caption: the input, the predicted class and its probability
+    (the value, for regression) and the method, one per line."""
+    if task_kind == REGRESSION:
+        predicted = [f"predicted {name}" for name in names]
+    else:
+        probabilities = class_probabilities_np(outputs, task_kind)
+        chosen = probabilities[np.arange(len(outputs)), predicted_classes_np(outputs, task_kind)]
+        predicted = [f"predicted {name}, p = {p:.2f}" for name, p in zip(names, chosen)]
+    return [f"{label}\n{line}\n{TITLES[method]}" for label, line in zip(labels, predicted)]
+
+
+def completeness_note(error: float) -> str:
+    """How to read integrated gradients' completeness error, as ``bmrun-explain`` prints it."""
+    note = (f"completeness error {error:.1%} (summed attributions vs. the output's change from the baseline, "
+            f"the largest gap over the examples; below {COMPLETE_WITHIN:.0%} means the integration steps were enough)")
+    return note if error < COMPLETE_WITHIN else note + ": above it, read the attributions as approximate"
 
 
 def explain_table(model, x: np.ndarray, task_kind: str, feature_names: Optional[Sequence[str]],

@@ -26,7 +26,8 @@ COMPLETED = "completed"
 SUMMARY_CSV = "summary.csv"
 SPLITS = ("test", "val", "train")
 LEAD_COLUMNS = ["job", "status", "overrides", "objective", "objective_value"]
-TAIL_COLUMNS = ["epochs", "duration_s", "samples_per_s", "model", "data", "run_dir", "error"]
+# tested_epoch: whose weights test/* and val/* (so the objective) describe (trainer.test_with=best)
+TAIL_COLUMNS = ["epochs", "tested_epoch", "duration_s", "samples_per_s", "model", "data", "run_dir", "error"]
 # Throughput is the one reported number where higher is better that objective_direction (which
 # knows metrics, not timings) would rank the wrong way round.
 _HIGHER_IS_BETTER = {"samples_per_s", "train/samples_per_s"}
@@ -126,7 +127,8 @@ def read_row(run_dir: Path, root: Path) -> dict[str, Any]:
     row.update({"status": str(metrics.get("status", "unknown")), "overrides": " ".join(map(str, overrides)),
                 "objective": objective.get("key"), "objective_value": number(objective.get("value"))})
     row.update(_flat_metrics(metrics))
-    row.update({"epochs": metrics.get("epochs"), "duration_s": number(metrics.get("duration_s")),
+    row.update({"epochs": metrics.get("epochs"), "tested_epoch": metrics.get("tested_epoch"),
+                "duration_s": number(metrics.get("duration_s")),
                 "samples_per_s": number(train.get("samples_per_s")), "model": metrics.get("model"),
                 "data": metrics.get("data"), "error": metrics.get("error")})
     return {key: value for key, value in row.items() if value is not None}

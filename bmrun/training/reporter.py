@@ -58,6 +58,19 @@ class Reporter:
             self.insight.on_epoch_end(epoch, step)
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
 
+    def val_at(self, epoch: int) -> Optional[dict]:
+        """The val metrics history.csv holds for ``epoch`` (1-based), or None without such a row.
+
+        Values are read as the file stores them (6 significant digits) whether the row was
+        written by this process or read back by a resume, so a resumed run reports exactly
+        what an uninterrupted one does.
+        """
+        for row in self.history.rows:
+            if str(row.get("epoch")) == str(epoch):
+                return {key[len("val_"):]: _number(f"{value:.6g}" if isinstance(value, float) else value)
+                        for key, value in row.items() if key.startswith("val_") and value not in ("", None)}
+        return None
+
     def on_test(self, metrics: dict, step: int) -> None:
         self.tensorboard.scalars("test", metrics, step)
         if self.insight:
@@ -76,3 +89,15 @@ class Reporter:
 
     def close(self) -> None:
         self.tensorboard.close()
+
+
+def _number(value):
+    """A history.csv cell as a number (ints stay ints)."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

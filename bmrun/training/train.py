@@ -136,17 +136,25 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     if loop.throughput.epoch_samples_per_s:
         train_metrics["samples_per_s"] = statistics.median(loop.throughput.epoch_samples_per_s)
     best_epoch = int(job.state.best_epoch.numpy())
+    epochs = int(job.state.epoch.numpy())
+    # val describes the weights that were tested and exported: the best epoch's for test_with=best
+    # (its history row), so the table, the objective and the sweep summary agree with test.
+    tested_epoch = best_epoch if config.trainer.test_with == "best" and best_epoch > 0 else epochs
+    last_val = last.val if last else {}
+    tested_val = reporter.val_at(tested_epoch) if tested_epoch != epochs else None
     metrics.update({
         "status": "completed",
         "test": test,
-        "val": last.val if last else {},
+        "val": last_val if tested_val is None else tested_val,
+        **({"val_last": last_val} if tested_val is not None and last_val else {}),
         "train": train_metrics,
-        "epochs": int(job.state.epoch.numpy()),
+        "epochs": epochs,
         "stopped_early": loop.should_stop_early(),
         "best_epoch": best_epoch if best_epoch > 0 else None,
         "monitor": loop.monitor,
         "monitor_best": float(job.state.best_value.numpy()) if best_epoch > 0 else None,
         "tested_weights": config.trainer.test_with,
+        "tested_epoch": tested_epoch,
         "compile_s": round(loop.throughput.net_compile_s(), 3) if not resuming else previous.get("compile_s"),
         "duration_s": _total_duration(previous, watch),
         "loss": resolved_loss(config) if job.trains_classifier else job.method.loss_name,
@@ -164,7 +172,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
                                for column, report in loop.fairness["test"].items()}
     # A pretrain run has no accuracy: its objective is the pretext loss.
     key = objective_key(config.objective, job.task.kind if job.trains_classifier else "pretext")
-    metrics["objective"] = {"key": key, "value": lookup(metrics, key)}
+    metrics["objective"] = {"key": key, "value": lookup(metrics, key), "epoch": metrics["tested_epoch"]}
     if writes:
         metrics["export"] = _export(job)
         phases.lap("export")
