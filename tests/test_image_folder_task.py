@@ -61,3 +61,16 @@ def test_a_two_class_folder_trains_as_binary_and_reports_ranking_metrics(tmp_pat
                                                   "trainer.max_epochs=1", "data.batch_size=4"])
     assert metrics["loss"] == "binary_cross_entropy"
     assert {"roc_auc", "pr_auc"} <= set(metrics["test"])
+
+
+def test_an_older_two_class_folder_run_config_stays_multiclass():
+    """Run dirs written before data.task existed hold a two-output model: their config loads multiclass."""
+    from omegaconf import OmegaConf
+
+    from bmrun.config.migrate import migrate
+
+    old = OmegaConf.create({"data": {"name": "image_folder", "path": "/x"}})
+    assert migrate(old).data.task == "multiclass"
+    assert "task" not in old.data  # the caller's config is left as it was
+    today = OmegaConf.create({"data": {"name": "image_folder", "path": "/x", "task": "auto"}})
+    assert migrate(today).data.task == "auto"

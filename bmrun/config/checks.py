@@ -137,8 +137,10 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
                                                      "uses none: set trainer.strong_view=randaugment, or drop it.")
     if mode != "none":
         if task.kind != MULTICLASS:
+            hint = (" (two class folders are binary; data.task=multiclass trains them as a softmax pair, which "
+                    "consistency training accepts)") if config.data.name == "image_folder" and task.kind == BINARY else ""
             raise ConfigError("trainer.semi_supervised", f"turns confident class predictions into targets; "
-                                                         f"data={config.data.name} is a {task.kind} task")
+                                                         f"data={config.data.name} is a {task.kind} task{hint}")
         if config.data.label_fraction >= 1.0:
             raise ConfigError("trainer.semi_supervised", f"{mode} trains on an unlabeled pool, and with "
                               f"data.label_fraction=1 every training image keeps its label: there is none. Set "

@@ -51,7 +51,8 @@ def removed_override(overrides: Iterable[str]) -> Optional[ConfigError]:
 
 
 def migrate(cfg: DictConfig) -> DictConfig:
-    """``cfg`` without the removed keys that hold their old defaults (a copy when any is dropped).
+    """``cfg`` as today's schema reads it: removed keys at their old defaults dropped, and an older
+    image folder run's two classes kept multiclass (a copy when anything changes).
 
     Raises:
         ConfigError: A removed key holds another value, or a removed value is chosen.
@@ -59,6 +60,12 @@ def migrate(cfg: DictConfig) -> DictConfig:
     for (key, value), message in REMOVED_VALUES.items():
         if OmegaConf.select(cfg, key, default=None) == value:
             raise ConfigError(key, message)
+    if OmegaConf.select(cfg, "data.name", default=None) == "image_folder" and \
+            OmegaConf.select(cfg, "data.task", default=None) is None:
+        # Two-class image folders were multiclass before data.task existed: their run dirs keep that model.
+        cfg = copy.deepcopy(cfg)
+        with _writable(cfg.data):
+            cfg.data.task = "multiclass"
     present = [key for key in REMOVED if OmegaConf.select(cfg, key, default=None) is not None]
     if not present:
         return cfg
