@@ -7,7 +7,14 @@ traceback (``HYDRA_FULL_ERROR=1`` shows tracebacks for ours too).
 
 from __future__ import annotations
 
+import os
 import signal
+
+
+def show_tracebacks() -> bool:
+    """``HYDRA_FULL_ERROR=1``: let bmrun's own errors (and broken plugins) keep their tracebacks.
+    The one place the variable is read."""
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 class BmrunError(Exception):

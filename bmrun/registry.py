@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from importlib.metadata import EntryPoint
 from typing import Any, Optional
 
-from bmrun.errors import ConfigError
+from bmrun.errors import ConfigError, show_tracebacks
 
 GROUPS = {"model": "bmrun.models", "data": "bmrun.datasets"}
 # What turns a plain callable into a family / dataset. Named, not imported, like every entry:
@@ -107,7 +106,7 @@ def _load(group: str, claim: Declared) -> Any:
     try:
         value = point.load()
     except Exception as error:  # noqa: BLE001 - a broken plugin must not break the other options
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if show_tracebacks():
             raise
         return Refused(claim.name, group, f"the plugin package {claim.package} fails to import {claim.value} "
                        f"({type(error).__name__}: {error}); fix or uninstall it")

@@ -115,7 +115,7 @@ def test_models_that_cannot_read_tables_are_refused(table):
 
 
 def test_per_class_metrics_from_the_confusion_matrix():
-    from bmrun.outputs import per_class_metrics
+    from bmrun.confusion import per_class_metrics
 
     confusion = np.array([[8, 2], [1, 4]])
     result = per_class_metrics(confusion, ("cat", "dog"))

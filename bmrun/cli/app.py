@@ -7,7 +7,6 @@ This module imports Hydra and OmegaConf only; TensorFlow is imported by the trai
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import sys
@@ -19,14 +18,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.config.schema import register_schemas
-from bmrun.errors import BmrunError, RunAlreadyFinished, RunDirBusy, TrainingInterrupted
+from bmrun.errors import BmrunError, RunAlreadyFinished, RunDirBusy, TrainingInterrupted, show_tracebacks
 from bmrun.cli.help import config_dir
 
 log = logging.getLogger("bmrun")
-
-
-def _full_errors() -> bool:
-    return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
 def _hydra_context() -> tuple[Path, bool, tuple[str, ...]]:
@@ -95,7 +90,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         print_next_steps(str(run_dir), "completed")
         return _objective_value(metrics)
     except BmrunError as error:
-        if _full_errors():
+        if show_tracebacks():
             raise
         print_error(error.title, str(error))
         if not training and not multirun:  # a refused command: no run of its own, and no other touched
@@ -110,7 +105,7 @@ def run_job(cfg: DictConfig) -> Optional[float]:
         sys.exit(error.exit_code)
     except Exception as error:  # a bug: keep the traceback, but never lose the sweep
         _traceback_to_log()
-        if not multirun or _full_errors():
+        if not multirun or show_tracebacks():
             if training:
                 _record_failure(run_dir, error, overrides)
                 print_next_steps(str(run_dir), "failed")

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Callable, TypeVar
 
-from bmrun.errors import BmrunError
+from bmrun.errors import BmrunError, show_tracebacks
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def console_script(main: Callable[..., T]) -> Callable[..., T]:
             _quiet_broken_pipe()
             sys.exit(0)
         except BmrunError as error:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            if show_tracebacks():
                 raise
             from bmrun.console import print_error
 

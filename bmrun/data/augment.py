@@ -20,12 +20,12 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
+from bmrun import streams
 from bmrun.data.rand_augment import rand_augment, resample_affine
 
 # Philox everywhere: "auto_select" may pick a device-dependent algorithm, and the same
 # (seed, epoch, batch) must give the same numbers on every machine.
 _ALG = "philox"
-_SALT = 0x6A06  # keeps this stream apart from anything else keyed on (seed, epoch)
 
 
 class Augmenter:
@@ -70,7 +70,7 @@ class Augmenter:
 
     def batch_key(self, epoch, batch_index) -> tf.Tensor:
         """The stateless seed of one batch: a pure function of (seed, epoch, batch index)."""
-        key = tf.constant([self.seed, _SALT], tf.int64)
+        key = tf.constant([self.seed, streams.AUGMENT], tf.int64)
         key = tf.random.experimental.stateless_fold_in(key, tf.cast(epoch, tf.int64), alg=_ALG)
         return tf.random.experimental.stateless_fold_in(key, tf.cast(batch_index, tf.int64), alg=_ALG)
 

@@ -24,6 +24,7 @@ import numpy as np
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data import csv_reader as reader
 from bmrun.data.arrays import RawData
+from bmrun.data.splits import share, stratified_pick
 from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.data.columns import column_keys
 from bmrun.data.dataset import DataConfig
@@ -266,13 +267,8 @@ def _target(table: reader.Table, cfg: Any, train_task: Optional[TaskSpec] = None
 
 def stratified_split(y: np.ndarray, task: TaskSpec, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Test and train row indices: ``fraction`` of every class (of all rows for regression)."""
-    rng = np.random.default_rng(seed)
-    groups = [np.arange(len(y))] if task.kind == REGRESSION else [np.flatnonzero(y == c) for c in range(task.num_classes)]
-    test = []
-    for rows in groups:
-        rows = rng.permutation(rows)
-        test.append(rows[:int(round(len(rows) * fraction))])
-    test_idx = np.sort(np.concatenate(test))
+    test_idx = stratified_pick(None if task.kind == REGRESSION else y, np.random.default_rng(seed), share(fraction),
+                               size=len(y))
     train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
     if len(test_idx) == 0 or len(train_idx) == 0:
         raise DataError(f"{len(y)} rows cannot be split into train and test with data.test_fraction={fraction}; "

@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from bmrun.data.splits import share, stratified_pick
 from bmrun.errors import DataError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -119,11 +120,7 @@ def scan_folder(path: str, test_fraction: float) -> FolderLayout:
 
 def _stratified(paths: np.ndarray, labels: np.ndarray, fraction: float) -> dict:
     """Train/test split keeping each class's share; a class of one image stays in train."""
-    rng = np.random.default_rng(TEST_SPLIT_SEED)
-    test = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        test += rng.permutation(members)[:int(round(len(members) * fraction))].tolist()
+    test = stratified_pick(labels, np.random.default_rng(TEST_SPLIT_SEED), share(fraction))
     is_test = np.zeros(len(paths), bool)
     is_test[test] = True
     if not is_test.any():

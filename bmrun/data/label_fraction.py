@@ -13,11 +13,12 @@ from typing import Optional
 
 import numpy as np
 
+from bmrun import streams
 from bmrun.data.arrays import Split, take
+from bmrun.data.splits import stratified_pick
 from bmrun.data.catalog import TaskSpec
 from bmrun.errors import ConfigError
 
-_SALT = 0x1ABE1  # keeps this draw apart from the val split's and the epoch orders' (same seed)
 
 
 def class_quotas(labels: np.ndarray, fraction: float, num_classes: int) -> np.ndarray:
@@ -63,8 +64,7 @@ def split_labels(train: Split, fraction: float, seed: int, task: TaskSpec) -> tu
         raise ConfigError("data.label_fraction", f"{fraction} keeps no label of class {which}: "
                           f"{int(counts[empty[0]])} of its {len(labels)} training examples would all be unlabeled. "
                           f"The smallest fraction that labels every class here is {smallest}.")
-    rng = np.random.default_rng([seed, _SALT])
-    keep = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[: quotas[c]] for c in range(num_classes)])
+    keep = stratified_pick(labels, np.random.default_rng([seed, streams.LABEL_FRACTION]), lambda c, _: quotas[c])
     mask = np.zeros(len(labels), bool)
     mask[keep] = True
     labeled, pool = np.flatnonzero(mask), np.flatnonzero(~mask)

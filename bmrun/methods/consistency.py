@@ -19,10 +19,10 @@ import tensorflow as tf
 
 from bmrun.data.augment import Distortion, distort, stateless_key
 from bmrun.data.pipeline import as_model_input
+from bmrun import streams
 from bmrun.errors import ConfigError
 from bmrun.methods.base import CLASSIFIER_SUMS, Batch, Method, Terms
 
-_SALT = 0x55F1  # the unlabeled stream's own random numbers (same seed as the labeled batches)
 
 
 def views_for(image_side: int, horizontal_flip: bool, strong_view: str,
@@ -64,7 +64,7 @@ class UnlabeledBatches:
             self._y = tf.Variable(pool.y, trainable=False, name="unlabeled_y")
 
     def __call__(self, x, y, epoch, index) -> tuple:
-        key = stateless_key(self.seed, _SALT, epoch, index)
+        key = stateless_key(self.seed, streams.UNLABELED, epoch, index)
         keys = tf.random.experimental.stateless_split(key, num=3, alg="philox")
         # Drawn with replacement: each step's draw is a pure function of (seed, epoch, index).
         idx = tf.random.stateless_uniform([self.batch_size], seed=keys[0], minval=0, maxval=self.size,

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from bmrun import streams
 from bmrun.data.augment import stateless_key
 from bmrun.methods.base import Batch, Method, Terms
 from bmrun.models.backbones import with_head
 from bmrun.pretrain.autoencoder import MaskedAutoencoder
 from bmrun.pretrain.contrastive import Contrastive
 
-_SALT = 0x5E1F  # the views' own random numbers
-_EVAL_KEY = 0x5E1E  # validation and test views: one fixed draw
 
 
 def pretext_task(config, data):
@@ -42,7 +41,7 @@ class PretextBatches:
         self.task, self.seed = task, int(seed)
 
     def __call__(self, x, y, epoch, index) -> tuple:
-        return self.task.inputs(x, stateless_key(self.seed, _SALT, epoch, index))
+        return self.task.inputs(x, stateless_key(self.seed, streams.PRETEXT_VIEWS, epoch, index))
 
 
 class Pretext(Method):
@@ -82,7 +81,7 @@ class Pretext(Method):
 
     def eval_per_example(self, model, x) -> tf.Tensor:
         """The pretext loss of each image's fixed views (validation and test)."""
-        inputs = self.task.inputs(x, stateless_key(self.seed, _EVAL_KEY))
+        inputs = self.task.inputs(x, stateless_key(self.seed, streams.PRETEXT_EVAL))
         return self.task.per_example_loss(model, inputs, training=False)
 
     def record(self, data, config) -> dict:

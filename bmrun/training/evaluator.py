@@ -11,7 +11,7 @@ both call it, so a finished run's ``bmrun-eval`` gives back its ``metrics.json``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf

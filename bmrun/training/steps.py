@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
+from bmrun import streams
 from bmrun.fairness.penalty import demographic_parity_gap
 from bmrun.methods.base import Method
 from bmrun.tasks.base import Task
@@ -112,7 +113,7 @@ class CompiledSteps:
         if spec.kind == "fgsm":
             x_adv = attacks.fgsm(self.model, self.loss_fn, x, y, spec.epsilon)
         else:  # the random start is a pure function of the step: exact resumes
-            seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), tf.constant(20150, tf.int32)])
+            seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), tf.constant(streams.PGD_START, tf.int32)])
             x_adv = attacks.pgd(self.model, self.loss_fn, x, y, spec.epsilon, spec.steps, spec.step_size, seed)
         return attacks.mix(x, x_adv, spec.fraction)
 

@@ -6,7 +6,6 @@ train epoch after epoch, test, export, record.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import statistics
 import tempfile
