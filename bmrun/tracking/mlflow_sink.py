@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def default_uri(place: Path) -> str:
 def _client(uri: str):
     from mlflow.tracking import MlflowClient
 
+    # MLflow retries an unreachable server for minutes by default; a run must not wait that long.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.store.sqlalchemy_store"):
         logging.getLogger(name).setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
     return MlflowClient(tracking_uri=uri)
@@ -225,6 +229,14 @@ def end_sweep(sweep_dir: Path, uri: Optional[str], failed: bool) -> None:
         _warn(uri, error)
 
 
+def _float(text: Any) -> Optional[float]:
+    """A history.csv cell (text) as a number; empty cells (no throughput in epoch 1) as None."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def export_run(client, uri: str, run_dir: Path, parent: Optional[str]) -> str:
     """Log one finished run dir (params, history by epoch, final metrics, tags, artifacts)."""
     from bmrun.tracking.index import read_record
@@ -236,7 +248,7 @@ def export_run(client, uri: str, run_dir: Path, parent: Optional[str]) -> str:
     metrics = []
     for row in History(run_dir).rows:
         step = int(row.get("epoch") or 0)
-        metrics += _metrics({k: v for k, v in row.items() if k not in ("epoch", "step")}, "", step)
+        metrics += _metrics({k: _float(v) for k, v in row.items() if k not in ("epoch", "step")}, "", step)
     for key, value in record.get("metrics", {}).items():
         if key.startswith("test."):
             metrics += _metrics({key.replace(".", "_"): value}, "", 0)

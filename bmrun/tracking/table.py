@@ -26,7 +26,11 @@ _METRIC_LIKE = ("objective",)
 
 
 def differing_keys(runs: Sequence[Run]) -> list[str]:
-    """Config keys whose value is not the same in every run (a run lacking the key counts)."""
+    """Config keys whose value is not the same in every run (a run lacking the key counts).
+
+    Unreadable runs are left out: a truncated config.yaml lacks every key, which would make
+    every key "differ" and the table unreadable too."""
+    runs = [run for run in runs if run.status != "unreadable"] or list(runs)
     if not runs:
         return []
     candidates = set()
