@@ -68,6 +68,19 @@ def _param(value: Any, distribution) -> Any:
     return int(value) if isinstance(distribution, IntUniformDistribution) else float(value)
 
 
+def _fanova_works() -> bool:
+    """Optuna 2.x's fANOVA reads scikit-learn's trees in their pre-1.4 layout and fails on newer
+    ones, after fitting its forest: known here, it is skipped rather than tried."""
+    import optuna
+    import sklearn
+
+    def major_minor(version: str) -> tuple[int, int]:
+        parts = (version.split(".") + ["0"])[:2]
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+
+    return major_minor(optuna.__version__) >= (3, 0) or major_minor(sklearn.__version__) < (1, 4)
+
+
 def evaluators() -> dict[str, Any]:
     """The importance evaluators this Optuna offers, by name (the first one orders the keys)."""
     import optuna.importance as importance
@@ -75,7 +88,8 @@ def evaluators() -> dict[str, Any]:
     found = {}
     if hasattr(importance, "PedAnovaImportanceEvaluator"):
         found["PED-ANOVA"] = importance.PedAnovaImportanceEvaluator()
-    found["fANOVA"] = importance.FanovaImportanceEvaluator(seed=0)
+    if _fanova_works():
+        found["fANOVA"] = importance.FanovaImportanceEvaluator(seed=0)
     found["MDI"] = importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
     return found
 
@@ -116,8 +130,13 @@ def rank(runs: Sequence[Run]) -> Importance:
     import optuna
 
     result = Importance(objective=objective, trials=len(usable), keys=keys)
+    import sklearn
+
     if "PED-ANOVA" not in evaluators():
         result.notes.append(f"PED-ANOVA needs optuna >= 3.6 (installed: {optuna.__version__})")
+    if not _fanova_works():
+        result.notes.append(f"fANOVA of optuna {optuna.__version__} cannot read scikit-learn {sklearn.__version__}'s "
+                            f"trees (optuna >= 3 can); MDI is the mean decrease impurity of a random forest")
     for name, evaluator in evaluators().items():
         try:
             values = optuna.importance.get_param_importances(study, evaluator=evaluator)
