@@ -72,13 +72,19 @@ def _fanova_works() -> bool:
     """Optuna 2.x's fANOVA reads scikit-learn's trees in their pre-1.4 layout and fails on newer
     ones, after fitting its forest: known here, it is skipped rather than tried."""
     import optuna
-    import sklearn
 
     def major_minor(version: str) -> tuple[int, int]:
         parts = (version.split(".") + ["0"])[:2]
         return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
 
-    return major_minor(optuna.__version__) >= (3, 0) or major_minor(sklearn.__version__) < (1, 4)
+    return major_minor(optuna.__version__) >= (3, 0) or major_minor(_sklearn_version()) < (1, 4)
+
+
+def _sklearn_version() -> str:
+    # The installed distribution's version: importing scikit-learn here is what this package avoids.
+    from importlib.metadata import version
+
+    return version("scikit-learn")
 
 
 def evaluators() -> dict[str, Any]:
@@ -130,12 +136,10 @@ def rank(runs: Sequence[Run]) -> Importance:
     import optuna
 
     result = Importance(objective=objective, trials=len(usable), keys=keys)
-    import sklearn
-
     if "PED-ANOVA" not in evaluators():
         result.notes.append(f"PED-ANOVA needs optuna >= 3.6 (installed: {optuna.__version__})")
     if not _fanova_works():
-        result.notes.append(f"fANOVA of optuna {optuna.__version__} cannot read scikit-learn {sklearn.__version__}'s "
+        result.notes.append(f"fANOVA of optuna {optuna.__version__} cannot read scikit-learn {_sklearn_version()}'s "
                             f"trees (optuna >= 3 can); MDI is the mean decrease impurity of a random forest")
     for name, evaluator in evaluators().items():
         try:
