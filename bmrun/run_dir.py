@@ -30,6 +30,7 @@ from bmrun.errors import ArtifactWriteError, RunDirBusy, RunDirError
 CONFIG, METRICS, HISTORY, LOG = "config.yaml", "metrics.json", "history.csv", "bmrun.log"
 TENSORBOARD, CHECKPOINTS, MODEL = "tensorboard", "checkpoints", "model"
 KERAS_FILE, SAVED_MODEL = "model.keras", "saved_model"
+MLFLOW = "mlflow.json"  # logger.mlflow / bmrun-runs export: the MLflow run this run dir (or sweep dir) continues
 
 
 # ----------------------------------------------------------------------------- atomic writes

@@ -29,7 +29,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--top", metavar="N", type=int, help="show only the N best")
     parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table",
                         help="table (rich, default), csv (every column) or markdown")
+    parser.add_argument("--importance", action="store_true",
+                        help="rank the swept config keys by their effect on the objective (Optuna's fANOVA, "
+                             "PED-ANOVA where available) and draw parallel coordinates")
+    parser.add_argument("--plot", metavar="PNG", help="where --importance draws (default: DIR/parallel_coordinates.png)")
     return parser
+
+
+def importance(root: Path, plot: Optional[str]) -> None:
+    """``--importance``: the ranking table and the parallel-coordinates picture."""
+    from bmrun import console
+    from bmrun.sweep.importance import draw, print_importance, rank
+    from bmrun.tracking.index import load_runs
+
+    runs = load_runs([root])
+    try:
+        result = rank(runs)
+    except ImportError as error:
+        raise ReportError(f"--importance needs Optuna and scikit-learn ({error.name} is missing): "
+                          f'pip install "bmrun[sweeps]"') from None
+    print_importance(result)
+    path = Path(plot) if plot else root / "parallel_coordinates.png"
+    draw(runs, result, path)
+    console.out.print(f"parallel coordinates {path}")
 
 
 @console_script
@@ -41,6 +63,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise ReportError(f"{args.dir}: no such folder")
     if args.top is not None and args.top < 1:
         raise ReportError(f"--top must be >= 1, got {args.top}")
+    if args.importance:
+        importance(root, args.plot)
+        return
     rows = collect(root)
     if not rows:
         error = ReportError(f"no runs under {args.dir} (a run dir holds metrics.json)")
@@ -52,3 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
 
 
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ turns the composed config into these objects. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -178,11 +179,16 @@ class LoggerConfig:
     saliency: bool = False
     histograms_every_n_epochs: int = 0  # 0 = off
     tflite: List[str] = field(default_factory=list)  # TFLite copies to write and test: float32, int8, float16
+    mlflow: bool = False  # log params, metrics by epoch, tags and artifacts to an MLflow store
+    mlflow_uri: Optional[str] = None  # default: sqlite:///<folder holding outputs/>/mlflow.db
 
     def __post_init__(self) -> None:
         at_least("histograms_every_n_epochs", self.histograms_every_n_epochs, 0)
         for kind in self.tflite:
             choice("tflite", kind, ("float32", "int8", "float16"))
+        # An optional extra: refused here, before any training, rather than after the first epoch.
+        if self.mlflow and importlib.util.find_spec("mlflow") is None:
+            raise ConfigError("logger.mlflow", 'needs MLflow, which is not installed: pip install "bmrun[mlflow]"')
 
 
 # ----------------------------------------------------------------------------- augment

@@ -10,7 +10,7 @@ TensorBoard's default image display (about 10 px high at 100%).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -163,3 +163,58 @@ def save_png(picture: np.ndarray, path, text: dict[str, str] | None = None) -> N
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", pnginfo=info)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def line_chart(series: Mapping[str, Sequence[tuple[float, float]]], title: str, xlabel: str, ylabel: str) -> np.ndarray:
+    """One line per named series of ``(x, y)`` points (``bmrun-runs diff --plot``)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for label, points in series.items():
+        if points:
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return to_array(fig)
+
+
+def parallel_coordinates(axes: Mapping[str, Sequence], colour: Sequence[float], colour_label: str,
+                         title: str) -> np.ndarray:
+    """One polyline per trial across the axes (values scaled to [0, 1]; text values as their
+    sorted categories), coloured by ``colour`` (the objective)."""
+    plt = pyplot()
+    names = list(axes)
+    columns, ticks = [], []
+    for name in names:
+        values = list(axes[name])
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            array = np.asarray(values, np.float64)
+            low, high = float(np.nanmin(array)), float(np.nanmax(array))
+            columns.append((array - low) / (high - low) if high > low else np.full_like(array, 0.5))
+            ticks.append([(0.0, f"{low:.3g}"), (1.0, f"{high:.3g}")])
+        else:
+            categories = sorted({str(v) for v in values})
+            step = 1.0 / max(len(categories) - 1, 1)
+            columns.append(np.asarray([categories.index(str(v)) * step for v in values]))
+            ticks.append([(i * step, c) for i, c in enumerate(categories)])
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names)), 4.5), dpi=100)
+    data = np.stack(columns, axis=1) if columns else np.zeros((len(colour), 0))
+    cmap = plt.get_cmap("viridis")
+    shade = np.asarray(colour, np.float64)
+    low, high = float(np.nanmin(shade)), float(np.nanmax(shade))
+    order = np.argsort(shade)  # the best lines on top
+    for index in order:
+        level = (shade[index] - low) / (high - low) if high > low else 0.5
+        ax.plot(range(len(names)), data[index], color=cmap(level), alpha=0.5, linewidth=1)
+    for position, marks in enumerate(ticks):
+        ax.axvline(position, color="black", linewidth=0.8)
+        for y, text in marks:
+            ax.text(position + 0.02, y, text, fontsize=8, va="center")
+    ax.set_xticks(range(len(names)), labels=names, fontsize=9)
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=11)
+    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(low, high))
+    fig.colorbar(mappable, ax=ax, label=colour_label)
+    fig.tight_layout()
+    return to_array(fig)

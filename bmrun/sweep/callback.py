@@ -40,6 +40,16 @@ def _fingerprint(run_dir: Path) -> tuple:
     return tuple(stats)
 
 
+def _print_importance(sweep_dir: Path) -> None:
+    """The swept keys ranked by their effect on the objective, when the sweep has enough runs."""
+    from bmrun.sweep.importance import for_summary, print_importance
+    from bmrun.tracking.index import load_runs
+
+    result = for_summary(load_runs([sweep_dir], use_index=False))
+    if result is not None:
+        print_importance(result)
+
+
 class SweepReport(Callback):
     """Summarise a multirun when it ends and fail the process if one of its jobs failed.
 
@@ -57,6 +67,10 @@ class SweepReport(Callback):
         # A sweep dir may be reused (e.g. an Optuna study resumed into the same folder): remember
         # which runs were already there, so that only this sweep's jobs decide the exit code.
         sweep_dir = Path(config.hydra.sweep.dir)
+        if OmegaConf.select(config, "logger.mlflow", default=False):  # the jobs' parent MLflow run
+            from bmrun.tracking.mlflow_sink import start_sweep
+
+            start_sweep(sweep_dir, OmegaConf.select(config, "logger.mlflow_uri", default=None))
         if sweep_dir.is_dir():
             self._before = {str(run_dir): _fingerprint(run_dir) for run_dir in find_run_dirs(sweep_dir)}
 
@@ -70,8 +84,13 @@ class SweepReport(Callback):
             print_report(sweep_dir, rows, top=self.top)
         console.out.print(f"summary {sweep_dir / SUMMARY_CSV}  |  bmrun-report {sweep_dir}  |  "
                           f"tensorboard --logdir {sweep_dir}")
+        _print_importance(sweep_dir)
         ours = [row for row in rows if _fingerprint(Path(row["run_dir"])) != self._before.get(row["run_dir"])]
         failed = [row for row in ours if is_failure(row)]
+        if OmegaConf.select(config, "logger.mlflow", default=False):
+            from bmrun.tracking.mlflow_sink import end_sweep
+
+            end_sweep(sweep_dir, OmegaConf.select(config, "logger.mlflow_uri", default=None), bool(failed))
         if not failed:
             return
         jobs = ", ".join(f"{row['job']} ({row['status']})" for row in failed)

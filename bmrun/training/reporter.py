@@ -31,6 +31,11 @@ class Reporter:
         self.history = History(run_dir if writes else None)
         self.progress = console.TrainingProgress(logger.progress_bar and writes, config.trainer.max_epochs)
         self.insight = None  # set by attach_insight once the model exists
+        self.mlflow = None
+        if logger.mlflow and writes:  # an optional extra: MLflow is imported only when asked for
+            from bmrun.tracking.mlflow_sink import MlflowSink
+
+            self.mlflow = MlflowSink(config, run_dir)
 
     def attach_insight(self, logger_cfg, **kwargs) -> None:
         """Pictures and histograms (``logger=images``), when asked for and TensorBoard is on."""
@@ -57,6 +62,8 @@ class Reporter:
         if self.insight:
             self.insight.on_epoch_end(epoch, step)
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
+        if self.mlflow:
+            self.mlflow.on_epoch(epoch, train, val, learning_rate)
 
     def val_at(self, epoch: int) -> Optional[dict]:
         """The val metrics history.csv holds for ``epoch`` (1-based), or None without such a row.
@@ -73,6 +80,8 @@ class Reporter:
 
     def on_test(self, metrics: dict, step: int) -> None:
         self.tensorboard.scalars("test", metrics, step)
+        if self.mlflow:
+            self.mlflow.on_test(metrics, step)
         if self.insight:
             self.insight.on_test_end(step)
 
@@ -89,6 +98,13 @@ class Reporter:
 
     def close(self) -> None:
         self.tensorboard.close()
+        if self.mlflow:
+            self.mlflow.close()
+
+    def finish(self) -> None:
+        """After the run's last files (metrics.json, the model) are written."""
+        if self.mlflow:
+            self.mlflow.finish()
 
 
 def _number(value):

@@ -181,6 +181,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
             log_run_hparams(run_dir / TENSORBOARD, config, metrics)
         metrics["timings"] = phases.record()
         write_metrics(run_dir, metrics)
+        reporter.finish()
     return metrics
 
 

@@ -1,0 +1,164 @@
+"""bmrun-runs over a few hundred generated run dirs (real files, no training): table, filters,
+index, unreadable runs, diff, and bmrun-report --importance."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from bench_runs import write_runs  # noqa: E402
+from bmrun.cli import runs as cli  # noqa: E402
+from bmrun.tracking import index, query  # noqa: E402
+
+COUNT = 300
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("track") / "outputs"
+    write_runs(root, COUNT)
+    return root
+
+
+def run_json(capsys, *argv) -> list[dict]:
+    cli.main(["--json", *argv])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_every_run_is_listed_with_its_metrics_and_config(outputs, capsys):
+    records = run_json(capsys, str(outputs))
+    assert len(records) == COUNT
+    completed = [r for r in records if r["status"] == "completed"]
+    assert len(completed) == COUNT - COUNT // 50  # write_runs fails one run in 50
+    first = completed[0]
+    assert first["config"]["model.name"] in ("cnn", "mlp")
+    assert first["metrics"]["test.accuracy"] == pytest.approx(first["objective"] - 0.01)
+    dates = [r["date"] for r in records]
+    assert dates == sorted(dates, reverse=True)  # newest first by default
+
+
+def test_where_sort_top_select_exactly_the_matching_runs(outputs, capsys):
+    records = run_json(capsys, str(outputs), "--where", "model.name=cnn and test.accuracy>0.9",
+                       "--sort", "test.accuracy", "--top", "5")
+    everything = run_json(capsys, str(outputs))
+    expected = sorted((r for r in everything if r["config"]["model.name"] == "cnn"
+                       and (r["metrics"].get("test.accuracy") or 0) > 0.9),
+                      key=lambda r: -r["metrics"]["test.accuracy"])[:5]
+    assert [r["run"] for r in records] == [r["run"] for r in expected]
+
+
+def test_where_language_or_not_parentheses_and_strings():
+    runs = index.load_runs([], use_index=False)
+    assert runs == []
+    make = lambda name, acc: index.Run(path=name, status="completed", metrics={"test.accuracy": acc},  # noqa: E731
+                                       delta={"model.name": name, "optimizer.lr": 0.01})
+    runs = [make("cnn", 0.95), make("mlp", 0.80), make("rnn", 0.91)]
+    pick = lambda text: [r.path for r in runs if query.where(text, runs)(r)]  # noqa: E731
+    assert pick("model.name='cnn' or test/accuracy < 0.85") == ["cnn", "mlp"]
+    assert pick("not (model.name=cnn or model.name=\"mlp\")") == ["rnn"]
+    assert pick("optimizer.lr=0.01 and model.name!=mlp") == ["cnn", "rnn"]
+    with pytest.raises(query.QueryError, match="did you mean model.name"):
+        query.where("modle.name=cnn", runs)
+    with pytest.raises(query.QueryError, match="ends too early"):
+        query.where("model.name=", runs)
+
+
+def test_where_typo_is_one_line_naming_the_closest_key(outputs, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([str(outputs), "--where", "test.acuracy>0.9"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "'test.acuracy'" in err and "test.accuracy" in err and "Traceback" not in err
+
+
+def test_status_since_and_differing_keys(outputs, capsys):
+    failed = run_json(capsys, str(outputs), "--status", "failed")
+    assert len(failed) == COUNT // 50 and all(r["status"] == "failed" for r in failed)
+    recent = run_json(capsys, str(outputs), "--since", "1h")  # one run every ten minutes
+    assert 5 <= len(recent) <= 7
+    cli.main([str(outputs), "--csv", "--top", "20"])
+    header = next(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert {"model.name", "optimizer.lr", "data.batch_size"} <= set(header)
+    assert "optimizer.beta_1" not in header  # the same in every run: left out unless --all-keys
+    cli.main([str(outputs), "--csv", "--top", "20", "--all-keys"])
+    assert "optimizer.beta_1" in next(csv.reader(io.StringIO(capsys.readouterr().out)))
+
+
+def test_index_is_reused_and_follows_changes(outputs, capsys, monkeypatch):
+    run_json(capsys, str(outputs))
+    assert (outputs / index.INDEX).is_file()
+    reads = []
+    real = index.read_record
+    monkeypatch.setattr(index, "read_record", lambda path: reads.append(path) or real(path))
+    run_json(capsys, str(outputs))
+    assert reads == []  # warm: nothing read again
+    target = sorted(p.parent for p in outputs.rglob("metrics.json"))[0]
+    metrics = json.loads((target / "metrics.json").read_text())
+    metrics["test"]["accuracy"] = 0.123456
+    (target / "metrics.json").write_text(json.dumps(metrics))
+    records = run_json(capsys, str(outputs))
+    assert reads == [target]
+    assert next(r for r in records if r["run"] == str(target))["metrics"]["test.accuracy"] == 0.123456
+
+
+def test_truncated_files_are_listed_as_unreadable_and_the_rest_shown(tmp_path, capsys):
+    root = tmp_path / "outputs"
+    paths = write_runs(root, 6)
+    text = (paths[1] / "metrics.json").read_text()
+    (paths[1] / "metrics.json").write_text(text[: len(text) // 2])
+    (paths[2] / "config.yaml").write_text("model: {name: [cnn\n")
+    records = run_json(capsys, str(root))
+    assert len(records) == 6
+    bad = {r["run"]: r for r in records if r["status"] == "unreadable"}
+    assert set(bad) == {str(paths[1]), str(paths[2])}
+    assert "metrics.json" in bad[str(paths[1])]["error"] and "config.yaml" in bad[str(paths[2])]["error"]
+    cli.main([str(root)])  # the rich table says so too
+    assert "unreadable" in capsys.readouterr().out
+
+
+def test_two_processes_writing_the_index_leave_a_valid_file(tmp_path):
+    import subprocess
+
+    root = tmp_path / "outputs"
+    write_runs(root, 120)
+    code = "import sys; from bmrun.cli.runs import main; main([sys.argv[1], '--json'])"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.DEVNULL, env=env)
+             for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert len(json.loads((root / index.INDEX).read_text())["runs"]) == 120
+    assert not [p for p in root.iterdir() if ".tmp" in p.name]
+
+
+def test_diff_shows_config_metrics_and_history(outputs, capsys, tmp_path):
+    a, b = sorted(p.parent for p in outputs.rglob("metrics.json"))[:2]
+    cli.main(["diff", str(a), str(b), "--plot", str(tmp_path / "d.png")])
+    out = capsys.readouterr().out
+    assert "optimizer.lr" in out and "val.accuracy by epoch" in out
+    assert "optimizer.beta_1" not in out
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit):
+        cli.main(["diff", str(a), str(tmp_path)])
+    assert "not a bmrun run dir" in capsys.readouterr().err
+
+
+def test_importance_ranks_the_key_that_drives_the_objective_first(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    pytest.importorskip("sklearn")
+    from bmrun.cli import report
+
+    sweep = tmp_path / "sweep"
+    write_runs(sweep, 120, sweep=True)  # the objective depends on lr, a little on dropout
+    report.main([str(sweep), "--importance"])
+    out = capsys.readouterr().out
+    first_row = next(line for line in out.splitlines() if line.startswith("│"))
+    assert "optimizer.lr" in first_row
+    assert (sweep / "parallel_coordinates.png").read_bytes()[:4] == b"\x89PNG"
