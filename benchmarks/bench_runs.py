@@ -28,7 +28,7 @@ _BASE_CONFIG = {
              "eval_batch_size": 1024, "shuffle": True, "normalize": True, "classes": None, "download": True,
              "feed": "auto", "class_weight": "none", "label_fraction": 1.0, "sensitive": []},
     "model": {"name": "cnn", "init_from": None, "freeze": "none", "filters": [32], "kernel_size": 3,
-              "padding": "valid", "pool_size": 2, "dense_dims": [64], "batch_norm": False, "activation": "relu",
+              "padding": "valid", "pool_size": 2, "hidden_dims": [64], "batch_norm": False, "activation": "relu",
               "dropout_rate": 0.0},
     "loss": {"name": "auto", "label_smoothing": 0.0, "l2": 0.0, "fairness_penalty": 0.0, "fairness_group": None},
     "optimizer": {"name": "adam", "lr": 0.001, "weight_decay": 0.0, "momentum": 0.0, "nesterov": False,

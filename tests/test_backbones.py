@@ -26,10 +26,10 @@ TEXT_COLUMNS = {"text": {"name": "review", "vocabulary": ["good", "bad", "film"]
 FAMILIES = {
     "linear": lambda: BasicModel("linear", **IMAGE, num_outputs=3),
     "mlp": lambda: BasicModel("mlp", **IMAGE, num_outputs=3, hidden_dims=[8], dropout_rate=0.0),
-    "cnn": lambda: BasicModel("cnn", **IMAGE, num_outputs=3, filters=[4], dense_dims=[8], batch_norm=True),
+    "cnn": lambda: BasicModel("cnn", **IMAGE, num_outputs=3, filters=[4], hidden_dims=[8], batch_norm=True),
     "rnn": lambda: BasicModel("rnn", **IMAGE, num_outputs=3, hidden_dim=4),
     "transformer": lambda: BasicModel("transformer", **IMAGE, num_outputs=3, num_layers=1, num_heads=2,
-                                      hidden_dim=8, mlp_dim=8, patch_size=4),
+                                      hidden_dim=8, intermediate_dim=8, patch_size=4),
     "mlp_table_regression": lambda: BasicModel("mlp", input_shape=(2,), input_kind="table", num_outputs=1,
                                                columns=TABLE_COLUMNS, target_mean=5.0, target_std=2.0,
                                                hidden_dims=[8]),

@@ -162,7 +162,7 @@ def test_presets_validate(preset):
 @pytest.mark.parametrize("model", ["mlp", "rnn", "transformer"])
 def test_adding_trains_end_to_end(tmp_path, model):
     small = {"rnn": ["model.hidden_dim=8"],
-             "transformer": ["model.num_layers=1", "model.hidden_dim=8", "model.num_heads=2", "model.mlp_dim=16"],
+             "transformer": ["model.num_layers=1", "model.hidden_dim=8", "model.num_heads=2", "model.intermediate_dim=16"],
              "mlp": ["model.hidden_dims=[16]"]}[model]
     metrics = train_in_process(tmp_path, [*FAST, "data=adding", f"model={model}", "data.seq_len=10",
                                           "data.num_train=300", "data.num_test=100", *small])
@@ -174,7 +174,7 @@ def test_adding_trains_end_to_end(tmp_path, model):
 def test_imdb_trains_end_to_end(tmp_path, synthetic_npz, model):
     small = {"linear": [], "mlp": ["model.hidden_dims=[16]"],
              "rnn": ["model.hidden_dim=8", "model.embedding_dim=8"],
-             "transformer": ["model.num_layers=1", "model.hidden_dim=8", "model.num_heads=2", "model.mlp_dim=16"]}
+             "transformer": ["model.num_layers=1", "model.hidden_dim=8", "model.num_heads=2", "model.intermediate_dim=16"]}
     metrics = train_in_process(tmp_path / "run", [*FAST, "data=imdb", f"data.path={synthetic_npz}",
                                                   "data.vocab_size=400", "data.max_len=48", f"model={model}",
                                                   *small[model]])

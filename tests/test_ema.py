@@ -7,7 +7,7 @@ import pytest
 
 from conftest import train_in_process, validated
 
-SHORT = ["model=cnn", "model.filters=[8]", "model.dense_dims=[16]", "data.limit=400", "logger=none",
+SHORT = ["model=cnn", "model.filters=[8]", "model.hidden_dims=[16]", "data.limit=400", "logger=none",
          "trainer.deterministic=true", "seed=2"]
 
 

@@ -24,7 +24,7 @@ PAIRS = list(itertools.product(sorted(FAMILIES), sorted(DATASETS)))
 TINY = ["data.limit=48", "data.batch_size=16", "trainer.max_epochs=1", "trainer.limit_train_batches=1",
         "logger.tensorboard=false"]
 # Sizes that keep each family small and valid on every input it reads.
-MODEL_ARGS = {"transformer": ["model.patch_size=4", "model.num_layers=1", "model.hidden_dim=16", "model.mlp_dim=16"],
+MODEL_ARGS = {"transformer": ["model.patch_size=4", "model.num_layers=1", "model.hidden_dim=16", "model.intermediate_dim=16"],
               "rnn": ["model.hidden_dim=8"], "mlp": ["model.hidden_dims=[8]"], "cnn": []}
 DATA_ARGS = {"imdb": ["data.vocab_size=300", "data.max_len=16"], "adding": ["data.seq_len=12", "data.num_test=32"],
              "ratings": ["data.synthetic_users=30", "data.synthetic_items=20", "data.synthetic_ratings=300"]}

@@ -30,9 +30,9 @@ VARIANTS = {
                            embedding_dim=6)),
     "lstm_mean": ("rnn", dict(cell="lstm", hidden_dim=8, embedding_dim=6, pooling="mean")),
     "gru_max": ("rnn", dict(cell="gru", hidden_dim=8, embedding_dim=6, pooling="max")),
-    "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=4,
+    "tf_mean_learned": ("transformer", dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, patch_size=4,
                                           pooling="mean", position="learned", stem="conv")),
-    "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, patch_size=2,
+    "tf_cls_sin": ("transformer", dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, patch_size=2,
                                      pooling="cls", position="sinusoidal", dropout_rate=0.1)),
 }
 KINDS = ("image", "tokens", "sequence")
@@ -173,14 +173,14 @@ def test_rnn_reads_an_image_one_row_per_step():
 
 @pytest.mark.parametrize("pooling,length", [("mean", 49), ("cls", 50)])
 def test_transformer_cuts_images_into_patches(pooling, length):
-    model = Transformer(num_layers=1, num_heads=2, hidden_dim=8, mlp_dim=8, patch_size=4, pooling=pooling,
+    model = Transformer(num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=8, patch_size=4, pooling=pooling,
                         input_shape=(28, 28, 1), input_kind="image", num_outputs=10)
     assert tuple(model.get_layer("patches").output.shape) == (None, 49, 8)
     assert tuple(model.get_layer("position_embedding").output.shape) == (None, length, 8)
 
 
 def test_transformer_conv_stem_gives_the_patch_grid_from_strided_convolutions():
-    model = Transformer(num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=8, patch_size=4, stem="conv",
+    model = Transformer(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=8, patch_size=4, stem="conv",
                         input_shape=(28, 28, 1), input_kind="image", num_outputs=10)
     assert tuple(model.get_layer("patches").output.shape) == (None, 49, 16)
     assert [tuple(model.get_layer(f"stem_conv_{i}").output.shape) for i in (0, 1)] == [(None, 14, 14, 8),

@@ -180,7 +180,7 @@ def test_weight_decay_shrinks_the_weights(tmp_path, optimizer, lr):
 def cnn_runs(tmp_path_factory):
     """The same small CNN with and without batch norm."""
     root = tmp_path_factory.mktemp("batch_norm")
-    common = ["model=cnn", "model.filters=[8]", "model.dense_dims=[16]", "data.limit=400", "trainer.max_epochs=3",
+    common = ["model=cnn", "model.filters=[8]", "model.hidden_dims=[16]", "data.limit=400", "trainer.max_epochs=3",
               "logger.tensorboard=false", "trainer.deterministic=true", "optimizer.lr=0.01"]
     return root, train_in_process(root / "bn", [*common, "model.batch_norm=true"]), \
         train_in_process(root / "plain", common)

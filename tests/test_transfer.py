@@ -103,7 +103,7 @@ def test_fine_tuning_from_digits_0_to_4_beats_training_from_scratch_on_5_to_9(tm
     every seed. The CNN has no dense layer before its head: the copied convolutions are what
     transfers. With the default Dense(64) the copied dense layer, tuned to the features of
     0-4, makes fine-tuning 30 points *worse* than scratch on this budget (see the README)."""
-    model = ["model.dense_dims=[]", "optimizer.lr=0.001"]  # the budget these figures were measured with
+    model = ["model.hidden_dims=[]", "optimizer.lr=0.001"]  # the budget these figures were measured with
     source = tmp_path / "digits_0_4"
     train_in_process(source, [*model, LOW_DIGITS, "trainer.max_epochs=10", "logger.tensorboard=false"])
     budget = [*model, HIGH_DIGITS, "data.limit=150", "data.batch_size=16", "trainer.max_epochs=2",

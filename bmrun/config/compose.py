@@ -37,10 +37,10 @@ def compose(overrides: Iterable[str] = (), *, config_dir: Optional[str] = None,
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from bmrun.config.migrate import removed_override
+    from bmrun.config.migrate import current_names, removed_override
     from bmrun.errors import ConfigError
 
-    overrides = list(overrides)
+    overrides = current_names(overrides)  # renamed family keys: the old name works, with a note
     removed = removed_override(overrides)  # a key that left the config: say what replaced it
     if removed is not None:
         raise removed

@@ -1,4 +1,4 @@
-"""Keys that left the config: one line saying what replaced them, and old run dirs still open.
+"""Keys that left the config or took new names: one line saying so, and old run dirs still open.
 
 The few-label variants below measured nothing beyond seed-to-seed spread (their rows are in
 BENCHMARKS.md, "Few labels"), so they left the core. A command that sets one is refused with
@@ -9,11 +9,15 @@ run made before) loads without it, so resume, ``bmrun-eval`` and ``bmrun-predict
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any, Iterable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.errors import ConfigError
+from bmrun.models.family import RENAMED_MODEL_KEYS
+
+log = logging.getLogger("bmrun")
 
 _FIXMATCH = ("FixMatch with RandAugment (trainer.semi_supervised=consistency) is the method kept; "
              "its measurements are in BENCHMARKS.md (Few labels).")
@@ -50,6 +54,21 @@ def removed_override(overrides: Iterable[str]) -> Optional[ConfigError]:
     return None
 
 
+def current_names(overrides: Iterable[str]) -> list[str]:
+    """Overrides with renamed family keys under their current names, each rename noted once."""
+    result = []
+    for text in overrides:
+        prefix = text[:len(text) - len(text.lstrip("+~"))]
+        key, sep, value = text[len(prefix):].partition("=")
+        group, _, leaf = key.rpartition(".")
+        if group == "model" and leaf in RENAMED_MODEL_KEYS:
+            new = f"model.{RENAMED_MODEL_KEYS[leaf]}"
+            log.warning("%s is now called %s (the old name still works)", key, new)
+            text = f"{prefix}{new}{sep}{value}"
+        result.append(text)
+    return result
+
+
 def migrate(cfg: DictConfig) -> DictConfig:
     """``cfg`` as today's schema reads it: removed keys at their old defaults dropped, and an older
     image folder run's two classes kept multiclass (a copy when anything changes).
@@ -66,6 +85,12 @@ def migrate(cfg: DictConfig) -> DictConfig:
         cfg = copy.deepcopy(cfg)
         with _writable(cfg.data):
             cfg.data.task = "multiclass"
+    old_names = [key for key in RENAMED_MODEL_KEYS if isinstance(cfg.get("model"), DictConfig) and key in cfg.model]
+    if old_names:  # a run dir written before the family keys took their current names
+        cfg = copy.deepcopy(cfg)
+        with _writable(cfg.model):
+            for key in old_names:
+                cfg.model[RENAMED_MODEL_KEYS[key]] = cfg.model.pop(key)
     present = [key for key in REMOVED if OmegaConf.select(cfg, key, default=None) is not None]
     if not present:
         return cfg

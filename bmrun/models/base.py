@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from bmrun.models.backbones import build_backbone
+from bmrun.models.family import with_current_names
 from bmrun.specs import MULTICLASS, REGRESSION
 from bmrun.tasks import task_class
 
@@ -115,7 +116,7 @@ class BasicModel(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return cls(**with_current_names(config))  # files saved before a key was renamed
 
     def backbone_layers(self) -> list:
         """The backbone's layers (kept for callers of the older name; prefer :attr:`backbone`)."""

@@ -25,7 +25,7 @@ class CnnConfig(ModelConfig):
         kernel_size: Side of the square convolution kernels.
         padding: ``valid`` (each convolution trims kernel_size - 1 pixels) or ``same``.
         pool_size: Max-pooling window and stride after each block (1 = no pooling).
-        dense_dims: Widths of the dense layers before the head.
+        hidden_dims: Widths of the dense layers before the head.
         batch_norm: Batch normalisation after each convolution.
         activation: Keras activation name.
         dropout_rate: Dropout after the flatten and after each dense layer.
@@ -35,7 +35,7 @@ class CnnConfig(ModelConfig):
     kernel_size: int = 3
     padding: str = "valid"  # valid | same
     pool_size: int = 2
-    dense_dims: List[int] = field(default_factory=lambda: [64])
+    hidden_dims: List[int] = field(default_factory=lambda: [64])
     batch_norm: bool = False
     activation: str = "relu"
     dropout_rate: float = 0.0
@@ -44,8 +44,8 @@ class CnnConfig(ModelConfig):
         super().__post_init__()
         if not self.filters:
             raise ConfigError("filters", "needs at least one convolution")
-        for width in list(self.filters) + list(self.dense_dims):
-            at_least("filters/dense_dims", width, 1)
+        for width in list(self.filters) + list(self.hidden_dims):
+            at_least("filters/hidden_dims", width, 1)
         at_least("kernel_size", self.kernel_size, 1)
         choice("padding", self.padding, ("valid", "same"))
         at_least("pool_size", self.pool_size, 1)
@@ -85,7 +85,7 @@ def body(x, config: CnnConfig, inputs):
     x = keras.layers.Flatten(name="flatten")(x)
     if config.dropout_rate:
         x = keras.layers.Dropout(config.dropout_rate, name="dropout_flat")(x)
-    for i, width in enumerate(config.dense_dims):
+    for i, width in enumerate(config.hidden_dims):
         x = keras.layers.Dense(width, activation=config.activation, name=f"dense_{i}")(x)
         if config.dropout_rate:
             x = keras.layers.Dropout(config.dropout_rate, name=f"dropout_{i}")(x)

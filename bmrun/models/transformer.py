@@ -34,7 +34,7 @@ class TransformerConfig(ModelConfig):
         num_layers: Encoder blocks.
         num_heads: Attention heads per block (``hidden_dim`` must be divisible by it).
         hidden_dim: Width of the residual stream.
-        mlp_dim: Hidden width of each block's MLP.
+        intermediate_dim: Hidden width of each block's MLP.
         dropout_rate: Dropout on each block's attention and MLP outputs (before the residual add).
         patch_size: Side of the square image patches (``image`` inputs only).
         position: ``learned`` or ``sinusoidal`` position embedding.
@@ -46,7 +46,7 @@ class TransformerConfig(ModelConfig):
     num_layers: int = 2
     num_heads: int = 4
     hidden_dim: int = 64
-    mlp_dim: int = 128
+    intermediate_dim: int = 128
     dropout_rate: float = 0.0
     patch_size: int = 4  # image inputs: 28x28 -> 49 patches
     position: str = "learned"  # learned | sinusoidal
@@ -55,7 +55,7 @@ class TransformerConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for key in ("num_layers", "num_heads", "hidden_dim", "mlp_dim", "patch_size"):
+        for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "patch_size"):
             at_least(key, getattr(self, key), 1)
         if self.hidden_dim % self.num_heads:
             raise ConfigError("hidden_dim", f"{self.hidden_dim} is not divisible by num_heads={self.num_heads}")
@@ -153,7 +153,7 @@ def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
         y = keras.layers.Dropout(rate, name=f"{prefix}_attention_dropout")(y)
     x = keras.layers.Add(name=f"{prefix}_attention_residual")([x, y])
     y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_mlp_norm")(x)
-    y = keras.layers.Dense(config.mlp_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
+    y = keras.layers.Dense(config.intermediate_dim, activation="gelu", name=f"{prefix}_mlp_hidden")(y)
     y = keras.layers.Dense(config.hidden_dim, name=f"{prefix}_mlp_output")(y)
     if rate:
         y = keras.layers.Dropout(rate, name=f"{prefix}_mlp_dropout")(y)
