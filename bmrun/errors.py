@@ -18,10 +18,27 @@ def show_tracebacks() -> bool:
 
 
 class BmrunError(Exception):
-    """Base class for errors caused by the user's input or environment, not by a bug."""
+    """Base class for errors caused by the user's input or environment, not by a bug.
+
+    Every subclass is built from what it knows and says all of it in ``str(error)``; what a run
+    records of it in metrics.json is :meth:`record` (``status`` and the error's own fields), so no
+    caller branches on the class to describe it.
+    """
 
     exit_code = 2
     title = "error"
+    status = "failed"  # the run's status in metrics.json when this error stops it
+
+    def record(self) -> dict:
+        """metrics.json fields of a run this error stopped."""
+        return {"status": self.status, "error": str(self)}
+
+
+def failure_record(error: BaseException) -> dict:
+    """metrics.json fields of a run stopped by ``error`` (a bug's: its type and message)."""
+    if isinstance(error, BmrunError):
+        return error.record()
+    return {"status": "failed", "error": f"{type(error).__name__}: {error}"}
 
 
 class ConfigError(BmrunError):
@@ -51,6 +68,7 @@ class DivergedError(BmrunError):
 
     title = "training diverged"
     exit_code = 3
+    status = "diverged"
 
     def __init__(self, step: int, last_checkpoint: str | None):
         self.step = step
@@ -60,17 +78,24 @@ class DivergedError(BmrunError):
             f"the loss became NaN or infinite at step {step}; training stopped and {kept}. Lower the learning "
             f"rate (e.g. optimizer.lr=<a tenth of the current one>) or clip gradients (optimizer.clip_norm=1.0).")
 
+    def record(self) -> dict:
+        return {**super().record(), "step": self.step, "last_checkpoint": self.last_checkpoint}
+
 
 class TrainingInterrupted(BmrunError):
     """SIGINT or SIGTERM arrived; a checkpoint was saved before raising."""
 
     title = "interrupted"
+    status = "interrupted"
 
     def __init__(self, signum: int, message: str):
         self.signum = signum
         self.exit_code = 128 + int(signum)
         self.signal_name = signal.Signals(signum).name
         super().__init__(message)
+
+    def record(self) -> dict:
+        return {**super().record(), "signal": self.signal_name}
 
 
 class RunAlreadyFinished(RunDirError):
@@ -96,3 +121,6 @@ class ArtifactWriteError(BmrunError):
         super().__init__(f"could not write {path}: {reason}. The run stopped; its previous checkpoint and "
                          f"metrics.json are intact. Free some space (or fix the folder) and continue with "
                          f"bmrun resume=<run dir>.")
+
+    def record(self) -> dict:
+        return {**super().record(), "failed_path": self.path}

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from bmrun.errors import ArtifactWriteError, RunDirBusy, RunDirError
+from bmrun.errors import ArtifactWriteError, RunDirBusy, RunDirError, failure_record
 
 CONFIG, METRICS, HISTORY, LOG = "config.yaml", "metrics.json", "history.csv", "bmrun.log"
 TENSORBOARD, CHECKPOINTS, MODEL = "tensorboard", "checkpoints", "model"
@@ -160,6 +160,27 @@ def clear_run_artifacts(run_dir: Path) -> None:
 # ----------------------------------------------------------------------------- the small files
 def write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / METRICS, metrics)
+
+
+def record_failure(run_dir: Path, error: BaseException, *, keep_stopped: bool = False, **fields: Any) -> None:
+    """The one way a stopped run reaches metrics.json: what it had, then ``error``'s record
+    (status, message, the error's own fields) and ``fields``. Best effort: a disk that refuses
+    even this small file leaves the previous metrics.json in place (the write is atomic).
+
+    Args:
+        keep_stopped: Leave a run already recorded ``diverged`` or ``interrupted`` as it is (the
+            training loop wrote the more precise record).
+    """
+    try:
+        existing = read_metrics(run_dir)
+    except (OSError, ValueError):
+        existing = {}
+    if keep_stopped and existing.get("status") in ("diverged", "interrupted"):
+        return
+    try:
+        write_metrics(run_dir, {**existing, **failure_record(error), **fields})
+    except (OSError, ArtifactWriteError):
+        pass  # an unwritable run dir is itself the error being reported
 
 
 def read_metrics(run_dir: Path) -> dict:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun.config.schema import register_schemas
 from bmrun.errors import BmrunError, RunAlreadyFinished, RunDirBusy, TrainingInterrupted, show_tracebacks
 from bmrun.cli.help import config_dir
+from bmrun.run_dir import record_failure
 
 log = logging.getLogger("bmrun")
 
@@ -149,21 +150,8 @@ def _discard_new_run_dir(run_dir: Path, cfg: DictConfig) -> None:
 
 def _record_failure(run_dir: Path, error: Exception, overrides) -> None:
     """metrics.json for a job that failed before or outside training (training writes its own)."""
-    from bmrun.run_dir import read_metrics, write_metrics
-
-    if not run_dir.is_dir():
-        return
-    try:
-        existing = read_metrics(run_dir)
-    except (OSError, ValueError):
-        existing = {}
-    if existing.get("status") in ("diverged", "interrupted"):
-        return
-    try:
-        write_metrics(run_dir, {**existing, "status": "failed", "error": f"{type(error).__name__}: {error}",
-                                "overrides": list(overrides)})
-    except OSError:
-        pass  # an unwritable run dir is itself the error being reported
+    if run_dir.is_dir():
+        record_failure(run_dir, error, keep_stopped=True, overrides=list(overrides))
 
 
 def _objective_value(metrics: dict) -> Optional[float]:

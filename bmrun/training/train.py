@@ -18,7 +18,7 @@ from bmrun.config.schema import TrainConfig
 from bmrun.errors import ArtifactWriteError, DivergedError, RunAlreadyFinished, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.provenance import environment
-from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, write_metrics
+from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, record_failure, write_metrics
 from bmrun.runtime.clock import Phases
 from bmrun.runtime.device import setup_device
 from bmrun.training.signals import StopRequest
@@ -58,20 +58,8 @@ def train(config: TrainConfig, run_dir: Path, *, overrides: tuple[str, ...] = ()
         try:
             return _train(config, run_dir, device, overrides, watch, phases, resume_changes)
         except ArtifactWriteError as error:
-            _record_write_failure(run_dir, error)
+            record_failure(run_dir, error)  # if the disk still takes that small file
             raise
-
-
-def _record_write_failure(run_dir: Path, error: ArtifactWriteError) -> None:
-    """status failed in metrics.json, if the disk still takes that small file."""
-    try:
-        previous = read_metrics(run_dir)
-    except (OSError, ValueError):
-        previous = {}
-    try:
-        write_metrics(run_dir, {**previous, "status": "failed", "error": str(error), "failed_path": error.path})
-    except ArtifactWriteError:
-        pass  # metrics.json stays as it was: the atomic write left the old version in place
 
 
 def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...], watch, phases: Phases,
@@ -122,9 +110,11 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         test = _final_test(job, loop, reporter)
         phases.lap("test")
     except (DivergedError, TrainingInterrupted) as error:
-        if writes:
-            write_metrics(run_dir, {**metrics, **_stopped(error, job, reporter, run_dir),
-                                    "duration_s": _total_duration(previous, watch)})
+        if writes:  # where it stopped, so resume= and bmrun-report can say so
+            resume = {"resume_command": f"bmrun resume={run_dir}"} if error.status == "interrupted" else {}
+            record_failure(run_dir, error, epochs=int(job.state.epoch.numpy()),
+                           global_step=int(job.state.global_step.numpy()), history_rows=len(reporter.history.rows),
+                           duration_s=_total_duration(previous, watch), **resume)
         raise
     finally:
         reporter.close()
@@ -235,15 +225,6 @@ def _export(job: "Job") -> dict[str, dict[str, Any]]:
         result.update(export_tflite(job.model, model_dir, job.config.logger.tflite, job.data.test.x, job.data.test.y,
                                     job.task))
     return result
-
-
-def _stopped(error, job: "Job", reporter: "Reporter", run_dir: Path) -> dict[str, Any]:
-    """metrics.json fields of a run that diverged or was interrupted."""
-    position = {"epochs": int(job.state.epoch.numpy()), "global_step": int(job.state.global_step.numpy()),
-                "history_rows": len(reporter.history.rows), "error": str(error)}
-    if isinstance(error, DivergedError):
-        return {**position, "status": "diverged", "step": error.step, "last_checkpoint": error.last_checkpoint}
-    return {**position, "status": "interrupted", "signal": error.signal_name, "resume_command": f"bmrun resume={run_dir}"}
 
 
 def _total_duration(previous: dict, watch: console.Stopwatch) -> float:
