@@ -70,6 +70,10 @@ def masked_folder(cfg) -> MaskedFolder:
         more = f" ({len(found.bad) - 1} more image/mask pairs have problems)" if len(found.bad) > 1 else ""
         raise DataError(f"{path}: {reason}{more}. Fix it, or pass data.on_bad_file=skip to leave such pairs out "
                         f"(they are counted).")
+    for split, (_, masks) in found.splits.items():
+        if masks is None:
+            raise DataError(f"no image of the {split} split of {found.root} has a usable mask ({len(found.bad)} "
+                            f"image/mask pairs left out, e.g. {found.bad[0][0]}: {found.bad[0][1]}).")
     return found
 
 
@@ -77,8 +81,7 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
     """Pair every image with its mask, read and check the masks.
 
     Raises:
-        DataError: No image folder, no mask folder, no images, an RGB mask, a 16-bit image, or
-            no good pair left in a split.
+        DataError: No image folder, no mask folder, no images, an RGB mask or a 16-bit image.
     """
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -108,11 +111,8 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
         found.classes = tuple(f"class_{i}" for i in range(max(top + 1, 2)))
     for split, (good, arrays) in read.items():
         keep = [i for i, m in enumerate(arrays) if _in_range(good[i], m, found)]
-        if not keep:
-            raise DataError(f"no image of the {split} split of {root} has a usable mask ({len(found.bad)} image/mask "
-                            f"pairs left out, e.g. {found.bad[0][0] if found.bad else '?'}).")
         found.splits[split] = (np.array([good[i] for i in keep]),
-                               np.stack([arrays[i] for i in keep]).astype(np.uint8))
+                               np.stack([arrays[i] for i in keep]).astype(np.uint8) if keep else None)
     return found
 
 
