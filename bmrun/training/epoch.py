@@ -76,8 +76,9 @@ class EpochLoop:
         self.steps_per_call = trainer.steps_per_call or trainer.log_every_n_steps
         self.has_val = len(job.data.val) > 0
         monitor = trainer.early_stopping.monitor
-        if monitor == EarlyStoppingConfig.monitor and getattr(self.task, "default_monitor", None):
-            monitor = self.task.default_monitor  # left at its default: the task kind's own (segmentation: IoU)
+        kind_monitor = getattr(job.steps.task, "default_monitor", None) if job.trains_classifier else None
+        if monitor == EarlyStoppingConfig.monitor and kind_monitor:
+            monitor = kind_monitor  # left at its default: the task kind's own (segmentation: IoU)
         if not self.has_val and monitor.startswith("val/"):
             monitor = "train/" + monitor.split("/", 1)[1]
         self.monitor = monitor
