@@ -90,3 +90,20 @@ def test_the_saved_model_reloads_in_safe_mode_and_gives_a_mask_of_the_image_size
     model = keras.saving.load_model(run / "model" / "model.keras", safe_mode=True)
     outputs = model(np.zeros((2, 18, 22, 1), np.float32))
     assert tuple(outputs.shape) == (2, 18, 22, 2)
+
+
+@pytest.mark.slow
+def test_predict_writes_index_masks_overlays_and_areas(seg_run):
+    from PIL import Image
+
+    from bmrun.cli.predict import predict_files
+
+    root, run = seg_run
+    images = sorted((root / "scans" / "images").glob("*.png"))[:2]
+    records = predict_files(str(run), [str(p) for p in images])
+    mask = np.asarray(Image.open(records[0]["mask"]))
+    assert mask.shape == (18, 22) and set(np.unique(mask)) <= {0, 1}
+    assert np.asarray(Image.open(records[0]["overlay"])).shape == (18, 22, 3)
+    rows = (run / "predictions" / "areas.csv").read_text().splitlines()
+    assert rows[0] == "input,mask,class_0,class_1,pixels" and len(rows) == 3
+    assert records[0]["areas"]["class_1"] == int((mask == 1).sum())
