@@ -207,7 +207,7 @@ class ImageFolderDataset:
         if cfg.masks:
             from bmrun.data import masks
 
-            return masks.load(cfg)
+            return masks.load(cfg, parse_bytes(cfg.memory_budget))
         return load(cfg, seed)
 
 

@@ -238,8 +238,12 @@ def _refuse_16_bit(image: Path) -> None:
                         f"its own range to 0..255 first if it uses only part of 16 bits).")
 
 
-def load(cfg):
+def load(cfg, budget: int):
     """The pairs as resident arrays: uint8 images (decoded once) and uint8 masks.
+
+    Args:
+        cfg: The ``image_folder`` config.
+        budget: ``data.memory_budget`` in bytes.
 
     Raises:
         DataError: The images do not fit ``data.memory_budget`` (masks are not streamed), or an
@@ -247,12 +251,11 @@ def load(cfg):
     """
     from bmrun.data.arrays import RawData
     from bmrun.data.image_decode import check_files  # TensorFlow: only when loading
-    from bmrun.data.image_folder import parse_bytes
 
     found = masked_folder(cfg)
     total = sum(len(paths) for paths, _ in found.splits.values())
     size = total * int(np.prod(found.shape))
-    if size > parse_bytes(cfg.memory_budget):
+    if size > budget:
         raise DataError(f"{total} images of {found.shape[0]}x{found.shape[1]}x{found.shape[2]} take {size / 2**20:.0f} "
                         f"MiB decoded, over data.memory_budget={cfg.memory_budget}; segmentation keeps images and "
                         f"masks in memory (they are not streamed from disk). Raise data.memory_budget (e.g. "
