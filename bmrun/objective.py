@@ -5,7 +5,8 @@ Shared by early stopping, sweepers (the value a job returns) and reports; no hea
 
 from __future__ import annotations
 
-HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "r2", "adv_accuracy", "roc_auc", "pr_auc"})
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "r2", "adv_accuracy", "roc_auc", "pr_auc",
+                               "pixel_accuracy", "mean_iou", "dice"})
 
 
 def objective_direction(metric: str) -> str:
@@ -19,4 +20,6 @@ def objective_key(objective: str, task_kind: str) -> str:
         return objective
     if task_kind == "pretext":  # pretrain= runs: the lower the pretext loss, the better
         return "val/loss"
+    if task_kind == "segmentation":
+        return "val/mean_iou"
     return "val/mse" if task_kind == "regression" else "val/accuracy"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 MULTICLASS, BINARY, REGRESSION = "multiclass", "binary", "regression"
+# A class index for every pixel of an image (bmrun.tasks.segmentation): labels are [H, W] masks.
+SEGMENTATION = "segmentation"
 IMAGE, TOKENS, SEQUENCE, TABULAR = "image", "tokens", "sequence", "tabular"
 # One (user id, item id) pair per example, ids kept as strings; the recommender families map them
 # to embedding rows themselves (see bmrun.data.ratings).
@@ -41,7 +43,7 @@ class TaskSpec:
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
-        return self.num_classes if self.kind == MULTICLASS else 1
+        return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION) else 1
 
 
 @dataclass(frozen=True)

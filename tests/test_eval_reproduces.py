@@ -39,3 +39,22 @@ def test_eval_gives_back_the_runs_test_block(case, tmp_path):
             assert result["test"][key] == value, key
         else:
             assert result["test"][key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+
+
+@pytest.mark.slow
+def test_eval_gives_back_a_segmentation_runs_test_block(tmp_path):
+    from bmrun.cli.eval import evaluate_run
+    from segmentation_data import make_scans
+
+    make_scans(tmp_path, count=16, size=(12, 16))
+    run = tmp_path / "run"
+    train_in_process(run, ["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}",
+                           "model=unet", "model.filters=4", "model.depth=2", "trainer.max_epochs=2",
+                           "logger.tensorboard=false"])
+    expected = load_metrics(run)["test"]
+    assert {"loss", "pixel_accuracy", "mean_iou", "dice", "per_class"} <= set(expected)
+    result, _ = evaluate_run(str(run))
+    assert result["test"].keys() == expected.keys()
+    assert result["test"]["per_class"] == expected["per_class"]
+    for key in ("loss", "pixel_accuracy", "mean_iou", "dice"):
+        assert result["test"][key] == pytest.approx(expected[key], rel=1e-5, abs=1e-7), key

@@ -22,7 +22,8 @@ from bmrun.errors import ConfigError
 from bmrun.models.loading import OpenRun, open_run
 from bmrun.run_dir import atomic_write_json
 
-_KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target"}
+_KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target",
+               "segmentation": "masks"}
 
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:

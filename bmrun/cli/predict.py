@@ -158,6 +158,10 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
     names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
+    if run.task_kind == "segmentation":  # a mask per image: files, not a table of classes
+        from bmrun.cli.predict_masks import write_masks
+
+        return write_masks(outputs, batch, labels, names, Path(run_dir) / "predictions")
     records = [{"input": label, **record} for label, record in
                zip(labels, prediction_records(outputs, run.task_kind, names))]
     if explain:
@@ -199,6 +203,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.json:
         for record in records:
             print(json.dumps(record))
+        return
+    if records and "mask" in records[0]:
+        console.out.print("\n".join(f"{r['input']}: {r['mask']} (overlay {r['overlay']})" for r in records))
+        console.out.print(f"pixels per class: {Path(records[0]['mask']).parent / 'areas.csv'}")
         return
     print_predictions(records)
     if args.explain:

@@ -13,8 +13,12 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
+from bmrun.specs import SEGMENTATION
 
-LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
+LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
+                 SEGMENTATION: "cross_entropy"}
+# Losses a task kind takes besides its natural one.
+OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce")}
 
 
 def resolved_loss(config: TrainConfig) -> str:
@@ -36,10 +40,13 @@ def check_compatibility(config: TrainConfig) -> None:
             f"it reads {readable} ({entry.how}). Pick another model, e.g. {others}.")
     loss = resolved_loss(config)
     natural = LOSS_FOR_TASK[task.kind]
-    if loss != natural:
+    if loss != natural and loss not in OTHER_LOSSES.get(task.kind, ()):
+        others = "".join(f", loss={name}" for name in OTHER_LOSSES.get(task.kind, ()))
         raise ConfigError(
             "loss", f"loss={loss} does not fit data={config.data.name}, a {task.kind} task; "
-            f"use loss={natural} (or loss=auto).")
+            f"use loss={natural}{others} (or loss=auto).")
+    if task.kind == SEGMENTATION:
+        _check_segmentation(config)
     if config.loss.label_smoothing and task.kind == REGRESSION:
         raise ConfigError("loss.label_smoothing", "applies to classification only")
     if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
@@ -160,3 +167,28 @@ def _check_raw_columns(config: TrainConfig, inputs) -> None:
         if getattr(config.logger, key, False):
             raise ConfigError(f"logger.{key}", f"draws input images; data={config.data.name} has raw {what}. "
                                                f"Use logger=tensorboard (logger.confusion_matrix works).")
+
+
+def _check_segmentation(config: TrainConfig) -> None:
+    """What a mask per pixel cannot do: options made for one label per image."""
+    refused = {
+        "augment.tta": (config.augment.tta != "none", "averages an image's outputs with its mirror's, which "
+                        "would need the predicted masks mirrored back; use augment.tta=none"),
+        "data.classes": (bool(config.data.classes), "keeps some image labels; masks' classes come from their "
+                         "indices (classes.txt names them)"),
+        "data.label_fraction": (config.data.label_fraction < 1.0, "withholds image labels; segmentation trains "
+                                "on every mask"),
+        "pretrain": (config.pretrain.name != "none", "pretrains an image classifier's backbone; train model=unet "
+                     "directly"),
+        "model.freeze": (config.model.freeze != "none", "freezes a classifier's backbone; segmentation trains "
+                         "the whole network"),
+    }
+    for key in ("confusion_matrix", "misclassified", "saliency"):
+        refused[f"logger.{key}"] = (bool(getattr(config.logger, key, False)), "draws a classifier's pictures; "
+                                    "segmentation runs draw image | truth | prediction (logger.segmentation)")
+    if config.model.name != "unet":
+        refused["model"] = (True, f"model={config.model.name} gives one output per image; use model=unet, which "
+                            f"gives one per pixel")
+    for key, (used, why) in refused.items():
+        if used:
+            raise ConfigError(key, f"{why} (data={config.data.name} data.masks=... is a segmentation task).")

@@ -13,6 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
+from bmrun.specs import SEGMENTATION
 
 
 @dataclass
@@ -186,6 +187,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
 
 
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
+    if task.kind == SEGMENTATION:  # masks stay uint8: int32 would quadruple the largest array
+        return y.astype(np.uint8, copy=False)
     return y.astype(np.float32) if task.kind == REGRESSION else y.astype(np.int32)
 
 

@@ -55,6 +55,7 @@ class Augmenter:
         # Traced once and reused: tf.data re-traces its map function for every epoch's dataset,
         # and tracing the transforms each time would cost more than a small epoch's augmenting.
         self._batch = tf.function(self._augment, reduce_retracing=True, autograph=False)
+        self._masked = tf.function(self._augment_masked, reduce_retracing=True, autograph=False)
 
     @classmethod
     def from_config(cls, cfg: Any, seed: int) -> Optional["Augmenter"]:
@@ -104,6 +105,31 @@ class Augmenter:
             out = out * tf.cast(_cutout_mask(tf.shape(out), self.cutout, keys[4]), out.dtype)
         return out
 
+    def with_masks(self, images: tf.Tensor, masks: tf.Tensor, epoch, batch_index) -> tuple[tf.Tensor, tf.Tensor]:
+        """Augment a batch of images and their ``[batch, height, width]`` masks alike (segmentation).
+
+        The shift, flip and rotation move image and mask together (the mask resampled
+        nearest-neighbour, so class indices never blend; uncovered pixels are background);
+        noise and cutout change the image only. The image gets the numbers :meth:`__call__`
+        would give it.
+        """
+        return self._masked(tf.convert_to_tensor(images), masks, tf.cast(epoch, tf.int64),
+                            tf.cast(batch_index, tf.int64))
+
+    def _augment_masked(self, images, masks, epoch, batch_index):
+        out = images
+        if self.geometric:
+            keys = tf.random.experimental.stateless_split(self.batch_key(epoch, batch_index), num=5, alg=_ALG)
+            batch = tf.shape(images)[0]
+            tx, ty = _random_shifts(batch, self.shift, keys[0])
+            angle = _random_angles(batch, self.rotation, keys[1])
+            sign, scale = _random_flips(batch, self.horizontal_flip, keys[2]), tf.ones([batch], tf.float32)
+            out = _projective(images, tx, ty, angle, sign, scale)
+            moved = _projective(tf.cast(masks, tf.float32)[..., None], tx, ty, angle, sign, scale, "NEAREST")
+            masks = tf.cast(tf.round(moved[..., 0]), masks.dtype)
+        photometric = Augmenter(noise_std=self.noise_std, cutout=self.cutout, seed=self.seed)
+        return photometric._augment(out, epoch, batch_index), masks
+
     def _transform(self, images: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
         """Shift, flip and rotate every image with one ``ImageProjectiveTransformV3`` call."""
         batch = tf.shape(images)[0]
@@ -136,7 +162,7 @@ def _random_flips(batch, enabled: bool, key) -> tf.Tensor:
     return tf.where(tf.random.stateless_uniform([batch], seed=key, alg=_ALG) < 0.5, -1.0, 1.0)
 
 
-def _projective(images: tf.Tensor, tx, ty, angle, sign, scale) -> tf.Tensor:
+def _projective(images: tf.Tensor, tx, ty, angle, sign, scale, interpolation: str = "BILINEAR") -> tf.Tensor:
     """Each image shifted by (tx, ty), turned by ``angle``, scaled by ``scale`` about its centre
     and mirrored where ``sign`` is -1, in one ``ImageProjectiveTransformV3`` resampling pass."""
     height, width = tf.shape(images)[1], tf.shape(images)[2]
@@ -152,7 +178,7 @@ def _projective(images: tf.Tensor, tx, ty, angle, sign, scale) -> tf.Tensor:
     a0, a1, a2 = sign * a0, sign * a1, sign * a2 + (1.0 - sign) / 2.0 * (w - 1.0)
     # Bilinear sampling at integer points returns the pixel exactly, so a pure shift or flip
     # is lossless; only rotation and zoom interpolate.
-    out = resample_affine(tf.cast(images, tf.float32), tf.stack([a0, a1, a2, b0, b1, b2], axis=1))
+    out = resample_affine(tf.cast(images, tf.float32), tf.stack([a0, a1, a2, b0, b1, b2], axis=1), interpolation)
     return tf.ensure_shape(tf.cast(out, images.dtype), images.shape)
 
 

@@ -27,6 +27,7 @@ from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, InputSpec, TaskSpec
 from bmrun.data.dataset import DataConfig
 from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_folder
 from bmrun.errors import ConfigError, DataError
+from bmrun.specs import SEGMENTATION
 
 log = logging.getLogger("bmrun")
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -55,6 +56,8 @@ class ImageFolderConfig(DataConfig):
             once): later epochs and runs read pixels instead of decoding files. Off by default.
         task: ``auto`` (two class folders: binary; more: multiclass, as for a CSV target),
             ``binary`` or ``multiclass`` (two classes as a softmax pair).
+        masks: A folder of one mask per image (same file stem): segmentation instead of
+            classification (:mod:`bmrun.data.masks`).
     """
 
     batch_size: int = 64
@@ -68,6 +71,7 @@ class ImageFolderConfig(DataConfig):
     on_bad_file: str = "error"  # error | skip
     cache: Optional[str] = None  # a folder: decode once into a memory-mapped file (streamed runs)
     task: str = "auto"  # auto | binary | multiclass
+    masks: Optional[str] = None  # a folder of masks (same file stems): segmentation
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +83,10 @@ class ImageFolderConfig(DataConfig):
         choice("task", self.task, ("auto", BINARY, MULTICLASS))
         in_unit_interval("test_fraction", self.test_fraction)
         parse_bytes(self.memory_budget)
+        if self.masks and (self.image_size is not None or self.task != "auto"):
+            key = "image_size" if self.image_size is not None else "task"
+            raise ConfigError(key, "does not apply with data.masks (segmentation keeps each image's size and "
+                                   "the masks' classes); resize images and masks together beforehand")
         if self.image_size is not None:
             if len(self.image_size) != 2:
                 raise ConfigError("image_size", f"is [height, width], got {list(self.image_size)}")
@@ -187,10 +195,19 @@ class ImageFolderDataset:
     builtin = True
 
     def specs(self, cfg) -> tuple[TaskSpec, InputSpec]:
+        if cfg.masks:  # segmentation: the classes are the masks' indices
+            from bmrun.data.masks import masked_folder
+
+            found = masked_folder(cfg)
+            return TaskSpec(SEGMENTATION, len(found.classes), found.classes), InputSpec(IMAGE, found.shape)
         layout = layout_of(cfg)
         return class_task(layout.classes, cfg.task), InputSpec(IMAGE, image_shape(cfg, layout))
 
     def load(self, cfg, seed: int) -> RawData:
+        if cfg.masks:
+            from bmrun.data import masks
+
+            return masks.load(cfg, parse_bytes(cfg.memory_budget))
         return load(cfg, seed)
 
 

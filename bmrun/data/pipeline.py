@@ -106,7 +106,9 @@ class DataPipeline:
 
         ``extra`` (the fairness group ids) travels unchanged after the planned batch.
         """
-        if self.augmenter is not None:
+        if self.augmenter is not None and y.shape.rank == 3:  # masks (segmentation) move with their images
+            x, y = self.augmenter.with_masks(x, y, epoch, tf.cast(index, tf.int64))
+        elif self.augmenter is not None:
             x = self.augmenter(x, epoch, tf.cast(index, tf.int64))
         if self.batch_plan is not None:
             return tuple(self.batch_plan(x, y, tf.cast(epoch, tf.int64), tf.cast(index, tf.int64))) + extra

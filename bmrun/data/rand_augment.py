@@ -87,13 +87,14 @@ def _colour(x, magnitude, signed):
     return _blend(x, grey, signed)
 
 
-def resample_affine(x, rows):
+def resample_affine(x, rows, interpolation: str = "BILINEAR"):
     """Resample each image (float32) at ``input = A @ (x, y, 1)``; ``rows`` = ``[batch, 6]``, outside is
-    black. The one resampling op of every view (:func:`bmrun.data.augment.distort` uses it too)."""
+    black. The one resampling op of every view (:func:`bmrun.data.augment.distort` uses it too);
+    ``NEAREST`` for masks, whose class indices must not blend."""
     transforms = tf.concat([rows, tf.zeros([tf.shape(x)[0], 2])], axis=1)
     out = tf.raw_ops.ImageProjectiveTransformV3(
         images=x, transforms=transforms, output_shape=tf.shape(x)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="CONSTANT")
+        interpolation=interpolation, fill_mode="CONSTANT")
     return tf.ensure_shape(out, x.shape)
 
 

@@ -90,6 +90,8 @@ class OpenRun:
             from bmrun.data.catalog import describe
 
             return describe(self.cfg.data)[0].kind  # the saved config is complete (as in transfer.same_labels)
+        if getattr(self.model, "task_kind", None) == "segmentation":  # recorded by the model: a mask per pixel
+            return "segmentation"
         return "binary" if int(self.model.output_shape[-1]) == 1 else "multiclass"
 
     @property

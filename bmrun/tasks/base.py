@@ -21,6 +21,9 @@ class Task:
     """
 
     kind = ""
+    # What trainer.test_with=best and early stopping watch when trainer.early_stopping.monitor is
+    # left at its default (None: that default, val/loss).
+    default_monitor: Optional[str] = None
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 import tensorflow as tf
 
+from bmrun.config.schema import EarlyStoppingConfig
 from bmrun.errors import DivergedError, TrainingInterrupted
 from bmrun.objective import objective_direction
 
@@ -75,6 +76,9 @@ class EpochLoop:
         self.steps_per_call = trainer.steps_per_call or trainer.log_every_n_steps
         self.has_val = len(job.data.val) > 0
         monitor = trainer.early_stopping.monitor
+        kind_monitor = getattr(job.steps.task, "default_monitor", None) if job.trains_classifier else None
+        if monitor == EarlyStoppingConfig.monitor and kind_monitor:
+            monitor = kind_monitor  # left at its default: the task kind's own (segmentation: IoU)
         if not self.has_val and monitor.startswith("val/"):
             monitor = "train/" + monitor.split("/", 1)[1]
         self.monitor = monitor

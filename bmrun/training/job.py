@@ -20,6 +20,7 @@ from bmrun import console
 from bmrun.config.checks import resolved_loss
 from bmrun.data import load_prepared
 from bmrun.data.catalog import BINARY
+from bmrun.specs import SEGMENTATION
 from bmrun.data.pipeline import DataPipeline
 from bmrun.methods import METHODS, method_name
 from bmrun.models import build_model
@@ -28,7 +29,7 @@ from bmrun.tasks import task_for
 from bmrun.training.checkpoint import Checkpointer, TrainingState
 from bmrun.training.evaluator import Evaluator
 from bmrun.training.ema import WeightAverage
-from bmrun.training.losses import class_weighted, make_loss
+from bmrun.training.losses import class_weighted, make_dense_loss, make_loss
 from bmrun.training.optim import make_optimizer
 from bmrun.training.steps import AdversarialTraining, CompiledSteps
 
@@ -122,6 +123,10 @@ def penalty_groups(config, data) -> tuple[Optional[np.ndarray], int]:
 
 
 def make_loss_fn(config, data) -> Callable:
+    if data.task.kind == SEGMENTATION:  # per-pixel losses weigh each pixel by its class
+        return make_dense_loss(resolved_loss(config), num_classes=data.task.num_classes,
+                               class_weights=balanced_weights(config, data),
+                               label_smoothing=config.loss.label_smoothing)
     loss = make_loss(resolved_loss(config), num_classes=data.task.num_classes,
                      label_smoothing=config.loss.label_smoothing, target_std=data.target_std)
     weights = balanced_weights(config, data)
@@ -133,11 +138,12 @@ def balanced_weights(config, data) -> Optional[np.ndarray]:
 
     A class absent from the training split gets weight 0 (there is nothing to weigh).
     """
-    if getattr(config.data, "class_weight", "none") != "balanced" or not data.task.is_classification:
+    if getattr(config.data, "class_weight", "none") != "balanced" or data.task.num_classes is None:
         return None
-    counts = np.bincount(np.asarray(data.train.y, np.int64), minlength=data.task.num_classes).astype(np.float64)
-    weights = np.divide(len(data.train.y), data.task.num_classes * counts, out=np.zeros_like(counts),
-                        where=counts > 0)
+    y, counts = np.asarray(data.train.y), np.zeros(data.task.num_classes, np.float64)
+    for start in range(0, len(y), 256):  # masks: pixels counted in chunks, never one int64 copy of them all
+        counts += np.bincount(y[start:start + 256].reshape(-1).astype(np.int64), minlength=data.task.num_classes)
+    weights = np.divide(y.size, data.task.num_classes * counts, out=np.zeros_like(counts), where=counts > 0)
     return weights.astype(np.float32)
 
 

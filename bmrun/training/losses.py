@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -55,3 +56,45 @@ def class_weighted(loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], weights) -
         per_example = loss(y, outputs)
         return per_example * tf.cast(tf.gather(table, tf.reshape(tf.cast(y, tf.int32), [-1])), per_example.dtype)
     return weighted
+
+
+def make_dense_loss(name: str, *, num_classes: int, class_weights=None,
+                    label_smoothing: float = 0.0) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """A per-example loss of per-pixel logits ``[batch, height, width, classes]`` and masks
+    ``[batch, height, width]`` (segmentation): each image's mean over its pixels.
+
+    Args:
+        name: ``cross_entropy`` (per pixel), ``dice`` (1 - the soft Dice of the foreground
+            classes, each image on its own) or ``dice_ce`` (their sum: cross-entropy's steady
+            gradients with Dice's indifference to how small the objects are).
+        num_classes: Classes of the masks (index 0 is the background).
+        class_weights: One weight per class (``data.class_weight=balanced``): a pixel's
+            cross-entropy is multiplied by its true class's, and Dice averages the foreground
+            classes with them; None: all 1.
+        label_smoothing: Softens the per-pixel targets towards uniform (cross-entropy).
+    """
+    weights = tf.constant(np.ones(num_classes) if class_weights is None else class_weights, tf.float32)
+
+    def cross_entropy(y, logits):
+        onehot = tf.one_hot(tf.cast(y, tf.int32), num_classes, dtype=tf.float32)
+        smoothed = onehot * (1.0 - label_smoothing) + label_smoothing / num_classes
+        per_pixel = tf.nn.softmax_cross_entropy_with_logits(smoothed, tf.cast(logits, tf.float32))
+        return tf.reduce_mean(per_pixel * tf.gather(weights, tf.cast(y, tf.int32)), axis=[1, 2])
+
+    def dice(y, logits):
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
+        onehot = tf.one_hot(tf.cast(y, tf.int32), num_classes, dtype=tf.float32)
+        overlap = tf.reduce_sum(probabilities * onehot, axis=[1, 2])
+        total = tf.reduce_sum(probabilities, axis=[1, 2]) + tf.reduce_sum(onehot, axis=[1, 2])
+        # +1 on both sides: a class absent from an image and predicted absent scores 1, not 0/0
+        score = (2.0 * overlap + 1.0) / (total + 1.0)
+        foreground = weights[1:]
+        return 1.0 - tf.reduce_sum(score[:, 1:] * foreground, axis=1) / tf.maximum(tf.reduce_sum(foreground), 1e-6)
+
+    if name == "cross_entropy":
+        return cross_entropy
+    if name == "dice":
+        return dice
+    if name == "dice_ce":
+        return lambda y, logits: cross_entropy(y, logits) + dice(y, logits)
+    raise ValueError(f"unknown segmentation loss {name!r}")  # config validation makes this unreachable

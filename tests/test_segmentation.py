@@ -1,0 +1,109 @@
+"""Segmentation end to end: losses, U-Net padding, masks under augmentation, a tiny run and its model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import load_metrics, train_in_process
+from segmentation_data import make_scans
+
+TINY = ["model=unet", "model.filters=4", "model.depth=2", "trainer.max_epochs=2", "data.batch_size=8",
+        "logger.tensorboard=false"]
+
+
+def scan_overrides(root) -> list[str]:
+    from bmrun.data import masks
+
+    masks._cache.clear()
+    return ["data=image_folder", f"data.path={root / 'scans'}", f"data.masks={root / 'masks'}"]
+
+
+def test_dice_is_zero_for_a_perfect_mask_and_dice_ce_adds_cross_entropy():
+    import tensorflow as tf
+
+    from bmrun.training.losses import make_dense_loss
+
+    y = tf.constant(np.random.default_rng(0).integers(0, 3, (2, 6, 5)), tf.int32)
+    perfect = 40.0 * tf.one_hot(y, 3)
+    dice = make_dense_loss("dice", num_classes=3)
+    cross_entropy = make_dense_loss("cross_entropy", num_classes=3)
+    both = make_dense_loss("dice_ce", num_classes=3)
+    assert dice(y, perfect).shape == (2,)
+    np.testing.assert_allclose(dice(y, perfect).numpy(), 0.0, atol=1e-5)
+    logits = tf.random.stateless_normal((2, 6, 5, 3), seed=[1, 2])
+    np.testing.assert_allclose(both(y, logits).numpy(), (dice(y, logits) + cross_entropy(y, logits)).numpy(), rtol=1e-6)
+    assert dice(y, logits).numpy().min() > 0.2
+    # A class weight of 2 on every class doubles the cross-entropy of each pixel.
+    doubled = make_dense_loss("cross_entropy", num_classes=3, class_weights=np.full(3, 2.0, np.float32))
+    np.testing.assert_allclose(doubled(y, logits).numpy(), 2 * cross_entropy(y, logits).numpy(), rtol=1e-6)
+
+
+def test_shifts_and_flips_move_the_mask_with_its_image_and_noise_does_not():
+    import tensorflow as tf
+
+    from bmrun.data.augment import Augmenter
+
+    masks = tf.constant(np.random.default_rng(1).integers(0, 4, (6, 9, 11)), tf.uint8)
+    images = tf.cast(masks, tf.float32)[..., None] * 50.0
+    moved_images, moved_masks = Augmenter(shift=3, horizontal_flip=True, rotation=20, seed=5).with_masks(
+        images, masks, 0, 1)
+    assert moved_masks.dtype == tf.uint8 and set(np.unique(moved_masks)) <= {0, 1, 2, 3}
+    assert not np.array_equal(moved_masks.numpy(), masks.numpy())
+    moved_images, moved_masks = Augmenter(shift=3, horizontal_flip=True, seed=5).with_masks(images, masks, 0, 1)
+    np.testing.assert_array_equal(moved_images.numpy()[..., 0], moved_masks.numpy() * 50.0)  # lossless, aligned
+    noisy, same = Augmenter(noise_std=10.0, seed=5).with_masks(images, masks, 0, 1)
+    np.testing.assert_array_equal(same.numpy(), masks.numpy())
+    assert not np.array_equal(noisy.numpy(), images.numpy())
+
+
+@pytest.fixture(scope="module")
+def seg_run(tmp_path_factory):
+    """A tiny run on 20x20 scans (not a multiple of the U-Net's stride 4: padded and cropped back)."""
+    root = make_scans(tmp_path_factory.mktemp("scans"), count=24, size=(18, 22))
+    run = root / "run"
+    train_in_process(run, [*scan_overrides(root), *TINY, "loss=dice_ce", "data.class_weight=balanced",
+                           "augment=standard"])
+    return root, run
+
+
+@pytest.mark.slow
+def test_a_run_reports_pixel_metrics_and_picks_the_best_epoch_by_val_iou(seg_run):
+    _, run = seg_run
+    metrics = load_metrics(run)
+    test = metrics["test"]
+    assert {"loss", "pixel_accuracy", "mean_iou", "dice", "per_class"} <= set(test)
+    assert set(test["per_class"]) == {"class_0", "class_1"}
+    assert sum(c["pixels"] for c in test["per_class"].values()) == 5 * 18 * 22  # 5 test scans
+    assert metrics["monitor"] == "val/mean_iou"
+    assert set(metrics["class_weight"]) == {"class_0", "class_1"}
+
+
+@pytest.mark.slow
+def test_the_saved_model_reloads_in_safe_mode_and_gives_a_mask_of_the_image_size(seg_run):
+    import keras
+
+    root, run = seg_run
+    from bmrun.models.loading import register_model_classes
+
+    register_model_classes(run)
+    model = keras.saving.load_model(run / "model" / "model.keras", safe_mode=True)
+    outputs = model(np.zeros((2, 18, 22, 1), np.float32))
+    assert tuple(outputs.shape) == (2, 18, 22, 2)
+
+
+@pytest.mark.slow
+def test_predict_writes_index_masks_overlays_and_areas(seg_run):
+    from PIL import Image
+
+    from bmrun.cli.predict import predict_files
+
+    root, run = seg_run
+    images = sorted((root / "scans" / "images").glob("*.png"))[:2]
+    records = predict_files(str(run), [str(p) for p in images])
+    mask = np.asarray(Image.open(records[0]["mask"]))
+    assert mask.shape == (18, 22) and set(np.unique(mask)) <= {0, 1}
+    assert np.asarray(Image.open(records[0]["overlay"])).shape == (18, 22, 3)
+    rows = (run / "predictions" / "areas.csv").read_text().splitlines()
+    assert rows[0] == "input,mask,class_0,class_1,pixels" and len(rows) == 3
+    assert records[0]["areas"]["class_1"] == int((mask == 1).sum())

@@ -1,0 +1,130 @@
+"""data=image_folder data.masks=...: pairing, mask formats, classes and bad input (no TensorFlow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import validated
+from segmentation_data import make_scans, save_png
+
+
+def describe_scans(root, *extra):
+    from bmrun.data import masks
+    from bmrun.data.catalog import describe
+
+    masks._cache.clear()  # each test writes its own folder
+    return describe(validated(["data=image_folder", f"data.path={root / 'scans'}", f"data.masks={root / 'masks'}",
+                               "model=unet", *extra]).data)
+
+
+def test_binary_masks_make_two_classes_and_the_image_shape(tmp_path):
+    from bmrun.data.masks import masked_folder
+
+    make_scans(tmp_path, count=10)
+    task, inputs = describe_scans(tmp_path)
+    assert (task.kind, task.num_classes, task.class_names) == ("segmentation", 2, ("class_0", "class_1"))
+    assert inputs.shape == (20, 20, 1)
+    found = masked_folder(validated(["data=image_folder", f"data.path={tmp_path / 'scans'}",
+                                     f"data.masks={tmp_path / 'masks'}", "model=unet"]).data)
+    masks = np.concatenate([m for _, m in found.splits.values()])
+    assert set(np.unique(masks)) == {0, 1} and found.binary == 10  # 0/255 read as 0/1
+
+
+def test_classes_txt_names_classes_and_bounds_the_indices(tmp_path):
+    make_scans(tmp_path, count=10, classes=3)
+    (tmp_path / "masks" / "classes.txt").write_text("background\nnucleus\nmembrane\n")
+    task, _ = describe_scans(tmp_path)
+    assert task.class_names == ("background", "nucleus", "membrane")
+    (tmp_path / "masks" / "classes.txt").write_text("background\nnucleus\n")
+    from bmrun.errors import DataError
+
+    with pytest.raises(DataError, match="class index 2 and 2 classes are declared"):
+        describe_scans(tmp_path)
+
+
+def test_a_missing_mask_names_the_image_or_is_skipped_and_counted(tmp_path):
+    from bmrun.data.masks import masked_folder
+    from bmrun.errors import DataError
+
+    make_scans(tmp_path, count=10)
+    (tmp_path / "masks" / "s003.png").unlink()
+    with pytest.raises(DataError, match=r"s003\.png: has no mask.*data.on_bad_file=skip"):
+        describe_scans(tmp_path)
+    describe_scans(tmp_path, "data.on_bad_file=skip")
+    found = masked_folder(validated(["data=image_folder", f"data.path={tmp_path / 'scans'}",
+                                     f"data.masks={tmp_path / 'masks'}", "model=unet", "data.on_bad_file=skip"]).data)
+    assert len(found.bad) == 1 and sum(len(p) for p, _ in found.splits.values()) == 9
+
+
+def test_a_mask_one_pixel_off_names_both_sizes(tmp_path):
+    from bmrun.errors import DataError
+
+    make_scans(tmp_path, count=10)
+    save_png(tmp_path / "masks" / "s005.png", np.zeros((20, 19), np.uint8))
+    with pytest.raises(DataError, match=r"s005\.png: is 20x20 but its mask .* is 20x19"):
+        describe_scans(tmp_path)
+
+
+def test_bad_folders_and_formats_are_one_paragraph(tmp_path):
+    from bmrun.errors import DataError
+
+    make_scans(tmp_path, count=10)
+    with pytest.raises(DataError, match="data.masks=.*no such folder"):
+        describe_scans(tmp_path, f"data.masks={tmp_path / 'nowhere'}")
+    colours = np.zeros((20, 20, 3), np.uint8)
+    colours[..., 0] = 200
+    save_png(tmp_path / "masks" / "s001.png", colours)
+    with pytest.raises(DataError, match="RGB mask .* class indices.*palette"):
+        describe_scans(tmp_path)
+    make_scans(tmp_path, count=10)
+    save_png(tmp_path / "scans" / "images" / "s002.png", np.full((20, 20), 4000, np.uint16))
+    with pytest.raises(DataError, match="16-bit PNG"):
+        describe_scans(tmp_path)
+
+
+def test_palette_masks_are_read_as_their_indices(tmp_path):
+    from PIL import Image
+
+    from bmrun.data.masks import _read_mask
+
+    indices = np.array([[0, 1], [2, 1]], np.uint8)
+    image = Image.fromarray(indices, mode="P")
+    image.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    image.save(tmp_path / "m.png")
+    assert np.array_equal(_read_mask(tmp_path / "m.png"), indices)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["model=cnn"], "model"),
+    (["augment.tta=flip"], "augment.tta"),
+    (["loss=binary_cross_entropy"], "loss"),
+])
+def test_segmentation_refuses_what_needs_one_label_per_image(tmp_path, overrides, key):
+    from bmrun.errors import ConfigError
+
+    make_scans(tmp_path, count=6)
+    with pytest.raises(ConfigError) as error:
+        describe_scans(tmp_path, *overrides)
+    assert key in str(error.value)
+
+
+def test_unet_and_dice_need_masks():
+    from bmrun.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model=unet predicts a class for every pixel"):
+        validated(["data=digits", "model=unet"])
+    with pytest.raises(ConfigError, match="loss=dice does not fit"):
+        validated(["data=digits", "loss=dice"])
+
+
+def test_segmentation_metrics_of_a_confusion_matrix():
+    from bmrun.confusion import segmentation_metrics, segmentation_per_class
+
+    confusion = np.array([[80.0, 10.0], [5.0, 5.0]])  # rows: truth
+    metrics = segmentation_metrics(confusion)
+    assert metrics["pixel_accuracy"] == pytest.approx(0.85)
+    assert metrics["mean_iou"] == pytest.approx((80 / 95 + 5 / 20) / 2)
+    assert metrics["dice"] == pytest.approx(10 / 25)  # foreground only
+    table = segmentation_per_class(confusion, ("bg", "cell"))
+    assert table["cell"] == {"iou": 0.25, "dice": 0.4, "pixels": 10, "predicted_pixels": 15}
