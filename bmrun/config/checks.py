@@ -13,8 +13,11 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
+from bmrun.specs import FORECAST
 
-LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
+LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse", FORECAST: "mse"}
+# Losses a task kind takes besides its natural one.
+OTHER_LOSSES = {FORECAST: ("mae",)}
 
 
 def resolved_loss(config: TrainConfig) -> str:
@@ -36,7 +39,7 @@ def check_compatibility(config: TrainConfig) -> None:
             f"it reads {readable} ({entry.how}). Pick another model, e.g. {others}.")
     loss = resolved_loss(config)
     natural = LOSS_FOR_TASK[task.kind]
-    if loss != natural:
+    if loss != natural and loss not in OTHER_LOSSES.get(task.kind, ()):
         raise ConfigError(
             "loss", f"loss={loss} does not fit data={config.data.name}, a {task.kind} task; "
             f"use loss={natural} (or loss=auto).")
