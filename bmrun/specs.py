@@ -20,6 +20,27 @@ INTERACTIONS = "interactions"
 # Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
 # NaN for missing, strings for categories), or one string per example.
 TABLE, TEXT = "table", "text"
+# Forecasting (data=timeseries): windows of (steps, columns) whose first columns are the targets;
+# the model reads them relative to the last observed target values (see bmrun.models.series).
+FORECAST, SERIES = "forecast", "series"
+
+
+@dataclass(frozen=True)
+class ForecastSpec:
+    """What a forecast predicts: ``horizon`` steps of each target, and how its errors are scaled.
+
+    Attributes:
+        horizon: Steps ahead, forecast directly (one output per step and target).
+        targets: The target columns (the first columns of each window).
+        season: The seasonal-naive baseline's period (1: the naive forecast).
+        mase_scale: Per target, the training block's mean absolute seasonal-naive error (MASE's
+            denominator).
+    """
+
+    horizon: int
+    targets: tuple[str, ...]
+    season: int = 1
+    mase_scale: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,7 @@ class TaskSpec:
     kind: str
     num_classes: Optional[int] = None
     class_names: Optional[tuple[str, ...]] = None
+    forecast: Optional[ForecastSpec] = None  # forecast tasks only
 
     @property
     def is_classification(self) -> bool:
@@ -43,6 +65,8 @@ class TaskSpec:
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
+        if self.forecast is not None:  # one value per horizon step and target
+            return self.forecast.horizon * len(self.forecast.targets)
         return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION) else 1
 
 

@@ -14,6 +14,8 @@ CASES = {
     "regression": ["data=diabetes", "model=linear", "trainer.max_epochs=3"],
     "recommender": ["data=ratings", "data.synthetic_users=60", "data.synthetic_items=40",
                     "data.synthetic_ratings=1500", "model=factorization", "trainer.max_epochs=2"],
+    "forecast": ["data=timeseries", "data.path={series}", "data.target=sales", "model=rnn", "model.hidden_dim=8",
+                 "data.window=8", "data.horizon=3", "trainer.max_epochs=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -21,6 +23,7 @@ EXPECTED_KEYS = {
     "binary": {"accuracy", "roc_auc", "pr_auc", "per_class"},
     "regression": {"rmse", "r2", "mae"},
     "recommender": {"rmse", "recall_at_10", "ndcg_at_10"},
+    "forecast": {"mae", "rmse", "smape", "mase", "direction_accuracy", "mae_h3", "baselines"},
 }
 
 
@@ -29,7 +32,10 @@ EXPECTED_KEYS = {
 def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     from bmrun.cli.eval import evaluate_run
 
-    train_in_process(tmp_path, [*CASES[case], "logger.tensorboard=false"])
+    from test_forecast import write_series
+
+    series = write_series(tmp_path.parent / f"{case}.csv", 150)
+    train_in_process(tmp_path, [*(o.format(series=series) for o in CASES[case]), "logger.tensorboard=false"])
     expected = load_metrics(tmp_path)["test"]
     assert EXPECTED_KEYS[case] | {"loss"} <= set(expected), sorted(expected)
     result, _ = evaluate_run(str(tmp_path))

@@ -23,7 +23,8 @@ from bmrun.models.loading import OpenRun, open_run
 from bmrun.run_dir import atomic_write_json
 
 _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target",
-               "segmentation": "masks"}
+               "segmentation": "masks",
+               "forecast": "a forecast target"}
 
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -63,7 +64,7 @@ def _data_option(name: str) -> DictConfig:
 def check_compatible(run: OpenRun, task, inputs, data_name: str, data_cfg=None) -> None:
     """Refuse data the model cannot read or whose labels it does not predict."""
     columns = getattr(run.model, "columns", None)
-    if columns:  # a model of raw CSV columns: the same columns, of the same kinds
+    if columns and "series" not in columns:  # a model of raw CSV columns: the same columns, of the same kinds
         _check_columns(run, columns, inputs, data_name, data_cfg)
     elif tuple(inputs.shape) != run.example_shape:
         raise ConfigError("data", f"data={data_name} has {_shape(inputs.shape)} inputs but the model in {run.run_dir} "

@@ -191,7 +191,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
                         help="recommender runs: an unseen --user gets the bias-only ranking instead of an error")
+    parser.add_argument("--forecast", action="store_true",
+                        help="forecast runs (data=timeseries): the horizon after the training file's last row, "
+                        "written to forecast.csv")
+    parser.add_argument("--from", dest="source", metavar="CSV",
+                        help="--forecast: forecast after the last row of this file instead (the same columns)")
+    parser.add_argument("--out", default="forecast.csv", help="--forecast: where to write (default forecast.csv)")
     args = parser.parse_args(argv)
+    if args.forecast or args.source:
+        from bmrun.cli import forecast
+
+        forecast.main(args)
+        return
     from bmrun.cli import recommend
 
     if recommend.is_recommender_args(args):

@@ -13,12 +13,12 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
-from bmrun.specs import SEGMENTATION
+from bmrun.specs import FORECAST, SEGMENTATION
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
-                 SEGMENTATION: "cross_entropy"}
+                 SEGMENTATION: "cross_entropy", FORECAST: "mse"}
 # Losses a task kind takes besides its natural one.
-OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce")}
+OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce"), FORECAST: ("mae",)}
 
 
 def resolved_loss(config: TrainConfig) -> str:

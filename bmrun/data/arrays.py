@@ -13,7 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
-from bmrun.specs import SEGMENTATION
+from bmrun.specs import FORECAST, SEGMENTATION, SERIES
 
 
 @dataclass
@@ -172,6 +172,13 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)
         # Saved with the model, so bmrun-predict names the classes without re-reading the CSV.
         prepared.columns["class_names"] = list(task.class_names or ())
+    elif inputs.kind == SERIES:  # forecasting: statistics of the windows relative to their last value
+        from bmrun.data.windows import fit
+
+        stats = fit(train.x, train.y, len(task.forecast.targets), task.num_outputs, normalize=normalize)
+        prepared.input_mean, prepared.input_variance = stats["input_mean"], stats["input_variance"]
+        prepared.target_mean, prepared.target_std = stats["target_mean"], stats["target_std"]
+        prepared.columns = raw.columns  # the series' layout, recorded with the model
     elif normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling
@@ -189,7 +196,7 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
     if task.kind == SEGMENTATION:  # masks stay uint8: int32 would quadruple the largest array
         return y.astype(np.uint8, copy=False)
-    return y.astype(np.float32) if task.kind == REGRESSION else y.astype(np.int32)
+    return y.astype(np.float32) if task.kind in (REGRESSION, FORECAST) else y.astype(np.int32)
 
 
 def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
+from bmrun.specs import SERIES
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -52,6 +53,10 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         inputs = keras.Input(shape=tuple(input_shape), dtype="int32" if input_kind == TOKENS else "float32",
                              name="inputs")
         x = inputs
+    if input_kind == SERIES:  # forecasting: targets read relative to their last observed value
+        from bmrun.tasks.series import LastValueOffset
+
+        x = LastValueOffset(len(columns["series"]["targets"]), name="last_value_offset")(x)
     if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
         x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                        variance=input_variance, name="normalize")(x)

@@ -70,10 +70,10 @@ class BasicModel(keras.Model):
                               vocab_size=vocab_size, input_mean=input_mean, input_variance=input_variance,
                               columns=columns, name=f"{name or family}_backbone")
         # The task kind owns its head (a dense layer for classification and regression).
-        outputs = task_class(task_kind or _vector_kind(num_outputs)).build_head(body.output, num_outputs)
+        task = task_class(task_kind or _vector_kind(num_outputs))
+        outputs = task.build_head(body.output, num_outputs)
         if target_mean is not None:
-            outputs = keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean),
-                                             dtype="float32", name="target_scale")(outputs)
+            outputs = task.scale_outputs(outputs, body.input, target_mean, target_std, columns)
         super().__init__(inputs=body.input, outputs=outputs, name=name or family, trainable=trainable)
         self.family = family
         self.arguments = {key: getattr(config, key) for key in _own_keys(config)}

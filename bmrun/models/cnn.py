@@ -13,6 +13,7 @@ from typing import List
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.data.catalog import IMAGE
 from bmrun.errors import ConfigError
+from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -55,6 +56,8 @@ class CnnConfig(ModelConfig):
 def checks(config, task, inputs) -> None:
     """Refuse blocks that shrink the image to nothing, and XLA's non-deterministic MaxPool."""
     model = config.model
+    if inputs.kind == SERIES:  # causal 1-D convolutions keep the window's length
+        return
     side = min(inputs.shape[:2])
     for _ in model.filters:  # what each block leaves of the image
         side -= model.kernel_size - 1 if model.padding == "valid" else 0
@@ -74,7 +77,9 @@ def body(x, config: CnnConfig, inputs):
 
     from bmrun.models.batch_norm import FusedBatchNormalization
 
-    for i, width in enumerate(config.filters):
+    if inputs.kind == SERIES:
+        x = _causal_blocks(x, config)
+    for i, width in enumerate(config.filters if inputs.kind != SERIES else ()):
         x = keras.layers.Conv2D(width, config.kernel_size, padding=config.padding, use_bias=not config.batch_norm,
                                 name=f"conv_{i}")(x)
         if config.batch_norm:
@@ -92,5 +97,18 @@ def body(x, config: CnnConfig, inputs):
     return x
 
 
-FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE}), how="images only", body=body,
+def _causal_blocks(x, config: CnnConfig):
+    """A series: 1-D convolutions over time, causal (a step sees only itself and earlier steps)
+    and dilated 1, 2, 4, ... so a few blocks cover a long window."""
+    import keras
+
+    for i, width in enumerate(config.filters):
+        x = keras.layers.Conv1D(width, config.kernel_size, padding="causal", dilation_rate=2 ** i,
+                                name=f"causal_conv_{i}")(x)
+        x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
+    return x
+
+
+FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE, SERIES}),
+                how="images, or series as causal 1-D convolutions over time", body=body,
                 checks=checks)

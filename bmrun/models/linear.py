@@ -17,6 +17,7 @@ import numpy as np
 
 from bmrun.rules import in_unit_interval
 from bmrun.data.catalog import IMAGE, REGRESSION, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
+from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -48,38 +49,49 @@ def body(x, config: LinearConfig, inputs):
 
 
 def least_squares_start(model, x: Any, y: np.ndarray) -> None:
-    """Set the head of a regression ``model`` to the least-squares fit of ``y`` on ``x``'s features.
+    """Set the head of ``model`` to the least-squares fit of ``y`` on ``x``'s features.
+
+    The model's outputs are an affine function of its head's (a fixed rescaling, for a forecast
+    also the last observed value), so that function is read off the model itself (head at zero,
+    then bias at one) and inverted: the fit is the one of the outputs in the targets' units.
 
     Args:
-        model: A :class:`~bmrun.models.base.BasicModel` with one output (its head predicts
-            standardised targets when it has ``target_mean``).
-        x, y: The training examples (raw, as the model takes them) and their targets.
+        model: A :class:`~bmrun.models.base.BasicModel` of a regression or forecast task.
+        x, y: The training examples (raw, as the model takes them) and their labels (a forecast's
+            carry its baselines after the outputs; those columns are left out).
     """
     import keras
 
     head = model.get_layer("head")
+    width = int(head.kernel.shape[-1])
     features = np.asarray(keras.Model(model.inputs, head.input).predict(x, batch_size=4096, verbose=0), np.float64)
-    target = np.asarray(y, np.float64).reshape(-1)
-    if model.target_mean is not None:
-        target = (target - model.target_mean) / model.target_std
+    head.kernel.assign(np.zeros(head.kernel.shape, np.float32))
+    head.bias.assign(np.zeros(width, np.float32))
+    offset = np.asarray(model.predict(x, batch_size=4096, verbose=0), np.float64).reshape(len(features), width)
+    head.bias.assign(np.ones(width, np.float32))
+    first = {name: values[:1] for name, values in x.items()} if isinstance(x, dict) else x[:1]
+    slope = np.asarray(model.predict(first, verbose=0), np.float64).reshape(width) - offset[0]
+    target = (np.asarray(y, np.float64).reshape(len(features), -1)[:, :width] - offset) / slope
     design = np.concatenate([features, np.ones((len(features), 1))], axis=1)
     solution = np.linalg.lstsq(design, target, rcond=None)[0]
-    head.kernel.assign(solution[:-1, None].astype(np.float32))
-    head.bias.assign(solution[-1:].astype(np.float32))
+    head.kernel.assign(solution[:-1].astype(np.float32))
+    head.bias.assign(solution[-1].astype(np.float32))
 
 
 @dataclass(frozen=True)
 class LinearFamily(Family):
-    """The linear family: a regression on a table starts at the least-squares solution."""
+    """The linear family: a regression on a table, or a forecast (an autoregression on the window),
+    starts at the least-squares solution."""
 
     def build(self, model_cfg: Any, data: Any):
         model = super().build(model_cfg, data)
         train = getattr(data, "train", None)
-        if (data.task.kind == REGRESSION and data.inputs.kind in (TABLE, TABULAR) and train is not None
+        fits = (data.task.kind == REGRESSION and data.inputs.kind in (TABLE, TABULAR)) or data.inputs.kind == SERIES
+        if (fits and train is not None
                 and len(train.y) and not getattr(train.x, "streamed", False)):
             least_squares_start(model, train.x, train.y)
         return model
 
 
-FAMILY = LinearFamily(name="linear", config=LinearConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT}),
+FAMILY = LinearFamily(name="linear", config=LinearConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT, SERIES}),
                 how="flattened inputs, bag of words for tokens and text, encoded CSV columns", body=body)

@@ -7,6 +7,7 @@ from typing import List
 
 from bmrun.rules import at_least, in_unit_interval
 from bmrun.data.catalog import IMAGE, SEQUENCE, TABLE, TABULAR, TEXT, TOKENS
+from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -45,5 +46,5 @@ def body(x, config: MlpConfig, inputs):
     return x
 
 
-FAMILY = Family(name="mlp", config=MlpConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT}),
+FAMILY = Family(name="mlp", config=MlpConfig, accepts=frozenset({IMAGE, TABULAR, SEQUENCE, TOKENS, TABLE, TEXT, SERIES}),
                 how="flattened inputs, bag of words for tokens and text, encoded CSV columns", body=body)

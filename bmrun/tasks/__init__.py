@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 
 from bmrun.errors import ConfigError
-from bmrun.specs import BINARY, MULTICLASS, REGRESSION, SEGMENTATION, TaskSpec
+from bmrun.specs import BINARY, FORECAST, MULTICLASS, REGRESSION, SEGMENTATION, TaskSpec
 
 # kind -> "module:Class" of its implementation (imports TensorFlow)
 KINDS: dict[str, str] = {
@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     BINARY: "bmrun.tasks.classification:Binary",
     REGRESSION: "bmrun.tasks.regression:Regression",
     SEGMENTATION: "bmrun.tasks.segmentation:Segmentation",
+    FORECAST: "bmrun.tasks.forecast:Forecast",
 }
 
 

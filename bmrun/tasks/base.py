@@ -42,6 +42,22 @@ class Task:
 
         return keras.layers.Dense(num_outputs, dtype="float32", name="head")(features)
 
+    @staticmethod
+    def scale_outputs(outputs, inputs, target_mean, target_std, columns=None):
+        """The head's standardised outputs in the targets' own units (a fixed rescaling). A kind
+        whose outputs are offsets from the input (a forecast from the last value) overrides it.
+
+        Args:
+            outputs: The head's output (a Keras tensor).
+            inputs: The model's raw input (a Keras tensor).
+            target_mean, target_std: The training targets' statistics.
+            columns: The model's recorded input layout (``BasicModel``'s ``columns``).
+        """
+        import keras
+
+        return keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean), dtype="float32",
+                                      name="target_scale")(outputs)
+
     # ------------------------------------------------------------------ training
     def correct(self, y, outputs) -> tf.Tensor:
         """Correct predictions in a training batch (0 where the kind has no accuracy)."""
@@ -69,6 +85,10 @@ class Task:
     def metrics(self, sums: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Reported metrics of one evaluation pass's sums."""
         return {"loss": float(sums["loss_sum"]) / max(float(sums["count"]), 1.0)}
+
+    def test_metrics(self, sums: Mapping[str, np.ndarray]) -> dict:
+        """Metrics the final test adds to :meth:`metrics` (not computed each epoch)."""
+        return {}
 
     def per_class(self, sums: Mapping[str, np.ndarray]) -> Optional[dict]:
         """metrics.json's ``per_class`` table, or None where the kind has no classes."""

@@ -84,6 +84,7 @@ class Evaluator:
         result = self.evaluate("test")
         if not self.classifier:
             return result
+        result.metrics.update(self.task.test_metrics(result.sums))
         if self.data.inputs.kind == INTERACTIONS and self.ranking_k:
             from bmrun.outputs_ranking import ranking_metrics  # recommenders only
 

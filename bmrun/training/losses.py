@@ -38,6 +38,8 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
             target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
             return tf.nn.sigmoid_cross_entropy_with_logits(target, tf.squeeze(logits, -1))
         return binary
+    if name in ("mse", "mae") and np.ndim(target_std) == 1:
+        return _per_output(name, target_std)
     if name == "mse":
         scale = 1.0 / float(target_std or 1.0) ** 2
 
@@ -46,6 +48,19 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
             return tf.square(diff) * scale
         return squared_error
     raise ValueError(f"unknown loss {name!r}")  # config validation makes this unreachable
+
+
+def _per_output(name: str, target_std) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Several outputs per example (a forecast's steps): the mean over outputs of the squared (or
+    absolute) error, each output scaled by its training standard deviation. Label columns past
+    the outputs' width (a forecast's baselines) are not targets and are left out."""
+    scale = tf.constant(1.0 / np.asarray(target_std, np.float64), tf.float32)
+
+    def per_output(y, outputs):
+        width = tf.shape(outputs)[-1]
+        diff = (tf.cast(y[:, :width], outputs.dtype) - outputs) * tf.cast(scale, outputs.dtype)
+        return tf.reduce_mean(tf.square(diff) if name == "mse" else tf.abs(diff), axis=-1)
+    return per_output
 
 
 def class_weighted(loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], weights) -> Callable:
