@@ -18,6 +18,9 @@ INTERACTIONS = "interactions"
 # Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
 # NaN for missing, strings for categories), or one string per example.
 TABLE, TEXT = "table", "text"
+# Raw mono waveforms (samples,) that the model turns into a log-mel spectrogram itself
+# (data=audio_folder; see bmrun.models.audio).
+AUDIO = "audio"
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ class InputSpec:
     Attributes:
         kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
             ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)),
-            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation) or
-            ``interactions`` ((2,): a user id and an item id, as strings).
+            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation),
+            ``interactions`` ((2,): a user id and an item id, as strings) or ``audio``
+            ((samples,): a waveform; the model computes its spectrogram).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """

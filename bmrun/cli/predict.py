@@ -52,6 +52,30 @@ def read_inputs(paths: Sequence[str], example_shape: tuple[int, ...], dtype: str
     return np.concatenate(batches), labels
 
 
+def read_clips(paths: Sequence[str], sample_rate: int, samples: int) -> tuple[np.ndarray, list[str]]:
+    """WAV clips as the model's waveform batch: mono, resampled, padded or cut to ``samples``.
+
+    Raises:
+        DataError: A file that is not a WAV clip (``.npy`` waveforms are read as arrays).
+    """
+    from bmrun.data.wav import fit_length, read_wav
+
+    waves, labels = [], []
+    for name in paths:
+        path = Path(name).expanduser()
+        if path.suffix.lower() == ".npy":
+            batch = _read_npy(path, (samples,)).astype(np.float32)
+            waves += list(batch)
+            labels += [name] if len(batch) == 1 else [f"{name}[{i}]" for i in range(len(batch))]
+            continue
+        if path.suffix.lower() != ".wav":
+            raise DataError(f"{name}: this run's model reads audio clips; give .wav files (or .npy waveforms of "
+                            f"{samples} samples at {sample_rate} Hz).")
+        waves.append(fit_length(read_wav(path, sample_rate), samples))
+        labels.append(name)
+    return np.stack(waves).astype(np.float32), labels
+
+
 def _read_npy(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)  # pickles could run code: never
@@ -144,11 +168,15 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
     run = open_run(run_dir, "bmrun-predict")
     columns = getattr(run.model, "columns", None) or {}
-    if explain and (not columns or "text" in columns):
+    if explain and (not columns or "text" in columns or "audio" in columns):
         raise ConfigError("--explain", "bmrun-predict attributes the rows of a data=csv table model to its "
                           "columns; this run's model reads other inputs. For images and text use bmrun-explain "
                           f"{run_dir} <files> (or --text for a text column).")
-    if getattr(run.model, "columns", None):
+    if "audio" in columns:  # WAV clips, read as the training clips were (bmrun.data.wav)
+        if texts:
+            raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
+        batch, labels = read_clips(paths, columns["audio"]["sample_rate"], run.example_shape[0])
+    elif getattr(run.model, "columns", None):
         from bmrun.cli.predict_rows import raw_column_batch
 
         batch, labels = raw_column_batch(run.model.columns, paths, texts)
@@ -175,7 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "finished run's model; for a recommender run, score (user, item) rows or list a user's top items.",
         "seven.png batch.npy")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
-    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for "
+    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays (WAV clips for "
+                        "data=audio_folder runs); for "
                         "data=csv runs, CSV files with the training columns (the target may be left out); for a "
                         "recommender run, one CSV of (user, item) rows")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",

@@ -13,6 +13,7 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
+from bmrun.specs import AUDIO
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
 
@@ -47,7 +48,7 @@ def check_compatibility(config: TrainConfig) -> None:
     _check_fairness(config, task)
     if inputs.kind in (TABLE, TEXT):
         _check_raw_columns(config, inputs)
-    entry.check(config, task, inputs)
+    entry.check(config, task, _spectrogram(config) if inputs.kind == AUDIO else inputs)
     trainer = config.trainer
     if config.data.feed == "resident" and (config.device.name in ("multi_gpu", "multi_worker")):
         raise ConfigError("data.feed", "resident feeding runs on one device; multi-device runs split batches "
@@ -97,6 +98,8 @@ def _check_augment(config: TrainConfig, inputs) -> None:
         raise ConfigError("augment.tta", f"test-time augmentation mirrors images, but data={config.data.name} has "
                           f"{inputs.kind} inputs; use augment.tta=none (the default) for this dataset.")
     if not augment.enabled:
+        return
+    if inputs.kind == AUDIO:  # SpecAugment's masks (bmrun.data.audio_augment); the pixel keys are ignored
         return
     if inputs.kind != IMAGE:
         raise ConfigError("augment", f"augment={augment.name} transforms images, but data={config.data.name} has "
@@ -160,3 +163,10 @@ def _check_raw_columns(config: TrainConfig, inputs) -> None:
         if getattr(config.logger, key, False):
             raise ConfigError(f"logger.{key}", f"draws input images; data={config.data.name} has raw {what}. "
                                                f"Use logger=tensorboard (logger.confusion_matrix works).")
+
+
+def _spectrogram(config: TrainConfig):
+    """What a family reads of audio inputs: the log-mel image its model computes (frames x mels x 1)."""
+    from bmrun.data.audio_folder import spectrogram_spec
+
+    return spectrogram_spec(config.data)

@@ -13,6 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
+from bmrun.specs import AUDIO
 
 
 @dataclass
@@ -171,6 +172,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)
         # Saved with the model, so bmrun-predict names the classes without re-reading the CSV.
         prepared.columns["class_names"] = list(task.class_names or ())
+    elif inputs.kind == AUDIO:  # the model's own front end (rate, frames, mel bands); it normalises itself
+        prepared.columns = dict(raw.columns or {}, class_names=list(task.class_names or ()))
     elif normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling

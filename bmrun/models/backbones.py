@@ -23,6 +23,7 @@ import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
+from bmrun.specs import AUDIO
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -48,11 +49,15 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         from bmrun.models.columns import column_front
 
         inputs, x, spec = column_front(columns, input_kind, vocab_size)
+    elif input_kind == AUDIO:  # raw waveforms: the model computes its own log-mel spectrogram
+        from bmrun.models.audio import audio_front
+
+        inputs, x, spec = audio_front(columns, tuple(input_shape))
     else:
         inputs = keras.Input(shape=tuple(input_shape), dtype="int32" if input_kind == TOKENS else "float32",
                              name="inputs")
         x = inputs
-    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
+    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, AUDIO):
         x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                        variance=input_variance, name="normalize")(x)
     return keras.Model(inputs, body(x, config, spec), name=name)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import List
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.specs import AUDIO
 from bmrun.data.catalog import IMAGE
 from bmrun.errors import ConfigError
 from bmrun.models.family import Family, ModelConfig
@@ -92,5 +93,5 @@ def body(x, config: CnnConfig, inputs):
     return x
 
 
-FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE}), how="images only", body=body,
+FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE, AUDIO}), how="images, audio spectrograms", body=body,
                 checks=checks)

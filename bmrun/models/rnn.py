@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.specs import AUDIO
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.models.family import Family, ModelConfig
 
@@ -93,5 +94,5 @@ def body(x, config: RnnConfig, inputs):
     return x
 
 
-FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT}),
+FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, AUDIO}),
                 how="image rows, token embeddings (text too) or numeric sequences", body=body)
