@@ -14,6 +14,8 @@ CASES = {
     "regression": ["data=diabetes", "model=linear", "trainer.max_epochs=3"],
     "recommender": ["data=ratings", "data.synthetic_users=60", "data.synthetic_items=40",
                     "data.synthetic_ratings=1500", "model=factorization", "trainer.max_epochs=2"],
+    "audio_keyword": ["data=audio_folder", "data.path={clips}", "data.sample_rate=8000", "data.duration=0.25",
+                      "data.n_mels=16", "model=cnn", "model.filters=[8]", "trainer.max_epochs=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -21,6 +23,7 @@ EXPECTED_KEYS = {
     "binary": {"accuracy", "roc_auc", "pr_auc", "per_class"},
     "regression": {"rmse", "r2", "mae"},
     "recommender": {"rmse", "recall_at_10", "ndcg_at_10"},
+    "audio_keyword": {"accuracy", "roc_auc", "pr_auc", "per_class"},
 }
 
 
@@ -29,13 +32,22 @@ EXPECTED_KEYS = {
 def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     from bmrun.cli.eval import evaluate_run
 
-    train_in_process(tmp_path, [*CASES[case], "logger.tensorboard=false"])
-    expected = load_metrics(tmp_path)["test"]
+    overrides = [o.format(clips=_clips(tmp_path)) if "{clips}" in o else o for o in CASES[case]]
+    run = tmp_path / "run"
+    train_in_process(run, [*overrides, "logger.tensorboard=false"])
+    expected = load_metrics(run)["test"]
     assert EXPECTED_KEYS[case] | {"loss"} <= set(expected), sorted(expected)
-    result, _ = evaluate_run(str(tmp_path))
+    result, _ = evaluate_run(str(run))
     assert result["test"].keys() == expected.keys()
     for key, value in expected.items():
         if isinstance(value, dict):  # per_class: the same counts give the same ratios
             assert result["test"][key] == value, key
         else:
             assert result["test"][key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+
+
+def _clips(tmp_path):
+    """A tiny audio folder (two tones) for the audio cases."""
+    from test_audio_folder import make_clips
+
+    return make_clips(tmp_path / "clips")
