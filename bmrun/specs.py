@@ -21,6 +21,8 @@ TABLE, TEXT = "table", "text"
 # Raw mono waveforms (samples,) that the model turns into a log-mel spectrogram itself
 # (data=audio_folder; see bmrun.models.audio).
 AUDIO = "audio"
+# Speech to text (data=audio_folder data.transcripts=...): per-frame character logits, CTC loss.
+CTC = "ctc"
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,9 @@ class TaskSpec:
     """What the labels are.
 
     Attributes:
-        kind: ``multiclass``, ``binary`` or ``regression``.
-        num_classes: Classes of a multiclass task (2 for binary), else None.
+        kind: ``multiclass``, ``binary``, ``regression`` or ``ctc``.
+        num_classes: Classes of a multiclass task (2 for binary; for ctc the blank and each
+            character), else None.
         class_names: Human names for the classes, if any.
     """
 
@@ -44,7 +47,7 @@ class TaskSpec:
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
-        return self.num_classes if self.kind == MULTICLASS else 1
+        return self.num_classes if self.kind in (MULTICLASS, CTC) else 1
 
 
 @dataclass(frozen=True)

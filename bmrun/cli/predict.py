@@ -139,7 +139,8 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="bmrun predict", title_justify="left")
-    columns = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
+    columns = [c for c in ("input", "class", "name", "probability", "value", "transcript")
+               if any(c in r for r in records)]
     for column in columns:
         table.add_column(column, justify="left" if column in ("input", "name") else "right",
                          overflow="fold")  # a long path wraps rather than losing its file name
@@ -149,13 +150,14 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
 
 
 def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
-                  explain: bool = False) -> list[dict[str, Any]]:
+                  explain: bool = False, beam_width: int = 1) -> list[dict[str, Any]]:
     """Predict every example in ``paths`` (and every ``texts`` string) with the model of ``run_dir``.
 
     A model of raw columns (``data=csv``) reads the rows of CSV files (and ``texts`` for a text
     model; see :mod:`bmrun.cli.predict_rows`); the others read image files and ``.npy`` arrays.
     With ``explain`` (table models only), each record gains ``attributions`` by column, also
-    written to ``<run dir>/explain/predictions.csv``.
+    written to ``<run dir>/explain/predictions.csv``. A speech-to-text run's records hold each
+    clip's ``transcript``: greedy CTC decoding, or a beam search of ``beam_width`` > 1.
 
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
@@ -186,6 +188,10 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         batch, labels = read_inputs(paths, run.example_shape, run.model.inputs[0].dtype)
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
     names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
+    if run.task_kind == "ctc":  # speech to text: the transcript of each clip
+        from bmrun.tasks.ctc import decode
+
+        return [{"input": label, "transcript": text} for label, text in zip(labels, decode(outputs, names, beam_width))]
     records = [{"input": label, **record} for label, record in
                zip(labels, prediction_records(outputs, run.task_kind, names))]
     if explain:
@@ -212,6 +218,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--explain", action="store_true",
                         help="data=csv table runs: each row's attributions by column (integrated gradients), "
                         "printed and written to <run dir>/explain/predictions.csv")
+    parser.add_argument("--beam-width", type=int, default=1, metavar="N",
+                        help="speech-to-text runs: decode with a CTC beam search of N paths (1: greedy)")
     parser.add_argument("--user", help="recommender runs: the top items for this user id")
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
@@ -224,7 +232,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     if not args.inputs and not args.text:
         parser.error("give input files (or --text for a text model)")
-    records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain)
+    if args.beam_width < 1:
+        parser.error("--beam-width is at least 1")
+    records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain, beam_width=args.beam_width)
     if args.json:
         for record in records:
             print(json.dumps(record))

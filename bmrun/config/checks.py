@@ -13,9 +13,9 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
-from bmrun.specs import AUDIO
+from bmrun.specs import AUDIO, CTC
 
-LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
+LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse", CTC: "ctc"}
 
 
 def resolved_loss(config: TrainConfig) -> str:
@@ -46,6 +46,8 @@ def check_compatibility(config: TrainConfig) -> None:
     if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
         raise ConfigError("data.class_weight", f"weighs classes; data={config.data.name} is a regression task")
     _check_fairness(config, task)
+    if task.kind == CTC:
+        _check_ctc(config)
     if inputs.kind in (TABLE, TEXT):
         _check_raw_columns(config, inputs)
     entry.check(config, task, _spectrogram(config) if inputs.kind == AUDIO else inputs)
@@ -170,3 +172,15 @@ def _spectrogram(config: TrainConfig):
     from bmrun.data.audio_folder import spectrogram_spec
 
     return spectrogram_spec(config.data)
+
+
+def _check_ctc(config: TrainConfig) -> None:
+    """CTC reads one feature vector per frame: a recurrent model that keeps every step."""
+    model = config.model
+    if model.name != "rnn" or getattr(model, "pooling", None) != "none":
+        raise ConfigError("model", f"data.transcripts trains speech to text (CTC over the frames), which needs one "
+                          f"output per frame: use model=rnn model.pooling=none (model.bidirectional=true helps); "
+                          f"model={model.name} pools the clip into one vector.")
+    for key in ("label_smoothing",):
+        if getattr(config.loss, key, 0):
+            raise ConfigError(f"loss.{key}", "applies to classification only; data.transcripts trains CTC")

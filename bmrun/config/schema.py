@@ -34,7 +34,7 @@ class LossConfig:
     fairness_group: Optional[str] = None
 
     def __post_init__(self) -> None:
-        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse"))
+        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse", "ctc"))
         in_unit_interval("label_smoothing", self.label_smoothing)
         at_least("l2", self.l2, 0.0)
         if self.fairness_penalty < 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from bmrun.data.image_files import FileKind, FolderLayout, scan_folder
 from bmrun.data.image_folder import class_task, parse_bytes
 from bmrun.errors import ConfigError, DataError
 from bmrun.rules import at_least, choice, in_unit_interval
-from bmrun.specs import AUDIO
+from bmrun.specs import AUDIO, CTC, TaskSpec
 
 log = logging.getLogger("bmrun")
 CLIPS = FileKind("clips", (".wav",), "WAV", "audio_folder", "an audio folder")
@@ -47,6 +48,8 @@ class AudioFolderConfig(DataConfig):
             stops and says how much a shorter ``data.duration`` or lower rate would hold.
         on_bad_file: ``error`` (stop, naming the file) or ``skip`` (leave it out and count it).
         task: ``auto`` (two class folders: binary; more: multiclass), ``binary`` or ``multiclass``.
+        transcripts: A CSV of ``file``, ``text`` rows (relative to ``data.path``): speech to text,
+            a ``ctc`` task (see :mod:`bmrun.data.transcripts`), instead of class folders.
     """
 
     batch_size: int = 32
@@ -60,6 +63,7 @@ class AudioFolderConfig(DataConfig):
     memory_budget: str = "2GiB"
     on_bad_file: str = "error"  # error | skip
     task: str = "auto"  # auto | binary | multiclass
+    transcripts: Optional[str] = None  # a CSV of file,text rows: speech to text (ctc)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,11 +111,17 @@ def spectrogram_spec(cfg) -> InputSpec:
 _layouts: dict = {}  # (path, test_fraction) -> FolderLayout: validation and loading scan once
 
 
-def layout_of(cfg) -> FolderLayout:
-    key = (str(Path(cfg.path).expanduser().resolve()), cfg.test_fraction)
+def layout_of(cfg):
+    """The folder's :class:`FolderLayout`, or with ``data.transcripts`` its :class:`TranscriptLayout`."""
+    key = (str(Path(cfg.path).expanduser().resolve()), cfg.test_fraction, cfg.transcripts, cfg.on_bad_file)
     if key not in _layouts:
         _layouts.clear()
-        _layouts[key] = scan_folder(cfg.path, cfg.test_fraction, CLIPS)
+        if cfg.transcripts:
+            from bmrun.data.transcripts import read_transcripts
+
+            _layouts[key] = read_transcripts(cfg.path, cfg.transcripts, cfg.test_fraction, cfg.on_bad_file)
+        else:
+            _layouts[key] = scan_folder(cfg.path, cfg.test_fraction, CLIPS)
     return _layouts[key]
 
 
@@ -142,11 +152,22 @@ def load(cfg, seed: int) -> RawData:
     layout = layout_of(cfg)
     names = list(layout.splits)
     paths = np.concatenate([layout.splits[s][0] for s in names])
-    labels = np.concatenate([layout.splits[s][1] for s in names])
+    if cfg.transcripts:
+        from bmrun.data.transcripts import encode
+
+        texts = [t for s in names for t in layout.splits[s][1]]
+        labels = encode(texts, layout.alphabet)
+        what = f"transcribed clips ({len(layout.alphabet)} characters)"
+        if layout.skipped:
+            log.warning("skipped %d transcript rows; the first: %s", len(layout.skipped), layout.skipped[0])
+    else:
+        labels = np.concatenate([layout.splits[s][1] for s in names])
+        what = f"clips of {len(layout.classes)} classes"
     _check_budget(len(paths), cfg)
     waves, bad = read_clips(paths, cfg)
-    notes = [f"{len(paths)} clips of {len(layout.classes)} classes from {layout.root} "
-             f"({cfg.duration} s at {cfg.sample_rate} Hz)"]
+    notes = [f"{len(paths)} {what} from {layout.root} ({cfg.duration} s at {cfg.sample_rate} Hz)"]
+    if cfg.transcripts and layout.skipped:
+        notes.append(f"skipped {len(layout.skipped)} transcript rows (data.on_bad_file=skip)")
     ok = np.ones(len(paths), bool)
     if bad:
         skip_bad(bad, cfg, notes)
@@ -193,7 +214,10 @@ class AudioFolderDataset:
 
     def specs(self, cfg):
         layout = layout_of(cfg)
-        return class_task(layout.classes, cfg.task), InputSpec(AUDIO, (clip_samples(cfg),))
+        inputs = InputSpec(AUDIO, (clip_samples(cfg),))
+        if cfg.transcripts:
+            return TaskSpec(CTC, len(layout.alphabet) + 1, layout.class_names()), inputs
+        return class_task(layout.classes, cfg.task), inputs
 
     def load(self, cfg, seed: int) -> RawData:
         raw = load(cfg, seed)
