@@ -16,6 +16,9 @@ CASES = {
                     "data.synthetic_ratings=1500", "model=factorization", "trainer.max_epochs=2"],
     "audio_keyword": ["data=audio_folder", "data.path={clips}", "data.sample_rate=8000", "data.duration=0.25",
                       "data.n_mels=16", "model=cnn", "model.filters=[8]", "trainer.max_epochs=2"],
+    "audio_ctc": ["data=audio_folder", "data.path={transcribed}", "data.transcripts=transcripts.csv",
+                  "data.sample_rate=8000", "data.duration=0.5", "data.n_mels=16", "model=rnn", "model.pooling=none",
+                  "model.hidden_dim=16", "trainer.max_epochs=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -24,6 +27,7 @@ EXPECTED_KEYS = {
     "regression": {"rmse", "r2", "mae"},
     "recommender": {"rmse", "recall_at_10", "ndcg_at_10"},
     "audio_keyword": {"accuracy", "roc_auc", "pr_auc", "per_class"},
+    "audio_ctc": {"cer", "wer"},
 }
 
 
@@ -32,7 +36,9 @@ EXPECTED_KEYS = {
 def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     from bmrun.cli.eval import evaluate_run
 
-    overrides = [o.format(clips=_clips(tmp_path)) if "{clips}" in o else o for o in CASES[case]]
+    if case == "audio_ctc":
+        pytest.importorskip("jiwer")
+    overrides = [_with_folder(o, tmp_path) for o in CASES[case]]
     run = tmp_path / "run"
     train_in_process(run, [*overrides, "logger.tensorboard=false"])
     expected = load_metrics(run)["test"]
@@ -46,8 +52,14 @@ def test_eval_gives_back_the_runs_test_block(case, tmp_path):
             assert result["test"][key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
 
 
-def _clips(tmp_path):
-    """A tiny audio folder (two tones) for the audio cases."""
-    from test_audio_folder import make_clips
+def _with_folder(override: str, tmp_path) -> str:
+    """An override naming a tiny audio folder, made here: two tones, or transcribed clips."""
+    if "{clips}" in override:
+        from test_audio_folder import make_clips
 
-    return make_clips(tmp_path / "clips")
+        return override.format(clips=make_clips(tmp_path / "clips"))
+    if "{transcribed}" in override:
+        from test_speech_to_text import make_transcribed
+
+        return override.format(transcribed=make_transcribed(tmp_path / "clips"))
+    return override

@@ -142,7 +142,7 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     columns = [c for c in ("input", "class", "name", "probability", "value", "transcript")
                if any(c in r for r in records)]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("input", "name") else "right",
+        table.add_column(column, justify="left" if column in ("input", "name", "transcript") else "right",
                          overflow="fold")  # a long path wraps rather than losing its file name
     for record in records:
         table.add_row(*[console.fmt(record.get(column, "")) for column in columns])

@@ -84,6 +84,8 @@ class OpenRun:
     @property
     def task_kind(self) -> str:
         """What the model predicts, read from the model itself (its config may be overridden)."""
+        if getattr(self.model, "task_kind", None) == "ctc":  # recorded by the model; not inferable from its width
+            return "ctc"
         if getattr(self.model, "target_mean", None) is not None:
             return "regression"
         if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
