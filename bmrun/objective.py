@@ -18,7 +18,7 @@ def objective_key(objective: str, task_kind: str) -> str:
     """The metric a sweeper optimises: ``objective``, or val accuracy / val mse by task for ``auto``."""
     if objective != "auto":
         return objective
-    if task_kind == "pretext":  # pretrain= runs: the lower the pretext loss, the better
+    if task_kind in ("pretext", "ctc"):  # pretrain= runs, speech to text: the lower the loss, the better
         return "val/loss"
     if task_kind == "segmentation":
         return "val/mean_iou"

@@ -41,6 +41,11 @@ class ForecastSpec:
     targets: tuple[str, ...]
     season: int = 1
     mase_scale: tuple[float, ...] = ()
+# Raw mono waveforms (samples,) that the model turns into a log-mel spectrogram itself
+# (data=audio_folder; see bmrun.models.audio).
+AUDIO = "audio"
+# Speech to text (data=audio_folder data.transcripts=...): per-frame character logits, CTC loss.
+CTC = "ctc"
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,9 @@ class TaskSpec:
     """What the labels are.
 
     Attributes:
-        kind: ``multiclass``, ``binary`` or ``regression``.
-        num_classes: Classes of a multiclass task (2 for binary), else None.
+        kind: ``multiclass``, ``binary``, ``regression`` or ``ctc``.
+        num_classes: Classes of a multiclass task (2 for binary; for ctc the blank and each
+            character), else None.
         class_names: Human names for the classes, if any.
     """
 
@@ -67,7 +73,7 @@ class TaskSpec:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
         if self.forecast is not None:  # one value per horizon step and target
             return self.forecast.horizon * len(self.forecast.targets)
-        return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION) else 1
+        return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION, CTC) else 1
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,9 @@ class InputSpec:
     Attributes:
         kind: ``image`` (H, W, C), ``tokens`` (length,), ``sequence`` (steps, features),
             ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)),
-            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation) or
-            ``interactions`` ((2,): a user id and an item id, as strings).
+            ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation),
+            ``interactions`` ((2,): a user id and an item id, as strings) or ``audio``
+            ((samples,): a waveform; the model computes its spectrogram).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """

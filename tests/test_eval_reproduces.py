@@ -16,6 +16,11 @@ CASES = {
                     "data.synthetic_ratings=1500", "model=factorization", "trainer.max_epochs=2"],
     "forecast": ["data=timeseries", "data.path={series}", "data.target=sales", "model=rnn", "model.hidden_dim=8",
                  "data.window=8", "data.horizon=3", "trainer.max_epochs=2"],
+    "audio_keyword": ["data=audio_folder", "data.path={clips}", "data.sample_rate=8000", "data.duration=0.25",
+                      "data.n_mels=16", "model=cnn", "model.filters=[8]", "trainer.max_epochs=2"],
+    "audio_ctc": ["data=audio_folder", "data.path={transcribed}", "data.transcripts=transcripts.csv",
+                  "data.sample_rate=8000", "data.duration=0.5", "data.n_mels=16", "model=rnn", "model.pooling=none",
+                  "model.hidden_dim=16", "trainer.max_epochs=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -24,6 +29,8 @@ EXPECTED_KEYS = {
     "regression": {"rmse", "r2", "mae"},
     "recommender": {"rmse", "recall_at_10", "ndcg_at_10"},
     "forecast": {"mae", "rmse", "smape", "mase", "direction_accuracy", "mae_h3", "baselines"},
+    "audio_keyword": {"accuracy", "roc_auc", "pr_auc", "per_class"},
+    "audio_ctc": {"cer", "wer"},
 }
 
 
@@ -32,13 +39,14 @@ EXPECTED_KEYS = {
 def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     from bmrun.cli.eval import evaluate_run
 
-    from test_forecast import write_series
-
-    series = write_series(tmp_path.parent / f"{case}.csv", 150)
-    train_in_process(tmp_path, [*(o.format(series=series) for o in CASES[case]), "logger.tensorboard=false"])
-    expected = load_metrics(tmp_path)["test"]
+    if case == "audio_ctc":
+        pytest.importorskip("jiwer")
+    overrides = [_with_folder(o, tmp_path) for o in CASES[case]]
+    run = tmp_path / "run"
+    train_in_process(run, [*overrides, "logger.tensorboard=false"])
+    expected = load_metrics(run)["test"]
     assert EXPECTED_KEYS[case] | {"loss"} <= set(expected), sorted(expected)
-    result, _ = evaluate_run(str(tmp_path))
+    result, _ = evaluate_run(str(run))
     assert result["test"].keys() == expected.keys()
     for key, value in expected.items():
         if isinstance(value, dict):  # per_class: the same counts give the same ratios
@@ -64,3 +72,20 @@ def test_eval_gives_back_a_segmentation_runs_test_block(tmp_path):
     assert result["test"]["per_class"] == expected["per_class"]
     for key in ("loss", "pixel_accuracy", "mean_iou", "dice"):
         assert result["test"][key] == pytest.approx(expected[key], rel=1e-5, abs=1e-7), key
+
+
+def _with_folder(override: str, tmp_path) -> str:
+    """An override naming a tiny input made here: an audio folder of two tones, transcribed clips, a series."""
+    if "{clips}" in override:
+        from test_audio_folder import make_clips
+
+        return override.format(clips=make_clips(tmp_path / "clips"))
+    if "{transcribed}" in override:
+        from test_speech_to_text import make_transcribed
+
+        return override.format(transcribed=make_transcribed(tmp_path / "clips"))
+    if "{series}" in override:
+        from test_forecast import write_series
+
+        return override.format(series=write_series(tmp_path / "series.csv", 150))
+    return override

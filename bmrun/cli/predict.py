@@ -52,6 +52,30 @@ def read_inputs(paths: Sequence[str], example_shape: tuple[int, ...], dtype: str
     return np.concatenate(batches), labels
 
 
+def read_clips(paths: Sequence[str], sample_rate: int, samples: int) -> tuple[np.ndarray, list[str]]:
+    """WAV clips as the model's waveform batch: mono, resampled, padded or cut to ``samples``.
+
+    Raises:
+        DataError: A file that is not a WAV clip (``.npy`` waveforms are read as arrays).
+    """
+    from bmrun.data.wav import fit_length, read_wav
+
+    waves, labels = [], []
+    for name in paths:
+        path = Path(name).expanduser()
+        if path.suffix.lower() == ".npy":
+            batch = _read_npy(path, (samples,)).astype(np.float32)
+            waves += list(batch)
+            labels += [name] if len(batch) == 1 else [f"{name}[{i}]" for i in range(len(batch))]
+            continue
+        if path.suffix.lower() != ".wav":
+            raise DataError(f"{name}: this run's model reads audio clips; give .wav files (or .npy waveforms of "
+                            f"{samples} samples at {sample_rate} Hz).")
+        waves.append(fit_length(read_wav(path, sample_rate), samples))
+        labels.append(name)
+    return np.stack(waves).astype(np.float32), labels
+
+
 def _read_npy(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)  # pickles could run code: never
@@ -115,9 +139,10 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="bmrun predict", title_justify="left")
-    columns = [c for c in ("input", "class", "name", "probability", "value") if any(c in r for r in records)]
+    columns = [c for c in ("input", "class", "name", "probability", "value", "transcript")
+               if any(c in r for r in records)]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("input", "name") else "right",
+        table.add_column(column, justify="left" if column in ("input", "name", "transcript") else "right",
                          overflow="fold")  # a long path wraps rather than losing its file name
     for record in records:
         table.add_row(*[console.fmt(record.get(column, "")) for column in columns])
@@ -125,13 +150,14 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
 
 
 def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
-                  explain: bool = False) -> list[dict[str, Any]]:
+                  explain: bool = False, beam_width: int = 1) -> list[dict[str, Any]]:
     """Predict every example in ``paths`` (and every ``texts`` string) with the model of ``run_dir``.
 
     A model of raw columns (``data=csv``) reads the rows of CSV files (and ``texts`` for a text
     model; see :mod:`bmrun.cli.predict_rows`); the others read image files and ``.npy`` arrays.
     With ``explain`` (table models only), each record gains ``attributions`` by column, also
-    written to ``<run dir>/explain/predictions.csv``.
+    written to ``<run dir>/explain/predictions.csv``. A speech-to-text run's records hold each
+    clip's ``transcript``: greedy CTC decoding, or a beam search of ``beam_width`` > 1.
 
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
@@ -144,11 +170,15 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
     run = open_run(run_dir, "bmrun-predict")
     columns = getattr(run.model, "columns", None) or {}
-    if explain and (not columns or "text" in columns):
+    if explain and (not columns or "text" in columns or "audio" in columns):
         raise ConfigError("--explain", "bmrun-predict attributes the rows of a data=csv table model to its "
                           "columns; this run's model reads other inputs. For images and text use bmrun-explain "
                           f"{run_dir} <files> (or --text for a text column).")
-    if getattr(run.model, "columns", None):
+    if "audio" in columns:  # WAV clips, read as the training clips were (bmrun.data.wav)
+        if texts:
+            raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
+        batch, labels = read_clips(paths, columns["audio"]["sample_rate"], run.example_shape[0])
+    elif getattr(run.model, "columns", None):
         from bmrun.cli.predict_rows import raw_column_batch
 
         batch, labels = raw_column_batch(run.model.columns, paths, texts)
@@ -162,6 +192,10 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         from bmrun.cli.predict_masks import write_masks
 
         return write_masks(outputs, batch, labels, names, Path(run_dir) / "predictions")
+    if run.task_kind == "ctc":  # speech to text: the transcript of each clip
+        from bmrun.tasks.ctc import decode
+
+        return [{"input": label, "transcript": text} for label, text in zip(labels, decode(outputs, names, beam_width))]
     records = [{"input": label, **record} for label, record in
                zip(labels, prediction_records(outputs, run.task_kind, names))]
     if explain:
@@ -179,7 +213,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "finished run's model; for a recommender run, score (user, item) rows or list a user's top items.",
         "seven.png batch.npy")
     parser.add_argument("--json", action="store_true", help="one JSON object per example instead of a table")
-    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays; for "
+    parser.add_argument("inputs", nargs="*", help="image files (PNG, JPEG, GIF, BMP) or .npy arrays (WAV clips for "
+                        "data=audio_folder runs); for "
                         "data=csv runs, CSV files with the training columns (the target may be left out); for a "
                         "recommender run, one CSV of (user, item) rows")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
@@ -187,6 +222,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--explain", action="store_true",
                         help="data=csv table runs: each row's attributions by column (integrated gradients), "
                         "printed and written to <run dir>/explain/predictions.csv")
+    parser.add_argument("--beam-width", type=int, default=1, metavar="N",
+                        help="speech-to-text runs: decode with a CTC beam search of N paths (1: greedy)")
     parser.add_argument("--user", help="recommender runs: the top items for this user id")
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
@@ -210,7 +247,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     if not args.inputs and not args.text:
         parser.error("give input files (or --text for a text model)")
-    records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain)
+    if args.beam_width < 1:
+        parser.error("--beam-width is at least 1")
+    records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain, beam_width=args.beam_width)
     if args.json:
         for record in records:
             print(json.dumps(record))

@@ -13,10 +13,10 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
-from bmrun.specs import FORECAST, SEGMENTATION
+from bmrun.specs import AUDIO, CTC, FORECAST, SEGMENTATION
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
-                 SEGMENTATION: "cross_entropy", FORECAST: "mse"}
+                 SEGMENTATION: "cross_entropy", FORECAST: "mse", CTC: "ctc"}
 # Losses a task kind takes besides its natural one.
 OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce"), FORECAST: ("mae",)}
 
@@ -52,9 +52,11 @@ def check_compatibility(config: TrainConfig) -> None:
     if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
         raise ConfigError("data.class_weight", f"weighs classes; data={config.data.name} is a regression task")
     _check_fairness(config, task)
+    if task.kind == CTC:
+        _check_ctc(config)
     if inputs.kind in (TABLE, TEXT):
         _check_raw_columns(config, inputs)
-    entry.check(config, task, inputs)
+    entry.check(config, task, _spectrogram(config) if inputs.kind == AUDIO else inputs)
     trainer = config.trainer
     if config.data.feed == "resident" and (config.device.name in ("multi_gpu", "multi_worker")):
         raise ConfigError("data.feed", "resident feeding runs on one device; multi-device runs split batches "
@@ -104,6 +106,8 @@ def _check_augment(config: TrainConfig, inputs) -> None:
         raise ConfigError("augment.tta", f"test-time augmentation mirrors images, but data={config.data.name} has "
                           f"{inputs.kind} inputs; use augment.tta=none (the default) for this dataset.")
     if not augment.enabled:
+        return
+    if inputs.kind == AUDIO:  # SpecAugment's masks (bmrun.data.audio_augment); the pixel keys are ignored
         return
     if inputs.kind != IMAGE:
         raise ConfigError("augment", f"augment={augment.name} transforms images, but data={config.data.name} has "
@@ -192,3 +196,22 @@ def _check_segmentation(config: TrainConfig) -> None:
     for key, (used, why) in refused.items():
         if used:
             raise ConfigError(key, f"{why} (data={config.data.name} data.masks=... is a segmentation task).")
+
+
+def _spectrogram(config: TrainConfig):
+    """What a family reads of audio inputs: the log-mel image its model computes (frames x mels x 1)."""
+    from bmrun.data.audio_folder import spectrogram_spec
+
+    return spectrogram_spec(config.data)
+
+
+def _check_ctc(config: TrainConfig) -> None:
+    """CTC reads one feature vector per frame: a recurrent model that keeps every step."""
+    model = config.model
+    if model.name != "rnn" or getattr(model, "pooling", None) != "none":
+        raise ConfigError("model", f"data.transcripts trains speech to text (CTC over the frames), which needs one "
+                          f"output per frame: use model=rnn model.pooling=none (model.bidirectional=true helps); "
+                          f"model={model.name} pools the clip into one vector.")
+    for key in ("label_smoothing",):
+        if getattr(config.loss, key, 0):
+            raise ConfigError(f"loss.{key}", "applies to classification only; data.transcripts trains CTC")

@@ -35,7 +35,7 @@ class LossConfig:
     fairness_group: Optional[str] = None
 
     def __post_init__(self) -> None:
-        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse", "dice", "dice_ce", "mae"))
+        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse", "dice", "dice_ce", "mae", "ctc"))
         in_unit_interval("label_smoothing", self.label_smoothing)
         at_least("l2", self.l2, 0.0)
         if self.fairness_penalty < 0:
@@ -207,11 +207,14 @@ class AugmentConfig:
     rotation: float = 0.0  # degrees: each image turns by a uniform angle in [-rotation, rotation]
     noise_std: float = 0.0  # Gaussian noise, in pixel units (raw images are 0..255)
     cutout: float = 0.0  # side of one square blacked out at a random place, as a share of the image side
+    # Audio inputs (data=audio_folder) only: SpecAugment's largest masked share of each clip's time and frequencies
+    time_mask: float = 0.0
+    freq_mask: float = 0.0
 
     @property
     def enabled(self) -> bool:
         return (self.shift > 0 or self.horizontal_flip or self.rotation > 0 or self.noise_std > 0
-                or self.cutout > 0)
+                or self.cutout > 0 or self.time_mask > 0 or self.freq_mask > 0)
 
     def __post_init__(self) -> None:
         choice("tta", self.tta, ("none", "flip"))
@@ -221,6 +224,8 @@ class AugmentConfig:
             raise ConfigError("rotation", f"is a largest angle in degrees, at most 180, got {self.rotation}")
         at_least("noise_std", self.noise_std, 0.0)
         in_unit_interval("cutout", self.cutout)
+        in_unit_interval("time_mask", self.time_mask)
+        in_unit_interval("freq_mask", self.freq_mask)
 
 
 # ----------------------------------------------------------------------------- top level

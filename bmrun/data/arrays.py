@@ -13,7 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
-from bmrun.specs import FORECAST, SEGMENTATION, SERIES
+from bmrun.specs import AUDIO, FORECAST, SEGMENTATION, SERIES
 
 
 @dataclass
@@ -179,6 +179,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         prepared.input_mean, prepared.input_variance = stats["input_mean"], stats["input_variance"]
         prepared.target_mean, prepared.target_std = stats["target_mean"], stats["target_std"]
         prepared.columns = raw.columns  # the series' layout, recorded with the model
+    elif inputs.kind == AUDIO:  # the model's own front end (rate, frames, mel bands); it normalises itself
+        prepared.columns = dict(raw.columns or {}, class_names=list(task.class_names or ()))
     elif normalize and inputs.kind != "tokens":
         prepared.input_mean, prepared.input_variance = _input_stats(train.x, inputs)
     elif inputs.kind == IMAGE:  # unnormalised images still get the usual [0, 1] scaling

@@ -45,13 +45,16 @@ class Augmenter:
     """
 
     def __init__(self, *, shift: int = 0, horizontal_flip: bool = False, rotation: float = 0.0,
-                 noise_std: float = 0.0, cutout: float = 0.0, seed: int = 0):
+                 noise_std: float = 0.0, cutout: float = 0.0, seed: int = 0, time_mask: float = 0.0,
+                 freq_mask: float = 0.0):
         self.shift = int(shift)
         self.horizontal_flip = bool(horizontal_flip)
         self.rotation = float(rotation)
         self.noise_std = float(noise_std)
         self.cutout = float(cutout)
         self.seed = int(seed)
+        # Waveform batches (audio inputs) get SpecAugment's masks instead (bmrun.data.audio_augment).
+        self.time_mask, self.freq_mask = float(time_mask), float(freq_mask)
         # Traced once and reused: tf.data re-traces its map function for every epoch's dataset,
         # and tracing the transforms each time would cost more than a small epoch's augmenting.
         self._batch = tf.function(self._augment, reduce_retracing=True, autograph=False)
@@ -63,7 +66,8 @@ class Augmenter:
         if cfg is None or not cfg.enabled:
             return None
         return cls(shift=cfg.shift, horizontal_flip=cfg.horizontal_flip, rotation=cfg.rotation,
-                   noise_std=cfg.noise_std, cutout=cfg.cutout, seed=seed)
+                   noise_std=cfg.noise_std, cutout=cfg.cutout, seed=seed,
+                   time_mask=getattr(cfg, "time_mask", 0.0), freq_mask=getattr(cfg, "freq_mask", 0.0))
 
     @property
     def geometric(self) -> bool:
@@ -94,6 +98,10 @@ class Augmenter:
         # Five keys; the first four are those of the transforms that predate cutout, so their
         # numbers (and every earlier run's batches) are unchanged.
         keys = tf.random.experimental.stateless_split(self.batch_key(epoch, batch_index), num=5, alg=_ALG)
+        if images.shape.rank == 2:  # (batch, samples) waveforms: the pixel transforms do not apply
+            from bmrun.data.audio_augment import mask_waveforms
+
+            return mask_waveforms(images, keys, self.time_mask, self.freq_mask)
         out = images
         if self.geometric:
             out = self._transform(out, keys)

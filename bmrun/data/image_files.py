@@ -28,6 +28,28 @@ SPLIT_FOLDERS = ("train", "val", "test")
 TEST_SPLIT_SEED = 20240601  # like arrays.fixed_test_split: the test set of a folder never moves
 
 
+@dataclass(frozen=True)
+class FileKind:
+    """What a class folder holds, for the listing and its messages (images here; audio clips too).
+
+    Attributes:
+        noun: ``images`` or ``clips``.
+        suffixes: File name endings read (lower case).
+        formats: The formats, as messages name them.
+        option: The ``data=`` option that reads such folders.
+        folder: The folder, as messages name it.
+    """
+
+    noun: str
+    suffixes: tuple[str, ...]
+    formats: str
+    option: str
+    folder: str
+
+
+IMAGES = FileKind("images", SUFFIXES, "PNG, JPEG, BMP, GIF", "image_folder", "an image folder")
+
+
 @dataclass
 class FolderLayout:
     """What a folder holds: class names and, per split, its image paths and labels.
@@ -48,11 +70,11 @@ class FolderLayout:
         return sum(len(paths) for paths, _ in self.splits.values())
 
 
-def _images_in(folder: Path) -> list[str]:
+def _images_in(folder: Path, kind: FileKind = IMAGES) -> list[str]:
     """Image files directly in ``folder``, sorted by name (hidden files and other kinds ignored)."""
     with os.scandir(folder) as entries:
         return sorted(e.path for e in entries
-                      if not e.name.startswith(".") and e.name.lower().endswith(SUFFIXES) and e.is_file())
+                      if not e.name.startswith(".") and e.name.lower().endswith(kind.suffixes) and e.is_file())
 
 
 def _class_folders(folder: Path) -> list[Path]:
@@ -61,15 +83,16 @@ def _class_folders(folder: Path) -> list[Path]:
                       key=lambda p: p.name)
 
 
-def _read_classes(folder: Path, classes: Optional[tuple[str, ...]] = None) -> tuple[tuple[str, ...], list, list]:
+def _read_classes(folder: Path, classes: Optional[tuple[str, ...]] = None,
+                  kind: FileKind = IMAGES) -> tuple[tuple[str, ...], list, list]:
     """Paths and labels of the class subfolders of ``folder`` (labels follow ``classes`` when given)."""
     subfolders = _class_folders(folder)
     if not subfolders:
-        images = _images_in(folder)
-        found = f"{len(images)} images but no class subfolders" if images else "no class subfolders"
-        raise DataError(f"{folder} is empty as an image folder ({found}). data=image_folder needs one subfolder "
-                        f"per class holding its images (PNG, JPEG, BMP, GIF): {folder}/<class>/<image>.png, "
-                        f"optionally under train/ and test/.")
+        images = _images_in(folder, kind)
+        found = f"{len(images)} {kind.noun} but no class subfolders" if images else "no class subfolders"
+        raise DataError(f"{folder} is empty as {kind.folder} ({found}). data={kind.option} needs one "
+                        f"subfolder per class holding its {kind.noun} ({kind.formats}): {folder}/<class>/<file>"
+                        f"{kind.suffixes[0]}, optionally under train/ and test/.")
     names = tuple(p.name for p in subfolders)
     if classes is not None:
         unknown = [n for n in names if n not in classes]
@@ -80,17 +103,17 @@ def _read_classes(folder: Path, classes: Optional[tuple[str, ...]] = None) -> tu
         classes = names
     paths, labels = [], []
     for sub in subfolders:
-        images = _images_in(sub)
+        images = _images_in(sub, kind)
         if not images:
-            raise DataError(f"class folder {sub} has no images (PNG, JPEG, BMP or GIF files); add some or "
+            raise DataError(f"class folder {sub} has no {kind.noun} ({kind.formats} files); add some or "
                             f"remove the folder.")
         paths += images
         labels += [classes.index(sub.name)] * len(images)
     return classes, paths, labels
 
 
-def scan_folder(path: str, test_fraction: float) -> FolderLayout:
-    """The layout of the image folder at ``path``.
+def scan_folder(path: str, test_fraction: float, kind: FileKind = IMAGES) -> FolderLayout:
+    """The layout of the image folder (or, with ``kind``, another folder of class files) at ``path``.
 
     Raises:
         DataError: No such folder, no class folders, a class folder without images, fewer
@@ -99,17 +122,17 @@ def scan_folder(path: str, test_fraction: float) -> FolderLayout:
     root = Path(path).expanduser()
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
-        raise DataError(f"data.path={path} {what}; data=image_folder needs a folder with one subfolder per class.")
+        raise DataError(f"data.path={path} {what}; data={kind.option} needs a folder with one subfolder per class.")
     if (root / "train").is_dir() and (root / "test").is_dir():
-        classes, paths, labels = _read_classes(root / "train")
+        classes, paths, labels = _read_classes(root / "train", kind=kind)
         layout = FolderLayout(root, classes)
         layout.splits["train"] = (np.array(paths), np.array(labels, np.int64))
         for split in ("val", "test"):
             if (root / split).is_dir():
-                _, paths_s, labels_s = _read_classes(root / split, classes)
+                _, paths_s, labels_s = _read_classes(root / split, classes, kind)
                 layout.splits[split] = (np.array(paths_s), np.array(labels_s, np.int64))
     else:
-        classes, paths, labels = _read_classes(root)
+        classes, paths, labels = _read_classes(root, kind=kind)
         layout = FolderLayout(root, classes)
         layout.splits.update(_stratified(np.array(paths), np.array(labels, np.int64), test_fraction))
     if len(classes) < 2:

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
-from bmrun.specs import SERIES
+from bmrun.specs import AUDIO, SERIES
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -49,6 +49,10 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         from bmrun.models.columns import column_front
 
         inputs, x, spec = column_front(columns, input_kind, vocab_size)
+    elif input_kind == AUDIO:  # raw waveforms: the model computes its own log-mel spectrogram
+        from bmrun.models.audio import audio_front
+
+        inputs, x, spec = audio_front(columns, tuple(input_shape))
     else:
         inputs = keras.Input(shape=tuple(input_shape), dtype="int32" if input_kind == TOKENS else "float32",
                              name="inputs")
@@ -57,7 +61,7 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         from bmrun.tasks.series import LastValueOffset
 
         x = LastValueOffset(len(columns["series"]["targets"]), name="last_value_offset")(x)
-    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
+    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, AUDIO):
         x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                        variance=input_variance, name="normalize")(x)
     return keras.Model(inputs, body(x, config, spec), name=name)

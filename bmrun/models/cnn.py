@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import List
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.specs import AUDIO
 from bmrun.data.catalog import IMAGE
 from bmrun.errors import ConfigError
 from bmrun.specs import SERIES
@@ -109,6 +110,6 @@ def _causal_blocks(x, config: CnnConfig):
     return x
 
 
-FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE, SERIES}),
-                how="images, or series as causal 1-D convolutions over time", body=body,
+FAMILY = Family(name="cnn", config=CnnConfig, accepts=frozenset({IMAGE, SERIES, AUDIO}),
+                how="images, audio spectrograms, or series as causal 1-D convolutions over time", body=body,
                 checks=checks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.specs import AUDIO
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
@@ -37,7 +38,7 @@ class RnnConfig(ModelConfig):
         pooling: What the head reads: the ``last`` state, or the ``mean`` or ``max`` of the last
             layer's states over all steps (padding excluded from the mean). Pooling lets every
             step speak directly to the head, which helps where no step is special, such as
-            the rows of an image.
+            the rows of an image. ``none`` keeps every step's state (``ctc``: one output per frame).
     """
 
     cell: str = "lstm"
@@ -46,7 +47,7 @@ class RnnConfig(ModelConfig):
     bidirectional: bool = False
     dropout_rate: float = 0.0
     embedding_dim: int = 64  # token inputs only
-    pooling: str = "last"  # last | mean | max
+    pooling: str = "last"  # last | mean | max | none
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,7 +56,7 @@ class RnnConfig(ModelConfig):
         at_least("hidden_dim", self.hidden_dim, 1)
         at_least("embedding_dim", self.embedding_dim, 1)
         in_unit_interval("dropout_rate", self.dropout_rate)
-        choice("pooling", self.pooling, ("last", "mean", "max"))
+        choice("pooling", self.pooling, ("last", "mean", "max", "none"))
 
 
 def body(x, config: RnnConfig, inputs):
@@ -91,8 +92,8 @@ def body(x, config: RnnConfig, inputs):
         x = masked_mean(x, mask)
     elif config.pooling == "max":
         x = masked_max(x, mask)
-    return x
+    return x  # pooling=none: every step's state (per-frame tasks such as ctc)
 
 
-FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES}),
+FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO}),
                 how="image rows, token embeddings (text too) or numeric sequences", body=body)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.specs import AUDIO
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.errors import ConfigError
 from bmrun.specs import SERIES
@@ -161,5 +162,5 @@ def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
     return keras.layers.Add(name=f"{prefix}_mlp_residual")([x, y])
 
 
-FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES}),
+FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO}),
                 how="image patches, token embeddings (text too) or numeric sequences", body=body, checks=checks)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 
 from bmrun.errors import ConfigError
-from bmrun.specs import BINARY, FORECAST, MULTICLASS, REGRESSION, SEGMENTATION, TaskSpec
+from bmrun.specs import BINARY, CTC, FORECAST, MULTICLASS, REGRESSION, SEGMENTATION, TaskSpec
 
 # kind -> "module:Class" of its implementation (imports TensorFlow)
 KINDS: dict[str, str] = {
@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     REGRESSION: "bmrun.tasks.regression:Regression",
     SEGMENTATION: "bmrun.tasks.segmentation:Segmentation",
     FORECAST: "bmrun.tasks.forecast:Forecast",
+    CTC: "bmrun.tasks.ctc:Ctc",
 }
 
 

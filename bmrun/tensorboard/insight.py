@@ -107,6 +107,8 @@ class InsightLogger:
 
     # ------------------------------------------------------------------ pictures
     def _prediction_picture(self, split: str, y: np.ndarray, outputs: np.ndarray, step: int, title: str) -> None:
+        if self.task.kind == "ctc":  # transcripts have no confusion matrix; their CER/WER are scalars
+            return
         n = self._sample_note(split, len(y))
         if self.task.kind == REGRESSION:
             r2 = metrics_of_outputs(y, outputs, REGRESSION, None)["r2"]

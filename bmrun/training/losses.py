@@ -47,6 +47,10 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
             diff = tf.cast(y, outputs.dtype) - tf.squeeze(outputs, -1)
             return tf.square(diff) * scale
         return squared_error
+    if name == "ctc":  # speech to text: per-frame character logits (bmrun.tasks.ctc)
+        from bmrun.tasks.ctc import ctc_loss
+
+        return ctc_loss
     raise ValueError(f"unknown loss {name!r}")  # config validation makes this unreachable
 
 
