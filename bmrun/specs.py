@@ -18,6 +18,9 @@ INTERACTIONS = "interactions"
 # Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
 # NaN for missing, strings for categories), or one string per example.
 TABLE, TEXT = "table", "text"
+# Several modalities at once (data=csv with data.images / a list of data.text): a dict of raw
+# columns, image columns decoded to pixels (NaN where the image is absent). shape: (columns,).
+MULTIMODAL = "multimodal"
 
 
 @dataclass(frozen=True)
