@@ -12,6 +12,7 @@ from bmrun import registry
 from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
+from bmrun.specs import MULTIMODAL
 from bmrun.methods.catalog import check_options
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
@@ -45,7 +46,7 @@ def check_compatibility(config: TrainConfig) -> None:
     if getattr(config.data, "class_weight", "none") != "none" and task.kind == REGRESSION:
         raise ConfigError("data.class_weight", f"weighs classes; data={config.data.name} is a regression task")
     _check_fairness(config, task)
-    if inputs.kind in (TABLE, TEXT):
+    if inputs.kind in (TABLE, TEXT, MULTIMODAL):
         _check_raw_columns(config, inputs)
     entry.check(config, task, inputs)
     trainer = config.trainer
@@ -149,7 +150,7 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
 
 def _check_raw_columns(config: TrainConfig, inputs) -> None:
     """Raw CSV columns and texts are encoded by string layers inside the model: no XLA, no TFLite."""
-    what = "CSV columns" if inputs.kind == TABLE else "texts"
+    what = "texts" if inputs.kind == TEXT else "CSV columns"
     if config.device.xla:
         raise ConfigError("device.xla", f"XLA cannot compile the string lookups that encode raw {what} inside "
                                         f"the model (data={config.data.name}); use device.xla=false.")
