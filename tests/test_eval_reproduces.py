@@ -14,6 +14,8 @@ CASES = {
     "regression": ["data=diabetes", "model=linear", "trainer.max_epochs=3"],
     "recommender": ["data=ratings", "data.synthetic_users=60", "data.synthetic_items=40",
                     "data.synthetic_ratings=1500", "model=factorization", "trainer.max_epochs=2"],
+    "multimodal": ["model=multimodal", "data=csv", "data.target=label", "data.images=[photo]", "data.text=[title]",
+                   "trainer.max_epochs=2"],  # data.path: a table written by the test
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -21,6 +23,7 @@ EXPECTED_KEYS = {
     "binary": {"accuracy", "roc_auc", "pr_auc", "per_class"},
     "regression": {"rmse", "r2", "mae"},
     "recommender": {"rmse", "recall_at_10", "ndcg_at_10"},
+    "multimodal": {"accuracy", "roc_auc", "pr_auc", "per_class"},
 }
 
 
@@ -29,7 +32,14 @@ EXPECTED_KEYS = {
 def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     from bmrun.cli.eval import evaluate_run
 
-    train_in_process(tmp_path, [*CASES[case], "logger.tensorboard=false"])
+    extra = []
+    if case == "multimodal":  # images, a text and table columns in one CSV
+        from multimodal_helpers import ensure_registered, write_table
+
+        ensure_registered(tmp_path / "site")
+        extra = [f"data.path={write_table(tmp_path / 'table', 200, missing_every=30)}"]
+    train_in_process(tmp_path / "run", [*CASES[case], *extra, "logger.tensorboard=false"])
+    tmp_path = tmp_path / "run"
     expected = load_metrics(tmp_path)["test"]
     assert EXPECTED_KEYS[case] | {"loss"} <= set(expected), sorted(expected)
     result, _ = evaluate_run(str(tmp_path))

@@ -166,8 +166,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
-    if inputs.kind == MULTIMODAL:  # each modality's encoding (bmrun.data.csv_modalities)
-        from bmrun.data.csv_modalities import fit_modalities
+    if inputs.kind == MULTIMODAL:  # each modality's encoding (bmrun.data.modal_fit)
+        from bmrun.data.modal_fit import fit_modalities
 
         prepared.columns = fit_modalities(train.x, raw.columns, normalize=normalize)
         prepared.columns["class_names"] = list(task.class_names or ())

@@ -4,8 +4,8 @@ A CSV row may carry image paths (``data.images=[photo]``, relative to the CSV's 
 texts (``data.text=[title, description]``) and the numeric and categorical columns a table has.
 This module reads those columns for :mod:`bmrun.data.csv`: it checks the paths while parsing
 (no TensorFlow: only the first image's header is read, for the image size), decodes the images
-when the run loads its data (:func:`decoded`, through :mod:`bmrun.data.image_decode`), fits each
-modality's encoding on the training split (:func:`fit_modalities`) and reads new rows the same
+when the run loads its data (:func:`decoded`, through :mod:`bmrun.data.image_decode`), (each
+modality's encoding is fitted by :mod:`bmrun.data.modal_fit`) and reads new rows the same
 way for ``bmrun-predict`` (:func:`read_rows`).
 
 Images are kept resident as float16 pixels, ``NaN`` where a row's image is absent (an empty
@@ -23,7 +23,6 @@ from typing import Any, Optional
 import numpy as np
 
 from bmrun.data import csv_reader as reader
-from bmrun.data.columns import fit_columns, text_vocabulary
 from bmrun.errors import ConfigError, DataError
 
 MODALITIES = ("image", "text", "table")
@@ -145,7 +144,7 @@ def features(table: reader.Table, modal: Modal, keys: dict) -> dict:
 
 
 def layout(modal: Modal, keys: dict, cfg: Any) -> dict:
-    """What ``prepare()`` fits (:func:`fit_modalities`) and the loader decodes (:func:`decoded`)."""
+    """What ``prepare()`` fits (:mod:`bmrun.data.modal_fit`) and the loader decodes (:func:`decoded`)."""
     table = {kind: [n for n, k in modal.kinds.items() if k == kind] for kind in (reader.NUMERIC, reader.CATEGORICAL)}
     return {"modalities": True, **table, "texts": list(modal.texts), "images": list(modal.images),
             "keys": {name: keys[name] for name in list(modal.kinds) + modal.texts + modal.images},
@@ -215,31 +214,6 @@ def pixels(paths: np.ndarray, shape: tuple, name: str, *, strict: bool) -> tuple
             rows = index[check.ok[start:start + 4096]]
             out[rows] = check.images[start:start + 4096].astype(np.float16)
     return out, int(len(paths) - (np.isfinite(out.reshape(len(out), -1)[:, 0]).sum() if len(out) else 0))
-
-
-def fit_modalities(x_train: dict, lay: dict, *, normalize: bool = True) -> dict:
-    """Each modality's encoding, fitted on the training rows (JSON, saved with the model)."""
-    keys = lay["keys"]
-    table = None
-    if lay[reader.NUMERIC] or lay[reader.CATEGORICAL]:
-        table = fit_columns(x_train, {k: lay[k] for k in (reader.NUMERIC, reader.CATEGORICAL, "keys")},
-                            normalize=normalize)
-    texts = [{"name": name, "key": keys[name], "max_len": int(lay["max_len"]),
-              "vocabulary": text_vocabulary(x_train[keys[name]], int(lay["vocab_size"]) - 2)}
-             for name in lay["texts"]]
-    images = []
-    for name in lay["images"]:
-        values = x_train[keys[name]]
-        total, squares, count = 0.0, 0.0, 0
-        for start in range(0, len(values), 4096):  # float64 sums chunk by chunk (no big temporary)
-            chunk = values[start:start + 4096].astype(np.float64)
-            chunk = chunk[np.isfinite(chunk)]
-            total, squares, count = total + chunk.sum(), squares + np.square(chunk).sum(), count + chunk.size
-        mean = total / max(count, 1) if normalize else 0.0
-        variance = max(squares / max(count, 1) - mean ** 2, 1e-6) if normalize else 255.0 ** 2
-        images.append({"name": name, "key": keys[name], "shape": list(lay["image_shape"]), "mean": float(mean),
-                       "variance": float(variance)})
-    return {"modalities": {"table": table, "texts": texts, "images": images}}
 
 
 def read_rows(modalities: dict, path: Path) -> tuple[dict, list]:
