@@ -42,7 +42,8 @@ def shape_image(kind: int, rng: np.random.Generator, side: int = 16) -> np.ndarr
 
 
 def write_table(folder: Path, rows: int, *, seed: int = 0, images: Optional[np.ndarray] = None,
-                image_classes: Optional[np.ndarray] = None, missing_every: int = 0, text: bool = True) -> Path:
+                image_classes: Optional[np.ndarray] = None, missing_every: int = 0, text: bool = True,
+                side: int = 16) -> Path:
     """``folder/table.csv`` and ``folder/img/*.png``; returns the CSV's path.
 
     The target is ``(image class is "high") XOR (price > 50)``, flipped in winter: neither the
@@ -59,7 +60,7 @@ def write_table(folder: Path, rows: int, *, seed: int = 0, images: Optional[np.n
                 image, high = images[i], int(image_classes[i]) >= 5
             else:
                 high = bool(rng.integers(0, 2))
-                image = shape_image(int(high), rng)
+                image = shape_image(int(high), rng, side)
             name = f"img/{i}.png"
             if not (missing_every and i % missing_every == 0):
                 (folder / name).write_bytes(png_bytes(image))
