@@ -6,7 +6,7 @@ command and its ablation sweep (``data.drop_modality=image|table|text``) in fres
 then one fused epoch on 60,000 rows of one 28x28 image each for the peak RSS. Writes the
 ``multimodal`` section of BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/multimodal.py                    # rows=6000, rss_rows=60000
+    .venv/bin/python benchmarks/multimodal.py                    # rows=4000, rss_rows=60000
     .venv/bin/python benchmarks/multimodal.py --rows 2000 --rss-rows 0 --no-write
 """
 
@@ -43,9 +43,9 @@ def bmrun(args: list[str], run_dir: Path) -> tuple[dict, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=6000)
+    parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--rss-rows", type=int, default=60000)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bmrun-multimodal-"))
