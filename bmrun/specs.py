@@ -46,6 +46,9 @@ class ForecastSpec:
 AUDIO = "audio"
 # Speech to text (data=audio_folder data.transcripts=...): per-frame character logits, CTC loss.
 CTC = "ctc"
+# Several modalities at once (data=csv with data.images / a list of data.text): a dict of raw
+# columns, image columns decoded to pixels (NaN where the image is absent). shape: (columns,).
+MULTIMODAL = "multimodal"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ CASES = {
     "audio_ctc": ["data=audio_folder", "data.path={transcribed}", "data.transcripts=transcripts.csv",
                   "data.sample_rate=8000", "data.duration=0.5", "data.n_mels=16", "model=rnn", "model.pooling=none",
                   "model.hidden_dim=16", "trainer.max_epochs=2"],
+    "multimodal": ["model=multimodal", "data=csv", "data.target=label", "data.images=[photo]", "data.text=[title]",
+                   "trainer.max_epochs=2"],  # data.path: a table written by the test
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -31,6 +33,7 @@ EXPECTED_KEYS = {
     "forecast": {"mae", "rmse", "smape", "mase", "direction_accuracy", "mae_h3", "baselines"},
     "audio_keyword": {"accuracy", "roc_auc", "pr_auc", "per_class"},
     "audio_ctc": {"cer", "wer"},
+    "multimodal": {"accuracy", "roc_auc", "pr_auc", "per_class"},
 }
 
 
@@ -42,6 +45,11 @@ def test_eval_gives_back_the_runs_test_block(case, tmp_path):
     if case == "audio_ctc":
         pytest.importorskip("jiwer")
     overrides = [_with_folder(o, tmp_path) for o in CASES[case]]
+    if case == "multimodal":  # images, a text and table columns in one CSV
+        from multimodal_helpers import ensure_registered, write_table
+
+        ensure_registered(tmp_path / "site")
+        overrides.append(f"data.path={write_table(tmp_path / 'table', 200, missing_every=30)}")
     run = tmp_path / "run"
     train_in_process(run, [*overrides, "logger.tensorboard=false"])
     expected = load_metrics(run)["test"]

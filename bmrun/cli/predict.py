@@ -170,7 +170,7 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         raise DataError(f"{', '.join(missing)}: no such file{'s' if len(missing) > 1 else ''}.")
     run = open_run(run_dir, "bmrun-predict")
     columns = getattr(run.model, "columns", None) or {}
-    if explain and (not columns or "text" in columns or "audio" in columns):
+    if explain and (not columns or "text" in columns or "audio" in columns or "modalities" in columns):
         raise ConfigError("--explain", "bmrun-predict attributes the rows of a data=csv table model to its "
                           "columns; this run's model reads other inputs. For images and text use bmrun-explain "
                           f"{run_dir} <files> (or --text for a text column).")

@@ -32,6 +32,8 @@ def raw_column_batch(columns: dict, paths: Sequence[str], texts: Sequence[str]) 
             ``--text`` given to a table model.
     """
     labels: list[str] = []
+    if "modalities" in columns:  # model=multimodal: image paths relative to each file's folder
+        return _modality_rows(columns["modalities"], paths, texts)
     if "text" in columns:
         name = columns["text"]["name"]
         values: list[np.ndarray] = []
@@ -61,6 +63,17 @@ def raw_column_batch(columns: dict, paths: Sequence[str], texts: Sequence[str]) 
             parts[key].append(reader.string_values(table, name))
         labels += [f"{path}:{line}" for line in table.lines]
     return {key: np.concatenate(arrays) for key, arrays in parts.items()}, labels
+
+
+def _modality_rows(modalities: dict, paths: Sequence[str], texts: Sequence[str]) -> tuple[dict, list[str]]:
+    from bmrun.data.csv_modalities import read_rows
+
+    if texts:
+        raise DataError("--text is for models trained on one text column; this model reads several modalities: "
+                        "give CSV files with its columns.")
+    rows = [read_rows(modalities, Path(path).expanduser()) for path in paths]
+    batch = {key: np.concatenate([x[key] for x, _ in rows]) for key in (rows[0][0] if rows else {})}
+    return batch, [label for _, labels in rows for label in labels]
 
 
 def _require(table: reader.Table, name: str, what: str) -> str:

@@ -13,7 +13,7 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
-from bmrun.specs import AUDIO, CTC, FORECAST, SEGMENTATION
+from bmrun.specs import AUDIO, CTC, FORECAST, MULTIMODAL, SEGMENTATION
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
                  SEGMENTATION: "cross_entropy", FORECAST: "mse", CTC: "ctc"}
@@ -54,7 +54,7 @@ def check_compatibility(config: TrainConfig) -> None:
     _check_fairness(config, task)
     if task.kind == CTC:
         _check_ctc(config)
-    if inputs.kind in (TABLE, TEXT):
+    if inputs.kind in (TABLE, TEXT, MULTIMODAL):
         _check_raw_columns(config, inputs)
     entry.check(config, task, _spectrogram(config) if inputs.kind == AUDIO else inputs)
     trainer = config.trainer
@@ -160,7 +160,7 @@ def _check_few_labels(config: TrainConfig, task, inputs) -> None:
 
 def _check_raw_columns(config: TrainConfig, inputs) -> None:
     """Raw CSV columns and texts are encoded by string layers inside the model: no XLA, no TFLite."""
-    what = "CSV columns" if inputs.kind == TABLE else "texts"
+    what = "texts" if inputs.kind == TEXT else "CSV columns"
     if config.device.xla:
         raise ConfigError("device.xla", f"XLA cannot compile the string lookups that encode raw {what} inside "
                                         f"the model (data={config.data.name}); use device.xla=false.")

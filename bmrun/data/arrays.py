@@ -13,7 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
-from bmrun.specs import AUDIO, FORECAST, SEGMENTATION, SERIES
+from bmrun.specs import AUDIO, FORECAST, MULTIMODAL, SEGMENTATION, SERIES
 
 
 @dataclass
@@ -166,7 +166,12 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
-    if inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
+    if inputs.kind == MULTIMODAL:  # each modality's encoding (bmrun.data.modal_fit)
+        from bmrun.data.modal_fit import fit_modalities
+
+        prepared.columns = fit_modalities(train.x, raw.columns, normalize=normalize)
+        prepared.columns["class_names"] = list(task.class_names or ())
+    elif inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
         from bmrun.data.columns import fit_columns
 
         prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)

@@ -38,7 +38,8 @@ _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # models/base.py, the built-in families): Keras refuses two operations of one name.
 _LAYER_NAMES = frozenset({"inputs", "normalize", "numeric", "columns", "vectorize", "flatten", "bag_of_words",
                           "head", "head_dropout", "target_scale"})
-_LAYER_PATTERN = re.compile(r"(categories|dense|dropout|cast)(_[0-9]+)?")
+# model=multimodal names all its own layers mm_<...>.
+_LAYER_PATTERN = re.compile(r"(categories|dense|dropout|cast)(_[0-9]+)?|mm_.*")
 
 
 def column_keys(names: Sequence[str]) -> dict[str, str]:

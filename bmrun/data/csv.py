@@ -11,6 +11,10 @@ its own layers, so a saved model takes raw column values.
 ``data.text=<column>`` makes a text dataset instead: that column's strings are the input (a
 vocabulary of ``data.vocab_size`` words, ``data.max_len`` tokens), the other columns but the
 target are ignored.
+
+``data.images=[photo]`` (image paths) or a list ``data.text=[title, ...]`` makes one table of
+several modalities: images, texts and the other columns side by side, for ``model=multimodal``
+(:mod:`bmrun.data.csv_modalities`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, List, Optional
 import numpy as np
 
 from bmrun.rules import at_least, choice, in_unit_interval
+from bmrun.data import csv_modalities as modal
 from bmrun.data import csv_reader as reader
 from bmrun.data.arrays import RawData
 from bmrun.data.splits import share, stratified_pick
@@ -29,6 +34,7 @@ from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, Inpu
 from bmrun.data.columns import column_keys
 from bmrun.data.dataset import DataConfig
 from bmrun.errors import ConfigError, DataError
+from bmrun.specs import MULTIMODAL
 
 
 @dataclass
@@ -44,7 +50,13 @@ class CsvConfig(DataConfig):
         categorical, numeric: Columns whose inferred kind you override.
         drop: Columns to leave out of the model's inputs (a ``data.sensitive`` column listed here
             is still read for the fairness metrics).
-        text: One free-text column to model alone (a text dataset).
+        text: One free-text column to model alone (a text dataset), or a list of text columns
+            beside the table's other columns (several modalities).
+        images: Columns of image paths, relative to the CSV's folder (several modalities).
+        image_size: ``[height, width]`` images are resized to (default: the first image's size).
+        memory_budget: Largest decoded size of the image columns (held in memory).
+        on_bad_file: A missing or unreadable image file: ``missing`` (the row has no image) or ``error``.
+        drop_modality: ``none``, or ``image``, ``text``, ``table``: train without that modality.
         vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).
         max_len: Tokens per text (cut or padded).
         delimiter: Field separator; where a file's header holds none, ``;``, tab or ``|`` is
@@ -60,7 +72,12 @@ class CsvConfig(DataConfig):
     categorical: List[str] = field(default_factory=list)
     numeric: List[str] = field(default_factory=list)
     drop: List[str] = field(default_factory=list)
-    text: Optional[str] = None
+    text: Any = None  # a column, or a list of columns beside the table's (several modalities)
+    images: List[str] = field(default_factory=list)
+    image_size: Optional[List[int]] = None
+    memory_budget: str = "512MiB"
+    on_bad_file: str = "missing"  # missing | error (image columns)
+    drop_modality: str = "none"  # none | image | text | table
     vocab_size: int = 20000
     max_len: int = 200
     delimiter: str = ","
@@ -79,6 +96,7 @@ class CsvConfig(DataConfig):
             raise ConfigError("delimiter", f"must be one character, got {self.delimiter!r}")
         if self.test_path is None and self.test_fraction <= 0:
             raise ConfigError("test_fraction", "must be > 0 without data.test_path (the run needs a test split)")
+        modal.check_keys(self)
 
 
 @dataclass
@@ -106,7 +124,7 @@ class CsvDataset:
         return parsed.task, parsed.inputs
 
     def load(self, cfg: Any, seed: int) -> RawData:
-        return self._parse(cfg).raw
+        return modal.decoded(self._parse(cfg).raw, cfg)  # image columns: paths to pixels
 
     def _parse(self, cfg: Any) -> Parsed:
         key = _cache_key(cfg)
@@ -122,7 +140,7 @@ def _cache_key(cfg: Any) -> tuple:
         stat = path.stat() if path is not None and path.is_file() else None
         files.append((str(path), stat and (stat.st_mtime_ns, stat.st_size)))
     keys = ("target", "test_fraction", "split_seed", "task", "categorical", "numeric", "drop", "text",
-            "vocab_size", "max_len", "delimiter", "sensitive")
+            "vocab_size", "max_len", "delimiter", "sensitive", "images", "image_size", "drop_modality")
     return (tuple(files),) + tuple(repr(getattr(cfg, k)) for k in keys)
 
 
@@ -135,7 +153,10 @@ def parse(cfg: Any) -> Parsed:
     """
     table = reader.read_table(Path(cfg.path), cfg.delimiter)
     table.require(cfg.target, "target")
-    if cfg.text:
+    several = modal.columns_of(table, cfg) if modal.is_multimodal(cfg) else None
+    if several is not None:
+        kinds, notes = several.kinds, several.notes
+    elif cfg.text:
         table.require(cfg.text, "text")
         if cfg.text == cfg.target:
             raise DataError(f"{table.path}: data.text and data.target are both {cfg.target!r}; pick different columns.")
@@ -153,22 +174,27 @@ def parse(cfg: Any) -> Parsed:
     groups = _groups(table, cfg, keep, check=True)
     if not keep.all():
         notes.append(f"{int((~keep).sum())} rows without a {cfg.target} value left out")
-    x = _features(table, cfg, kinds, keys)
+    x = modal.features(table, several, keys) if several else _features(table, cfg, kinds, keys)
     x, y = _rows(x, keep), labels[keep]
     if cfg.test_path:
         test = reader.read_table(Path(cfg.test_path), cfg.delimiter)
-        for name in [cfg.target, cfg.text] + list(kinds):
+        for name in [cfg.target] + modal.text_columns(cfg) + list(cfg.images) + list(kinds):
             if name:
                 test.require(name, "test_path")
         _, test_labels, test_keep = _target(test, cfg, task)
-        x_test, y_test = _rows(_features(test, cfg, kinds, keys), test_keep), test_labels[test_keep]
+        x_test = modal.features(test, several, keys) if several else _features(test, cfg, kinds, keys)
+        x_test, y_test = _rows(x_test, test_keep), test_labels[test_keep]
         x_train, y_train, groups_train = x, y, groups
         groups_test = _groups(test, cfg, test_keep, check=False)
     else:
         test_idx, train_idx = stratified_split(y, task, cfg.test_fraction, cfg.split_seed)
         x_train, y_train, x_test, y_test = _rows(x, train_idx), y[train_idx], _rows(x, test_idx), y[test_idx]
         groups_train, groups_test = _rows(groups, train_idx), _rows(groups, test_idx)
-    if cfg.text:
+    if several:
+        layout = modal.layout(several, keys, cfg)
+        notes.append(modal.describe_layout(layout))
+        inputs = InputSpec(MULTIMODAL, (len(layout["keys"]),))
+    elif cfg.text:
         layout = {"text": cfg.text, "key": keys[cfg.text], "vocab_size": int(cfg.vocab_size),
                   "max_len": int(cfg.max_len)}
         inputs = InputSpec(TEXT, (int(cfg.max_len),), vocab_size=int(cfg.vocab_size))

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
-from bmrun.specs import AUDIO, SERIES
+from bmrun.specs import AUDIO, MULTIMODAL, SERIES
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -45,6 +45,10 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         A functional Keras model from raw examples to the body's features.
     """
     spec = InputSpec(input_kind, tuple(input_shape), vocab_size)
+    if input_kind == MULTIMODAL:  # one input per column: the body adds them to `inputs` as it encodes
+        inputs: dict = {}
+        features = body((inputs, columns), config, spec)
+        return keras.Model(inputs, features, name=name)
     if input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
         from bmrun.models.columns import column_front
 
