@@ -18,6 +18,9 @@ INTERACTIONS = "interactions"
 # Raw inputs that the model encodes itself (data=csv): a dict of named columns (numbers with
 # NaN for missing, strings for categories), or one string per example.
 TABLE, TEXT = "table", "text"
+# Text to text (data.target_text): one text in, one text out; the examples are token ids of both
+# sides, {"source", "target_in"} (see bmrun.data.tokens), and the labels the target's ids.
+SEQ2SEQ, TOKEN_PAIRS = "seq2seq", "token_pairs"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class TaskSpec:
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
-        return self.num_classes if self.kind == MULTICLASS else 1
+        return self.num_classes if self.kind in (MULTICLASS, SEQ2SEQ) else 1
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
+from bmrun.specs import SEQ2SEQ
 
-LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse"}
+LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
+                 SEQ2SEQ: "token_cross_entropy"}
 
 
 def resolved_loss(config: TrainConfig) -> str:

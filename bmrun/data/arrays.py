@@ -13,6 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
+from bmrun.specs import SEQ2SEQ, TOKEN_PAIRS
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Split:
     x: np.ndarray  # or, for table inputs, a dict of column arrays
     y: np.ndarray
     groups: Optional[dict] = None  # data.sensitive: {column: group of each example}
+    texts: Optional[dict] = None  # text pairs: the raw sources and references (bmrun.data.tokens)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -165,6 +167,10 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
+    if inputs.kind == TOKEN_PAIRS:  # strings to ids, the vocabulary fitted on the training split
+        from bmrun.data.tokens import encode_splits
+
+        return encode_splits(prepared, raw.columns)
     if inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
         from bmrun.data.columns import fit_columns
 
@@ -186,6 +192,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
 
 
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
+    if task.kind == SEQ2SEQ:  # target strings: bmrun.data.tokens encodes them
+        return y
     return y.astype(np.float32) if task.kind == REGRESSION else y.astype(np.int32)
 
 

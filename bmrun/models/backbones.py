@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
+from bmrun.specs import TOKEN_PAIRS
 from bmrun.errors import ConfigError
 
 
@@ -44,7 +45,11 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         A functional Keras model from raw examples to the body's features.
     """
     spec = InputSpec(input_kind, tuple(input_shape), vocab_size)
-    if input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
+    if input_kind == TOKEN_PAIRS:  # teacher forcing: the source and the target shifted right
+        inputs = {name: keras.Input(shape=tuple(input_shape), dtype="int32", name=name)
+                  for name in ("source", "target_in")}
+        x = inputs
+    elif input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
         from bmrun.models.columns import column_front
 
         inputs, x, spec = column_front(columns, input_kind, vocab_size)
@@ -52,7 +57,7 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         inputs = keras.Input(shape=tuple(input_shape), dtype="int32" if input_kind == TOKENS else "float32",
                              name="inputs")
         x = inputs
-    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT):
+    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, TOKEN_PAIRS):
         x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                        variance=input_variance, name="normalize")(x)
     return keras.Model(inputs, body(x, config, spec), name=name)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import importlib
 
 from bmrun.errors import ConfigError
-from bmrun.specs import BINARY, MULTICLASS, REGRESSION, TaskSpec
+from bmrun.specs import BINARY, MULTICLASS, REGRESSION, SEQ2SEQ, TaskSpec
 
 # kind -> "module:Class" of its implementation (imports TensorFlow)
 KINDS: dict[str, str] = {
     MULTICLASS: "bmrun.tasks.classification:Multiclass",
     BINARY: "bmrun.tasks.classification:Binary",
     REGRESSION: "bmrun.tasks.regression:Regression",
+    SEQ2SEQ: "bmrun.tasks.seq2seq:Seq2Seq",
 }
 
 
