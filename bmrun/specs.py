@@ -49,6 +49,9 @@ CTC = "ctc"
 # Several modalities at once (data=csv with data.images / a list of data.text): a dict of raw
 # columns, image columns decoded to pixels (NaN where the image is absent). shape: (columns,).
 MULTIMODAL = "multimodal"
+# Text to text (data.target_text): one text in, one text out; the examples are token ids of both
+# sides, {"source", "target_in"} (see bmrun.data.tokens), and the labels the target's ids.
+SEQ2SEQ, TOKEN_PAIRS = "seq2seq", "token_pairs"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class TaskSpec:
         """Width of the model's last layer: one logit per class, one for binary or regression."""
         if self.forecast is not None:  # one value per horizon step and target
             return self.forecast.horizon * len(self.forecast.targets)
-        return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION, CTC) else 1
+        return self.num_classes if self.kind in (MULTICLASS, SEGMENTATION, CTC, SEQ2SEQ) else 1
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ CASES = {
                   "model.hidden_dim=16", "trainer.max_epochs=2"],
     "multimodal": ["model=multimodal", "data=csv", "data.target=label", "data.images=[photo]", "data.text=[title]",
                    "trainer.max_epochs=2"],  # data.path: a table written by the test
+    # text pairs (the file is written per test): the decoded metrics come back too, beams included
+    "seq2seq": ["model=transformer", "model.decoder_layers=1", "data=csv", "data.source=en", "data.target_text=fr",
+                "data.max_length=6", "trainer.max_epochs=2", "trainer.beam_size=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {
@@ -34,6 +37,7 @@ EXPECTED_KEYS = {
     "audio_keyword": {"accuracy", "roc_auc", "pr_auc", "per_class"},
     "audio_ctc": {"cer", "wer"},
     "multimodal": {"accuracy", "roc_auc", "pr_auc", "per_class"},
+    "seq2seq": {"token_accuracy", "exact_match"},
 }
 
 
@@ -50,6 +54,10 @@ def test_eval_gives_back_the_runs_test_block(case, tmp_path):
 
         ensure_registered(tmp_path / "site")
         overrides.append(f"data.path={write_table(tmp_path / 'table', 200, missing_every=30)}")
+    if case == "seq2seq":  # text pairs: digits to their mirror image
+        pairs = tmp_path / "pairs.csv"
+        pairs.write_text("en,fr\n" + "".join(f"{n},{str(n)[::-1]}\n" for n in range(200)))
+        overrides.append(f"data.path={pairs}")
     run = tmp_path / "run"
     train_in_process(run, [*overrides, "logger.tensorboard=false"])
     expected = load_metrics(run)["test"]

@@ -141,8 +141,8 @@ def test_every_family_forecasts_from_raw_windows_and_reloads(tmp_path, family):
     from bmrun.models import build_model
 
     path = write_series(tmp_path / "s.csv", 120)
-    extra = {"transformer": ["model.num_layers=1", "model.hidden_dim=16", "model.mlp_dim=16", "model.num_heads=2"],
-             "rnn": ["model.hidden_dim=8"], "cnn": ["model.filters=[8,8]", "model.dense_dims=[8]"]}.get(family, [])
+    extra = {"transformer": ["model.num_layers=1", "model.hidden_dim=16", "model.intermediate_dim=16", "model.num_heads=2"],
+             "rnn": ["model.hidden_dim=8"], "cnn": ["model.filters=[8,8]", "model.hidden_dims=[8]"]}.get(family, [])
     config = validated(["data=timeseries", f"data.path={path}", "data.target=[sales,price]", "data.window=8",
                         "data.horizon=3", f"model={family}", *extra])
     data = load_prepared(config.data, 0)

@@ -75,7 +75,7 @@ def main() -> None:
     from bmrun.cli.preflight import check_command
     from bmrun.config.migrate import current_names
 
-    argv = current_names(argv)  # renamed family keys (model.dense_dims): noted once, then the new name
+    argv = current_names(argv)  # renamed family keys (model.hidden_dims): noted once, then the new name
     check_command(argv)  # a mistake is refused here, before Hydra makes or opens any run dir
     sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
     if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):

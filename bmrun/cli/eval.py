@@ -24,7 +24,8 @@ from bmrun.run_dir import atomic_write_json
 
 _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression": "a regression target",
                "segmentation": "masks",
-               "forecast": "a forecast target"}
+               "forecast": "a forecast target",
+               "seq2seq": "text pairs"}
 
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
@@ -64,6 +65,11 @@ def _data_option(name: str) -> DictConfig:
 def check_compatible(run: OpenRun, task, inputs, data_name: str, data_cfg=None) -> None:
     """Refuse data the model cannot read or whose labels it does not predict."""
     columns = getattr(run.model, "columns", None)
+    if run.task_kind == "seq2seq" or task.kind == "seq2seq":  # two inputs; _test_metrics compares vocabularies
+        if task.kind != run.task_kind:
+            raise ConfigError("data", f"data={data_name} has {_KIND_NAMES[task.kind]} but the model in {run.run_dir} "
+                              f"is for {_KIND_NAMES[run.task_kind]}.")
+        return
     if columns and "series" not in columns:  # a model of raw CSV columns: the same columns, of the same kinds
         _check_columns(run, columns, inputs, data_name, data_cfg)
     elif tuple(inputs.shape) != run.example_shape:
@@ -136,6 +142,11 @@ def _test_metrics(model, config) -> dict[str, Any]:
     from bmrun.training.job import build_evaluation  # TensorFlow: after the argument checks
 
     evaluator = build_evaluation(config, model)
+    own = (getattr(model, "columns", None) or {}).get("vocabulary")
+    if own is not None and own != evaluator.data.columns["vocabulary"]:
+        raise ConfigError("data", f"these text pairs' training split gives another vocabulary than the model's "
+                                  f"({len(evaluator.data.columns['vocabulary'])} vs {len(own)} tokens); bmrun-eval "
+                                  f"scores a text-pair model on the data it was trained from (its test split).")
     evaluation = evaluator.test()
     metrics = dict(evaluation.metrics)
     per_class = evaluator.per_class(evaluation)

@@ -13,10 +13,11 @@ from bmrun.config.schema import TrainConfig, TrainerConfig
 from bmrun.data.catalog import BINARY, IMAGE, INTERACTIONS, MULTICLASS, REGRESSION, TABLE, TEXT, describe
 from bmrun.errors import ConfigError
 from bmrun.methods.catalog import check_options
-from bmrun.specs import AUDIO, CTC, FORECAST, MULTIMODAL, SEGMENTATION
+from bmrun.specs import AUDIO, CTC, FORECAST, MULTIMODAL, SEGMENTATION, SEQ2SEQ
 
 LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", REGRESSION: "mse",
-                 SEGMENTATION: "cross_entropy", FORECAST: "mse", CTC: "ctc"}
+                 SEGMENTATION: "cross_entropy", FORECAST: "mse", CTC: "ctc",
+                 SEQ2SEQ: "token_cross_entropy"}
 # Losses a task kind takes besides its natural one.
 OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce"), FORECAST: ("mae",)}
 

@@ -35,7 +35,8 @@ class LossConfig:
     fairness_group: Optional[str] = None
 
     def __post_init__(self) -> None:
-        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse", "dice", "dice_ce", "mae", "ctc"))
+        choice("name", self.name, ("auto", "cross_entropy", "binary_cross_entropy", "mse", "dice", "dice_ce", "mae", "ctc",
+                                          "token_cross_entropy"))
         in_unit_interval("label_smoothing", self.label_smoothing)
         at_least("l2", self.l2, 0.0)
         if self.fairness_penalty < 0:
@@ -131,6 +132,9 @@ class TrainerConfig:
     adv_step_size: float = 0.03  # pgd
     adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     adv_eval_epsilon: float = 0.0  # > 0: report test/adv_accuracy under FGSM at this epsilon
+    # Text pairs (data.target_text): the final test decodes greedily (1) or keeps this many beams.
+    # A trainer key beside adv_eval_epsilon: both shape the final test, not the model or the data.
+    beam_size: int = 1
     # Semi-supervised training (images, data.label_fraction < 1), FixMatch: every step also trains
     # on an unlabeled batch unlabeled_ratio times larger; confident predictions on a weak view of
     # each unlabeled image are the targets of a strong view (bmrun/methods/consistency.py).
@@ -158,6 +162,7 @@ class TrainerConfig:
         in_unit_interval("adv_step_size", self.adv_step_size, closed_top=True)
         in_unit_interval("adv_fraction", self.adv_fraction, closed_top=True)
         in_unit_interval("adv_eval_epsilon", self.adv_eval_epsilon, closed_top=True)
+        at_least("beam_size", self.beam_size, 1)
         choice("semi_supervised", self.semi_supervised, ("none", "consistency"))
         at_least("unlabeled_ratio", self.unlabeled_ratio, 1)
         if not 0.0 < self.confidence_threshold <= 1.0:

@@ -13,7 +13,7 @@ import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.errors import DataError
-from bmrun.specs import AUDIO, FORECAST, MULTIMODAL, SEGMENTATION, SERIES
+from bmrun.specs import AUDIO, FORECAST, MULTIMODAL, SEGMENTATION, SEQ2SEQ, SERIES, TOKEN_PAIRS
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Split:
     x: np.ndarray  # or, for table inputs, a dict of column arrays
     y: np.ndarray
     groups: Optional[dict] = None  # data.sensitive: {column: group of each example}
+    texts: Optional[dict] = None  # text pairs: the raw sources and references (bmrun.data.tokens)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -166,6 +167,10 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
+    if inputs.kind == TOKEN_PAIRS:  # strings to ids, the vocabulary fitted on the training split
+        from bmrun.data.tokens import encode_splits
+
+        return encode_splits(prepared, raw.columns)
     if inputs.kind == MULTIMODAL:  # each modality's encoding (bmrun.data.modal_fit)
         from bmrun.data.modal_fit import fit_modalities
 
@@ -201,6 +206,8 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
 
 
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
+    if task.kind == SEQ2SEQ:  # target strings: bmrun.data.tokens encodes them
+        return y
     if task.kind == SEGMENTATION:  # masks stay uint8: int32 would quadruple the largest array
         return y.astype(np.uint8, copy=False)
     return y.astype(np.float32) if task.kind in (REGRESSION, FORECAST) else y.astype(np.int32)

@@ -15,6 +15,8 @@ target are ignored.
 ``data.images=[photo]`` (image paths) or a list ``data.text=[title, ...]`` makes one table of
 several modalities: images, texts and the other columns side by side, for ``model=multimodal``
 (:mod:`bmrun.data.csv_modalities`).
+``data.target_text=<column>`` (with ``data.source=<column>``, or ``data.format=tsv``) makes a
+sequence-to-sequence dataset of text pairs: :mod:`bmrun.data.pairs` reads it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bmrun.data.splits import share, stratified_pick
 from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.data.columns import column_keys
 from bmrun.data.dataset import DataConfig
+from bmrun.data.pairs import check_pair_keys
 from bmrun.errors import ConfigError, DataError
 from bmrun.specs import MULTIMODAL
 
@@ -61,6 +64,13 @@ class CsvConfig(DataConfig):
         max_len: Tokens per text (cut or padded).
         delimiter: Field separator; where a file's header holds none, ``;``, tab or ``|`` is
             taken instead (with a note).
+        source, target_text: Text pairs (sequence to sequence): the column to read and the one
+            to write (see :mod:`bmrun.data.pairs`).
+        format: ``csv`` (a header names the columns) or ``tsv`` (two headerless columns, source
+            then target, as Tatoeba/Anki ship them).
+        tokens: Text pairs: ``char`` or ``word`` tokens.
+        max_length: Text pairs: tokens per text, both sides (longer texts are cut and counted).
+        on_long: Text pairs: ``truncate`` texts longer than ``max_length``, or ``error``.
     """
 
     batch_size: int = 64
@@ -81,13 +91,21 @@ class CsvConfig(DataConfig):
     vocab_size: int = 20000
     max_len: int = 200
     delimiter: str = ","
+    source: Optional[str] = None
+    target_text: Optional[str] = None
+    format: str = "csv"
+    tokens: str = "char"
+    max_length: int = 50
+    on_long: str = "truncate"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.path:
             raise ConfigError("path", "data=csv needs data.path=<file.csv> (a CSV file with a header row)")
-        if not self.target:
-            raise ConfigError("target", "data=csv needs data.target=<column>, the column to predict")
+        check_pair_keys(self)
+        if not self.target and not self.target_text:
+            raise ConfigError("target", "data=csv needs data.target=<column>, the column to predict (or, "
+                                          "for text to text, data.source=<column> data.target_text=<column>)")
         choice("task", self.task, ("auto", BINARY, MULTICLASS, REGRESSION))
         in_unit_interval("test_fraction", self.test_fraction)
         at_least("vocab_size", self.vocab_size, 3)  # padding, out of vocabulary, one word
@@ -120,10 +138,18 @@ class CsvDataset:
         self._cached: tuple = (None, None)
 
     def specs(self, cfg: Any) -> tuple[TaskSpec, InputSpec]:
+        if cfg.target_text:  # text pairs: the vocabulary (and so the specs' sizes) comes from training rows
+            from bmrun.data.pairs import pair_specs
+
+            return pair_specs(cfg)
         parsed = self._parse(cfg)
         return parsed.task, parsed.inputs
 
     def load(self, cfg: Any, seed: int) -> RawData:
+        if cfg.target_text:
+            from bmrun.data.pairs import load_pairs
+
+            return load_pairs(cfg)
         return modal.decoded(self._parse(cfg).raw, cfg)  # image columns: paths to pixels
 
     def _parse(self, cfg: Any) -> Parsed:

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
-from bmrun.specs import AUDIO, MULTIMODAL, SERIES
+from bmrun.specs import AUDIO, MULTIMODAL, SERIES, TOKEN_PAIRS
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -49,7 +49,11 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         inputs: dict = {}
         features = body((inputs, columns), config, spec)
         return keras.Model(inputs, features, name=name)
-    if input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
+    if input_kind == TOKEN_PAIRS:  # teacher forcing: the source and the target shifted right
+        inputs = {name: keras.Input(shape=tuple(input_shape), dtype="int32", name=name)
+                  for name in ("source", "target_in")}
+        x = inputs
+    elif input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
         from bmrun.models.columns import column_front
 
         inputs, x, spec = column_front(columns, input_kind, vocab_size)
@@ -65,7 +69,7 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         from bmrun.tasks.series import LastValueOffset
 
         x = LastValueOffset(len(columns["series"]["targets"]), name="last_value_offset")(x)
-    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, AUDIO):
+    if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, AUDIO, TOKEN_PAIRS):
         x = keras.layers.Normalization(axis=None if np.ndim(input_mean) == 0 else -1, mean=input_mean,
                                        variance=input_variance, name="normalize")(x)
     return keras.Model(inputs, body(x, config, spec), name=name)

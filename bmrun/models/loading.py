@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bmrun.errors import ConfigError, RunDirError
 from bmrun.run_dir import CONFIG, KERAS_FILE, MODEL, keras_file, require_finished_run
+from bmrun.specs import SEQ2SEQ
 
 
 def register_model_classes(run_dir: Path) -> None:
@@ -88,6 +89,8 @@ class OpenRun:
             return self.model.task_kind
         if getattr(self.model, "target_mean", None) is not None:
             return "regression"
+        if getattr(self.model, "task_kind", None) == SEQ2SEQ:  # logits per position: not a class count
+            return SEQ2SEQ
         if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
             from bmrun.data.catalog import describe
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.rules import at_least, choice, in_unit_interval
-from bmrun.specs import AUDIO
+from bmrun.specs import AUDIO, SERIES, TOKEN_PAIRS
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
-from bmrun.specs import SERIES
+from bmrun.errors import ConfigError
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -39,6 +39,8 @@ class RnnConfig(ModelConfig):
             layer's states over all steps (padding excluded from the mean). Pooling lets every
             step speak directly to the head, which helps where no step is special, such as
             the rows of an image. ``none`` keeps every step's state (``ctc``: one output per frame).
+        decoder: Text pairs: ``attention`` makes an encoder–decoder with additive attention
+            (see :mod:`bmrun.models.encoder_decoder`); ``none`` for an encoder alone.
     """
 
     cell: str = "lstm"
@@ -48,6 +50,7 @@ class RnnConfig(ModelConfig):
     dropout_rate: float = 0.0
     embedding_dim: int = 64  # token inputs only
     pooling: str = "last"  # last | mean | max | none
+    decoder: str = "none"  # none | attention (text pairs, data.target_text)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -57,6 +60,18 @@ class RnnConfig(ModelConfig):
         at_least("embedding_dim", self.embedding_dim, 1)
         in_unit_interval("dropout_rate", self.dropout_rate)
         choice("pooling", self.pooling, ("last", "mean", "max", "none"))
+        choice("decoder", self.decoder, ("none", "attention"))
+
+
+def checks(config, task, inputs) -> None:
+    """Text pairs need the attention decoder; other inputs have no text to write."""
+    pairs, decoder = inputs.kind == TOKEN_PAIRS, config.model.decoder != "none"
+    if pairs and not decoder:
+        raise ConfigError("model.decoder", f"data={config.data.name} writes text (data.target_text), which needs "
+                          f"a decoder: add model.decoder=attention (an encoder–decoder RNN)")
+    if decoder and not pairs:
+        raise ConfigError("model.decoder", f"a decoder writes text, and data={config.data.name} has {inputs.kind} "
+                          f"inputs with one label each; use model.decoder=none")
 
 
 def body(x, config: RnnConfig, inputs):
@@ -67,6 +82,10 @@ def body(x, config: RnnConfig, inputs):
 
     from bmrun.models.layers import masked_max, masked_mean, recurrent_layer
 
+    if inputs.kind == TOKEN_PAIRS:
+        from bmrun.models import encoder_decoder
+
+        return encoder_decoder.rnn(x, config, inputs)
     shape, mask = inputs.shape, None
     if inputs.kind == TOKENS:
         if not inputs.vocab_size:
@@ -95,5 +114,6 @@ def body(x, config: RnnConfig, inputs):
     return x  # pooling=none: every step's state (per-frame tasks such as ctc)
 
 
-FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO}),
-                how="image rows, token embeddings (text too) or numeric sequences", body=body)
+FAMILY = Family(name="rnn", config=RnnConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO, TOKEN_PAIRS}),
+                how="image rows, token embeddings (text too), numeric sequences or text pairs", body=body,
+                checks=checks)

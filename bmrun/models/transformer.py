@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bmrun.rules import at_least, choice, in_unit_interval
-from bmrun.specs import AUDIO
+from bmrun.specs import AUDIO, SERIES, TOKEN_PAIRS
 from bmrun.data.catalog import IMAGE, SEQUENCE, TEXT, TOKENS
 from bmrun.errors import ConfigError
-from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -43,6 +42,8 @@ class TransformerConfig(ModelConfig):
         pooling: ``mean`` (over non-padding positions) or ``cls`` (a prepended class token).
         stem: ``patch`` (linear patch projection) or ``conv`` (log2(patch_size) 3x3 stride-2
             convolutions with ReLU; ``patch_size`` must then be a power of two).
+        decoder_layers: Text pairs: decoder blocks of the encoder–decoder (see
+            :mod:`bmrun.models.encoder_decoder`); 0 for an encoder alone.
     """
 
     num_layers: int = 2
@@ -54,6 +55,7 @@ class TransformerConfig(ModelConfig):
     position: str = "learned"  # learned | sinusoidal
     pooling: str = "mean"  # mean | cls
     stem: str = "patch"  # patch | conv (image inputs)
+    decoder_layers: int = 0  # text pairs (data.target_text): > 0 makes an encoder–decoder
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,10 +70,18 @@ class TransformerConfig(ModelConfig):
             raise ConfigError("patch_size", f"stem=conv halves the image per convolution, so patch_size must be a "
                               f"power of two (2, 4, 8, ...); got {self.patch_size}")
         in_unit_interval("dropout_rate", self.dropout_rate)
+        at_least("decoder_layers", self.decoder_layers, 0)
 
 
 def checks(config, task, inputs) -> None:
     """Image patches must tile the image exactly."""
+    pairs, decoder = inputs.kind == TOKEN_PAIRS, config.model.decoder_layers
+    if pairs and not decoder:
+        raise ConfigError("model.decoder_layers", f"data={config.data.name} writes text (data.target_text), which "
+                          f"needs a decoder: add model.decoder_layers=2 (an encoder–decoder transformer)")
+    if decoder and not pairs:
+        raise ConfigError("model.decoder_layers", f"a decoder writes text, and data={config.data.name} has "
+                          f"{inputs.kind} inputs with one label each; use model.decoder_layers=0")
     patch = config.model.patch_size
     if inputs.kind == IMAGE and (inputs.shape[0] % patch or inputs.shape[1] % patch):
         raise ConfigError("model.patch_size", f"{patch} does not divide the {inputs.shape[0]}x{inputs.shape[1]} "
@@ -79,12 +89,16 @@ def checks(config, task, inputs) -> None:
 
 
 def body(x, config: TransformerConfig, inputs):
-    """Embed, add positions, encode, pool."""
+    """Embed, add positions, encode, pool (text pairs: the encoder–decoder)."""
     import keras
     from keras import ops
 
     from bmrun.models.layers import ClassToken, PositionEmbedding, masked_mean
 
+    if inputs.kind == TOKEN_PAIRS:
+        from bmrun.models import encoder_decoder
+
+        return encoder_decoder.transformer(x, config, inputs, _encoder_block)
     x, mask = _embed(x, inputs, config)
     if config.pooling == "cls":
         x = ClassToken(name="class_token")(x)
@@ -162,5 +176,5 @@ def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
     return keras.layers.Add(name=f"{prefix}_mlp_residual")([x, y])
 
 
-FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO}),
-                how="image patches, token embeddings (text too) or numeric sequences", body=body, checks=checks)
+FAMILY = Family(name="transformer", config=TransformerConfig, accepts=frozenset({IMAGE, SEQUENCE, TOKENS, TEXT, SERIES, AUDIO, TOKEN_PAIRS}),
+                how="image patches, token embeddings (text too), numeric sequences or text pairs", body=body, checks=checks)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 
 from bmrun.errors import ConfigError
-from bmrun.specs import BINARY, CTC, FORECAST, MULTICLASS, REGRESSION, SEGMENTATION, TaskSpec
+from bmrun.specs import BINARY, CTC, FORECAST, MULTICLASS, REGRESSION, SEGMENTATION, SEQ2SEQ, TaskSpec
 
 # kind -> "module:Class" of its implementation (imports TensorFlow)
 KINDS: dict[str, str] = {
@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     SEGMENTATION: "bmrun.tasks.segmentation:Segmentation",
     FORECAST: "bmrun.tasks.forecast:Forecast",
     CTC: "bmrun.tasks.ctc:Ctc",
+    SEQ2SEQ: "bmrun.tasks.seq2seq:Seq2Seq",
 }
 
 

@@ -94,6 +94,12 @@ class Task:
         """metrics.json's ``per_class`` table, or None where the kind has no classes."""
         return None
 
+    def decoded_metrics(self, model, split, columns: Optional[dict], *, batch_size: int,
+                        beam_size: int = 1) -> dict[str, float]:
+        """Final-test metrics of the model's *generated* outputs on ``split`` (a
+        :class:`~bmrun.data.arrays.Split`), for kinds that generate; ``{}`` for the others."""
+        return {}
+
     def needs_example_outputs(self, groups: Optional[Mapping]) -> bool:
         """Whether :meth:`example_metrics` needs each example's output on a split with ``groups``."""
         return False

@@ -46,16 +46,19 @@ class Evaluator:
         distribute: Splits a tf.data dataset across replicas (identity on one device).
         adv_eval_epsilon: > 0: the final test adds the accuracy under FGSM at this epsilon.
         ranking_k: Recommenders: the final test adds recall/NDCG at this k.
+        beam_size: Kinds that generate text: 1 decodes greedily, more keeps that many beams.
     """
 
     def __init__(self, model, loss_fn: Callable, task, data, pipeline, strategy, *, method=None,
                  tta_flip: bool = False, resident: bool = True, distribute: Callable = lambda d: d,
-                 adv_eval_epsilon: float = 0.0, ranking_k: Optional[int] = None):
+                 adv_eval_epsilon: float = 0.0, ranking_k: Optional[int] = None,
+                 beam_size: int = 1):
         self.model, self.loss_fn, self.task, self.data, self.pipeline = model, loss_fn, task, data, pipeline
         self.strategy, self.method, self.tta_flip = strategy, method, tta_flip
         self.resident = resident and not pipeline.streaming
         self.distribute = distribute
         self.adv_eval_epsilon, self.ranking_k = float(adv_eval_epsilon), ranking_k
+        self.beam_size = int(beam_size)
         self.classifier = method is None or method.trains_classifier
         self.trace_count = 0
         self.batch_size = pipeline.eval_batch_size
@@ -89,6 +92,9 @@ class Evaluator:
             from bmrun.outputs_ranking import ranking_metrics  # recommenders only
 
             result.metrics.update(ranking_metrics(self.model, self.data, k=self.ranking_k))
+        # Kinds that generate (text) score what they write; the others add nothing.
+        result.metrics.update(self.task.decoded_metrics(self.model, self.data.test, self.data.columns,
+                                                        batch_size=self.batch_size, beam_size=self.beam_size))
         if self.adv_eval_epsilon:  # robust accuracy: the same test set, each image pushed by FGSM
             sums = self._fgsm(self.dataset("test"), tf.constant(self.adv_eval_epsilon, tf.float32))
             result.metrics.update(adv_accuracy=float(sums["correct"] / max(float(sums["count"]), 1.0)),

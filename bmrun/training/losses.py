@@ -17,7 +17,8 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
     """Build a per-example loss function ``loss(y_true, outputs) -> [batch]``.
 
     Args:
-        name: ``cross_entropy``, ``binary_cross_entropy`` or ``mse`` (already resolved from auto).
+        name: ``cross_entropy``, ``binary_cross_entropy``, ``mse`` or ``token_cross_entropy``
+            (sequences: padding, id 0, masked) (already resolved from auto).
         num_classes: Number of classes for cross-entropy.
         label_smoothing: Softens targets towards uniform (classification only).
         target_std: Regression only: the squared error is divided by the training targets'
@@ -32,6 +33,16 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
                 return tf.nn.softmax_cross_entropy_with_logits(onehot, logits)
             return smoothed
         return lambda y, logits: tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), logits)
+    if name == "token_cross_entropy":  # sequences: the mean over each example's real tokens
+        def tokens(y, logits):
+            y = tf.cast(y, tf.int32)
+            onehot = tf.one_hot(y, tf.shape(logits)[-1], dtype=logits.dtype)
+            if label_smoothing:
+                onehot = onehot * (1.0 - label_smoothing) + label_smoothing / tf.cast(tf.shape(logits)[-1], logits.dtype)
+            per_token = tf.nn.softmax_cross_entropy_with_logits(onehot, logits)
+            real = tf.cast(tf.not_equal(y, 0), per_token.dtype)  # 0: padding
+            return tf.reduce_sum(per_token * real, -1) / tf.maximum(tf.reduce_sum(real, -1), 1.0)
+        return tokens
     if name == "binary_cross_entropy":
         def binary(y, logits):
             target = tf.cast(y, logits.dtype)
