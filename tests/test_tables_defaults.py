@@ -63,3 +63,32 @@ def test_a_plain_table_run_stops_early_and_tests_the_best_epoch(tmp_path):
     assert metrics["monitor"] == "val/loss" and metrics["tested_weights"] == "best"
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"] - 2
     assert metrics["test"]["accuracy"] > 0.75
+
+
+# ----------------------------------------------------------------------------- the benchmarks' own logic
+def _benchmark(name):
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    return importlib.import_module(name)
+
+
+def test_the_synthetic_ratings_are_shaped_like_movielens_100k():
+    users, items, observed, clean = _benchmark("ratings").synthetic_ratings()
+    assert len(observed) == 100_000 and users.max() == 942 and items.max() <= 1681
+    assert np.bincount(users).min() >= 20  # MovieLens-100K: every user rated at least 20 films
+    assert len(set(zip(users.tolist(), items.tolist()))) == len(users)  # one rating per pair
+    assert set(np.unique(observed)) == {1, 2, 3, 4, 5} and 1.0 < observed.std() < 1.3
+    assert 0.7 < np.sqrt(np.mean((observed - clean) ** 2)) < 0.95  # the noise floor is below the models
+
+
+def test_gradient_boosting_is_fitted_on_bmruns_own_split(tmp_path):
+    from bmrun.data.csv import parse
+
+    path = _table(tmp_path / "t.csv", n=200)
+    result = _benchmark("tables").run_hgb(path, "label", [])
+    raw = parse(validated(["data=csv", f"data.path={path}", "data.target=label", "model=mlp"]).data).raw
+    assert (result["train_rows"], result["test_rows"]) == (len(raw.y_train), len(raw.y_test)) == (160, 40)
+    assert result["metric"] == "accuracy" and result["value"] > 0.7
