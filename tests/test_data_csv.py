@@ -132,7 +132,8 @@ def test_table_run_saves_a_model_of_raw_columns(table, tmp_path):
 
     run_dir = tmp_path / "run"
     metrics = train_in_process(run_dir, csv_args(table, "model=mlp", "model.hidden_dims=[16]", "trainer.max_epochs=3",
-                                                 "optimizer.lr=0.01", "data.class_weight=balanced"))
+                                                 "optimizer.lr=0.01", "optimizer.schedule=constant",
+                                                 "data.class_weight=balanced"))
     assert metrics["status"] == "completed"
     assert metrics["test"]["accuracy"] > 0.7
     per_class = metrics["test"]["per_class"]
