@@ -109,7 +109,8 @@ def auto_resume_action(run_dir: Path, overrides: Iterable[str]) -> tuple[str, di
         RunDirBusy: A live process is training in it.
     """
     from bmrun.errors import RunDirBusy
-    from bmrun.run_dir import METRICS, RunLock, read_metrics
+    from bmrun.run_dir import METRICS, read_metrics
+    from bmrun.run_lock import RunLock
 
     if not (run_dir / METRICS).is_file() or not (run_dir / CONFIG).is_file():
         return "fresh", {}
@@ -148,7 +149,8 @@ def check_resumable(run_dir: Path, config) -> None:
         RunDirBusy: A live process holds the run's lock.
     """
     from bmrun.errors import RunAlreadyFinished, RunDirBusy
-    from bmrun.run_dir import METRICS, RunLock, read_metrics
+    from bmrun.run_dir import METRICS, read_metrics
+    from bmrun.run_lock import RunLock
 
     lock = RunLock(run_dir)
     if lock.path.exists() and lock.owner_alive():

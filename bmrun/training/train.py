@@ -18,7 +18,8 @@ from bmrun.config.schema import TrainConfig
 from bmrun.errors import ArtifactWriteError, DivergedError, RunAlreadyFinished, RunDirError, TrainingInterrupted
 from bmrun.objective import objective_key
 from bmrun.provenance import environment
-from bmrun.run_dir import MODEL, TENSORBOARD, RunLock, lookup, read_metrics, record_failure, write_metrics
+from bmrun.run_dir import MODEL, TENSORBOARD, lookup, read_metrics, record_failure, write_metrics
+from bmrun.run_lock import RunLock
 from bmrun.runtime.clock import Phases
 from bmrun.runtime.device import setup_device
 from bmrun.training.signals import StopRequest
