@@ -16,14 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bmrun"
 
 # Imports that still close a cycle, each with what removes it. Keep this list short and shrinking.
-KNOWN_CYCLE_EDGES = {
-    # Family.build makes the BasicModel (Keras), which reads the family's keys back: the
-    # backbone/task split takes the build out of the family record.
-    ("bmrun.models.family", "bmrun.models.base"),
-    # prepare() calls the label-fraction split, which takes the arrays' Split back: the one
-    # stratified splitter (issue 27, point 5) gives both one home.
-    ("bmrun.data.arrays", "bmrun.data.label_fraction"),
-}
+KNOWN_CYCLE_EDGES: set = set()
 
 
 def modules_in_package() -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, validated
 
 TINY = ["data.limit=64", "trainer.max_epochs=1", "logger.progress_bar=false"]
 
@@ -244,3 +244,17 @@ def test_results_table_names_the_tested_epoch_and_shows_binary_ranking_metrics(c
     print_results(metrics, "run")
     shown = capsys.readouterr().out
     assert "test (epoch 3 weights)" in shown and "roc_auc" in shown and "pr_auc" in shown and "0.9300" in shown
+
+
+def test_logger_print_config_chooses_compact_full_or_none(capsys):
+    from bmrun import console
+
+    config = validated(["optimizer.lr=0.01", "logger.print_config=full"])
+    assert config.logger.print_config == "full"
+    assert validated(["logger.print_config=false"]).logger.print_config == "false"
+    assert validated(["logger.print_config=true"]).logger.print_config == "compact"  # the older boolean
+    console.print_config(config, title="t", full=True)
+    full = capsys.readouterr().err
+    console.print_config(config, title="t", full=False)
+    compact = capsys.readouterr().err
+    assert "beta_1" in full and "beta_1" not in compact and "lr=0.01" in compact

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from bmrun.errors import ConfigError
-from bmrun.models.family import RENAMED_MODEL_KEYS
+from bmrun.models.keys import RENAMED_MODEL_KEYS
 
 log = logging.getLogger("bmrun")
 

@@ -177,7 +177,9 @@ class TrainerConfig:
 class LoggerConfig:
     tensorboard: bool = True
     progress_bar: bool = True
-    print_config: bool = True
+    # compact: each group's option and the keys that differ from their defaults; full: the whole
+    # tree; false: none (true reads as compact, as before this key took a choice)
+    print_config: str = "compact"
     hparams: bool = True
     confusion_matrix: bool = False
     misclassified: bool = False
@@ -189,6 +191,9 @@ class LoggerConfig:
 
     def __post_init__(self) -> None:
         at_least("histograms_every_n_epochs", self.histograms_every_n_epochs, 0)
+        self.print_config = {"true": "compact", "false": "false"}.get(str(self.print_config).lower(),
+                                                                        str(self.print_config).lower())
+        choice("print_config", self.print_config, ("compact", "full", "false"))
         for kind in self.tflite:
             choice("tflite", kind, ("float32", "int8", "float16"))
         # An optional extra: refused here, before any training, rather than after the first epoch.

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from bmrun.data.catalog import IMAGE, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
+from bmrun.data.splits import Split, take  # noqa: F401 (the splits of PreparedData)
 from bmrun.errors import DataError
 from bmrun.specs import AUDIO, FORECAST, MULTIMODAL, SEGMENTATION, SEQ2SEQ, SERIES, TOKEN_PAIRS
 
@@ -40,24 +41,6 @@ class RawData:
     columns: Optional[dict] = None
     groups_train: Optional[dict] = None
     groups_test: Optional[dict] = None
-
-
-@dataclass
-class Split:
-    x: np.ndarray  # or, for table inputs, a dict of column arrays
-    y: np.ndarray
-    groups: Optional[dict] = None  # data.sensitive: {column: group of each example}
-    texts: Optional[dict] = None  # text pairs: the raw sources and references (bmrun.data.tokens)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-def take(x, index):
-    """Rows ``index`` of an array, or of every column of a table (a dict of arrays)."""
-    if isinstance(x, dict):
-        return {name: values[index] for name, values in x.items()}
-    return x[index]
 
 
 @dataclass

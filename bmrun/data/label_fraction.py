@@ -14,8 +14,7 @@ from typing import Optional
 import numpy as np
 
 from bmrun import streams
-from bmrun.data.arrays import Split, take
-from bmrun.data.splits import stratified_pick
+from bmrun.data.splits import Split, stratified_pick, take
 from bmrun.data.catalog import TaskSpec
 from bmrun.errors import ConfigError
 

@@ -1,4 +1,4 @@
-"""The one stratified splitter: a seeded share of every class (of all rows for regression).
+"""A split of examples, and the one stratified splitter: a seeded share of every class (of all rows for regression).
 
 The test split of a CSV table and of an image folder, and the labeled share of
 ``data.label_fraction``, are all :func:`stratified_pick`: the same draw, so the three agree on
@@ -8,6 +8,7 @@ kept) and each stays a pure function of its seed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -35,3 +36,21 @@ def stratified_pick(labels: Optional[np.ndarray], rng: np.random.Generator, coun
 def share(fraction: float) -> Callable[[int, int], int]:
     """``count`` for :func:`stratified_pick`: ``fraction`` of every class, rounded."""
     return lambda _, members: int(round(members * fraction))
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # or, for table inputs, a dict of column arrays
+    y: np.ndarray
+    groups: Optional[dict] = None  # data.sensitive: {column: group of each example}
+    texts: Optional[dict] = None  # text pairs: the raw sources and references (bmrun.data.tokens)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def take(x, index):
+    """Rows ``index`` of an array, or of every column of a table (a dict of arrays)."""
+    if isinstance(x, dict):
+        return {name: values[index] for name, values in x.items()}
+    return x[index]

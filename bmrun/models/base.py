@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from bmrun.models.backbones import build_backbone
-from bmrun.models.family import with_current_names
+from bmrun.models.keys import COMMON_MODEL_KEYS, with_current_names
 from bmrun.specs import MULTICLASS, REGRESSION
 from bmrun.tasks import task_class
 
@@ -130,6 +130,4 @@ def _vector_kind(num_outputs: int) -> str:
 
 def _own_keys(config: Any) -> list[str]:
     """The family's own keys (plain values: lists stay lists, so the config is JSON)."""
-    from bmrun.models.family import COMMON_MODEL_KEYS
-
     return [key for key in vars(config) if key not in COMMON_MODEL_KEYS and key not in _COMMON]

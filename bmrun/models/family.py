@@ -14,20 +14,10 @@ from typing import Any, Callable, Optional
 
 from omegaconf import MISSING
 
+from bmrun.models.keys import COMMON_MODEL_KEYS
 from bmrun.rules import choice
 
 # Config keys that steer bmrun rather than the network: never passed to a body or a plugin.
-COMMON_MODEL_KEYS = ("name", "init_from", "freeze")
-# Family keys renamed to the naming guide (keras-hub's): old name -> new name. Commands, run dirs'
-# config.yaml and saved models that use an old name keep working, with a one-line note.
-RENAMED_MODEL_KEYS = {"dense_dims": "hidden_dims", "mlp_dim": "intermediate_dim"}
-
-
-def with_current_names(arguments: dict) -> dict:
-    """A family's keys with renamed ones under their current names (saved models, old configs)."""
-    return {RENAMED_MODEL_KEYS.get(key, key): value for key, value in arguments.items()}
-
-
 @dataclass
 class ModelConfig:
     """Keys every ``model`` option has; each family's dataclass adds its own (with defaults).

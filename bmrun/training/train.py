@@ -96,8 +96,9 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     loop = EpochLoop(job, reporter, stop)
     last = None  # the last epoch's EpochResult
     try:
-        if config.logger.print_config and writes and not resuming:
-            console.print_config(config, title=job.describe(), full=config.verbose > 0)
+        if config.logger.print_config != "false" and writes and not resuming:
+            full = config.logger.print_config == "full" or config.verbose > 0
+            console.print_config(config, title=job.describe(), full=full)
         if resuming:
             _restore(job, reporter)
         with reporter.progress, stop:
