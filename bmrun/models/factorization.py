@@ -15,7 +15,10 @@ from bmrun.models.interactions import ACCEPTS, HOW, IdFactorsConfig, Interaction
 
 @dataclass
 class FactorizationConfig(IdFactorsConfig):
-    """``model=factorization``: the shared keys (``dim``, ``l2``, ``bias_l2``, ``init_std``) only."""
+    """``model=factorization``: the shared keys (``dim``, ``l2``, ``bias_l2``, ``init_std``), with a
+    stronger factor penalty than the shared default (BENCHMARKS.md, "Ratings by the plain command")."""
+
+    l2: float = 0.07
 
 
 def body(users, items, config: FactorizationConfig, rows):

@@ -18,6 +18,7 @@ import tensorflow as tf
 from bmrun import streams
 from bmrun.fairness.penalty import demographic_parity_gap
 from bmrun.methods.base import Method
+from bmrun.tasks import task_for
 from bmrun.tasks.base import Task
 from bmrun.training import adversarial as attacks
 
@@ -89,7 +90,8 @@ class CompiledSteps:
                  fairness_penalty: float = 0.0, fairness_groups: int = 0, ema=None):
         self.method = method if method is not None else Method()
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.task, self.strategy = task, strategy  # a bmrun.tasks Task
+        self.task = task if isinstance(task, Task) else task_for(task)  # a TaskSpec is read as its kind's Task
+        self.strategy = strategy
         self.global_batch_size = float(global_batch_size)
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
