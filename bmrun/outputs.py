@@ -36,6 +36,7 @@ def predicted_classes(outputs, kind: str):
 def target_outputs(outputs, kind: str, classes=None):
     """The one output per example that explanations follow, in-graph: the logit of ``classes``
     (default: the predicted class) for multiclass, the single logit or value otherwise."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
 
     if kind == MULTICLASS:

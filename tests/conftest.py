@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,29 @@ def run_dirs(root: Path) -> list[Path]:
 
 def load_metrics(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+# The one small digits CNN run that eval, predict, export and explain tests read: trained once
+# per test session (per xdist worker). Batch norm on and every TFLite kind, so the export tests
+# check the fused kernel's conversion; TensorBoard on, so explain writes its images there too.
+DIGITS_RUN = ("model=cnn", "data.limit=400", "trainer.max_epochs=2", "model.batch_norm=true",
+              "logger.tflite=[float32,int8,float16]", "logger.tensorboard=true")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> tuple[Path, dict]:
+    """A finished digits run (path, metrics) shared by the whole session: never write into it;
+    tests that write outputs into a run dir take :func:`copy_of_digits_run`."""
+    run_dir = tmp_path_factory.mktemp("digits_run")
+    metrics = train_in_process(run_dir, DIGITS_RUN)
+    return run_dir, metrics
+
+
+def copy_of_digits_run(digits_run: tuple[Path, dict], tmp_path_factory, name: str) -> Path:
+    """A private copy of the shared digits run, for tests that write into the run dir."""
+    target = tmp_path_factory.mktemp(name) / "run"
+    shutil.copytree(digits_run[0], target)
+    return target
 
 
 @pytest.fixture

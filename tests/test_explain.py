@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import train_in_process
+from conftest import copy_of_digits_run, train_in_process
 
-CNN = ["model=cnn", "data.limit=300", "trainer.max_epochs=2", "logger.tensorboard=true"]
 
 SYNTHETIC = textwrap.dedent('''
     import numpy as np
@@ -27,10 +26,9 @@ SYNTHETIC = textwrap.dedent('''
 
 
 @pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("cnn")
-    train_in_process(run_dir, CNN)
-    return run_dir
+def cnn_run(digits_run, tmp_path_factory) -> Path:
+    """A copy of the session's digits CNN run: explain writes into the run dir."""
+    return copy_of_digits_run(digits_run, tmp_path_factory, "explain_cnn")
 
 
 @pytest.fixture

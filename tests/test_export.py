@@ -10,11 +10,10 @@ FAST = ("trainer.max_epochs=2", "data.limit=400", "logger.tensorboard=false")
 
 
 @pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("tflite_cnn")
-    # Batch norm on: its fused kernel must convert (and fold) like Keras's own layer.
-    metrics = train_in_process(run_dir, [*FAST, "model.batch_norm=true", "logger.tflite=[float32,int8,float16]"])
-    return run_dir, metrics
+def cnn_run(digits_run):
+    """The session's digits run (conftest.DIGITS_RUN): batch norm on, so its fused kernel must
+    convert (and fold) like Keras's own layer, and every TFLite kind. These tests only read it."""
+    return digits_run
 
 
 def test_every_kind_is_written_with_its_size(cnn_run):

@@ -56,6 +56,7 @@ def export_tflite(model, model_dir: Path, kinds, x_test: np.ndarray, y_test: np.
         ``{"tflite_<kind>": {"file", "bytes", "batch", "select_tf_ops", "test_accuracy" or
         "test_mse"}}``, or ``{"error": ...}`` for a kind that could not be converted or run.
     """
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
 
     model_dir = Path(model_dir)
@@ -134,6 +135,7 @@ def _configure(tf, converter, kind: str, *, select_tf_ops: bool) -> None:
 
 def _write_fixed_batch_archive(tf, model, directory: Path) -> None:
     """A SavedModel whose input has a static batch axis of :data:`FIXED_BATCH`."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     spec = tf.TensorSpec([FIXED_BATCH, *model.input_shape[1:]], model.inputs[0].dtype)
@@ -144,6 +146,7 @@ def _write_fixed_batch_archive(tf, model, directory: Path) -> None:
 
 
 def _has_recurrent_layers(model) -> bool:
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
@@ -182,8 +185,10 @@ def tflite_outputs(path: Path, x: np.ndarray) -> np.ndarray:
 def _interpreter_class():
     """LiteRT's interpreter when installed; else TensorFlow's, deprecated in its favour."""
     try:
+        # LiteRT (optional): only when a .tflite model is run
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
+        # TensorFlow: only when this runs, never at --help or config composition
         import tensorflow as tf
 
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)

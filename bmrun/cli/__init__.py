@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bmrun.cli.guard import console_script
 from bmrun.run_dir import create_run_dir, require_run_dir
+from bmrun.runtime.cluster import is_chief
+import tempfile
 
 
 def _prepare_resume_argv(argv: list[str]) -> list[str]:
@@ -40,11 +42,9 @@ def _check_output_dir(argv: list[str]) -> None:
 
 def _worker_argv(argv: list[str]) -> list[str]:
     """Non-chief multi-worker processes write nothing under outputs/: Hydra's dir is a temp dir."""
-    from bmrun.runtime.cluster import is_chief
 
     if is_chief():
         return argv
-    import tempfile
 
     scratch = tempfile.mkdtemp(prefix="bmrun-worker-")
     return [a for a in argv if not a.startswith("hydra.run.dir=")] + [f"hydra.run.dir={scratch}",
@@ -56,15 +56,18 @@ def main() -> None:
     """Console-script entry point."""
     argv = sys.argv[1:]
     if argv[:1] == ["--completion"]:  # bmrun --completion bash|zsh|fish: the script, words built in
+        # here, not at the top: bmrun.cli.completion imports this module
         from bmrun.cli.completion import script
 
         print(script(argv[1] if len(argv) > 1 else "bash"), end="")
         return
     if "--help" in argv or "-h" in argv:
+        # here, not at the top: bmrun.cli.help imports this module
         from bmrun.cli.help import print_help
 
         chosen = [a.split("=", 1) for a in argv if "=" in a and "." not in a.split("=", 1)[0]]
         if chosen:  # bmrun model=rnn --help: that option's keys
+            # here, not at the top: bmrun.cli.help imports this module
             from bmrun.cli.help import print_option_help
 
             for group, option in chosen:
@@ -72,6 +75,7 @@ def main() -> None:
         else:
             print_help()
         return
+    # here, not at the top: bmrun.cli.preflight imports this module
     from bmrun.cli.preflight import check_command
     from bmrun.config.migrate import current_names
 
@@ -80,6 +84,7 @@ def main() -> None:
     sys.argv[1:] = _worker_argv(_prepare_resume_argv(argv))
     if not any(a.startswith("--cfg") or a in ("-c", "--info", "--hydra-help") for a in argv):
         _check_output_dir(sys.argv[1:])
+    # here, not at the top: bmrun.cli.app imports this module
     from bmrun.cli.app import hydra_entry
 
     hydra_entry()

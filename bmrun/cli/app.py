@@ -20,12 +20,17 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun.config.schema import register_schemas
 from bmrun.errors import BmrunError, RunAlreadyFinished, RunDirBusy, TrainingInterrupted, show_tracebacks
 from bmrun.cli.help import config_dir
-from bmrun.run_dir import record_failure
+from bmrun.run_dir import clear_run_artifacts, read_metrics, record_failure, write_config
+from bmrun.config import validate
+from bmrun.config.resume import auto_resume_action, config_for_resume
+import shutil
+from bmrun.objective import objective_direction
 
 log = logging.getLogger("bmrun")
 
 
 def _hydra_context() -> tuple[Path, bool, tuple[str, ...]]:
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -51,11 +56,9 @@ def run_job(cfg: DictConfig) -> Optional[float]:
     A failure in a single run exits with the error's code and one paragraph on stderr. In a
     multirun the failure is recorded in the job's metrics.json and the sweep goes on.
     """
-    from bmrun.config import validate
-    from bmrun.config.resume import auto_resume_action, config_for_resume
+    # bmrun.console brings rich: only when this runs, keeps --help light
     from bmrun import console
     from bmrun.console import print_error, print_next_steps, print_results
-    from bmrun.run_dir import clear_run_artifacts, write_config
 
     run_dir, multirun, overrides = _hydra_context()
     logging.captureWarnings(True)  # Python warnings into bmrun.log too (and the terminal, as before)
@@ -125,8 +128,6 @@ def _traceback_to_log() -> None:
 
 
 def _status(run_dir: Path) -> str:
-    from bmrun.run_dir import read_metrics
-
     try:
         return str(read_metrics(run_dir).get("status", "failed"))
     except (OSError, ValueError):
@@ -135,7 +136,6 @@ def _status(run_dir: Path) -> str:
 
 def _discard_new_run_dir(run_dir: Path, cfg: DictConfig) -> None:
     """Remove the dir Hydra made for a command refused before training (never a resumed run's)."""
-    import shutil
 
     if cfg.get("resume") or not run_dir.is_dir() or (run_dir / "metrics.json").exists():
         return
@@ -161,7 +161,6 @@ def _objective_value(metrics: dict) -> Optional[float]:
 
 def _failed_value(config) -> float:
     """What a failed job returns to a sweeper: the worst possible value, so optimisers avoid it."""
-    from bmrun.objective import objective_direction
 
     key = "val/accuracy" if config is None or config.objective == "auto" else config.objective
     return float("-inf") if objective_direction(key) == "max" else float("inf")

@@ -13,6 +13,7 @@ installing a plugin. Install (see README):
 from __future__ import annotations
 
 from bmrun.errors import ConfigError
+import dataclasses
 
 SHELLS = ("bash", "zsh", "fish")
 _FLAGS = ("--help", "--multirun", "--cfg", "--hydra-help")
@@ -48,6 +49,7 @@ complete -c bmrun -f -a '{words}'
 
 def words() -> list[str]:
     """Every word TAB may offer: flags, ``GROUP=OPTION``, ``GROUP.KEY=`` and top-level ``KEY=``."""
+    # bmrun.cli.help brings numpy, omegaconf: only when this runs, keeps --help light
     from bmrun.cli.help import groups
     from bmrun.cli.keys import key_lines
 
@@ -61,8 +63,8 @@ def words() -> list[str]:
             except (ConfigError, ImportError, AttributeError):  # presets, or a plugin that cannot load
                 continue
         found += [f"{key}=" for key in sorted(keys)]
+    # bmrun.config.schema brings numpy, omegaconf: only when this runs, keeps --help light
     from bmrun.config.schema import TrainConfig
-    import dataclasses
 
     found += [f"{f.name}=" for f in dataclasses.fields(TrainConfig) if not isinstance(f.default, type(dataclasses.MISSING))
               and f.name not in groups()]

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from bmrun import console
+from bmrun import console, registry
 from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.errors import ConfigError
 from bmrun.models.loading import OpenRun, open_run
@@ -30,6 +30,7 @@ _KIND_NAMES = {"multiclass": "classes", "binary": "binary labels", "regression":
 
 def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
     """The run's config with ``data=<option>`` and ``data.<key>=<value>`` overrides applied."""
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -53,6 +54,7 @@ def data_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 def _data_option(name: str) -> DictConfig:
     """The ``data`` group as ``bmrun data=<name>`` composes it."""
+    # bmrun.cli.help brings numpy: only when this runs, keeps --help light
     from bmrun.cli.help import groups
     from bmrun.config import compose
 
@@ -84,8 +86,6 @@ def check_compatible(run: OpenRun, task, inputs, data_name: str, data_cfg=None) 
 
 
 def _check_columns(run: OpenRun, columns: dict, inputs, data_name: str, data_cfg) -> None:
-    from bmrun import registry
-
     kind = getattr(run.model, "input_kind", None)
     if inputs.kind != kind:
         raise ConfigError("data", f"data={data_name} has {inputs.kind} inputs but the model in {run.run_dir} reads "
@@ -118,6 +118,7 @@ def evaluate_run(run_dir: str, overrides: Sequence[str] = ()) -> tuple[dict[str,
     Raises:
         BmrunError: Bad run dir, bad override, incompatible or unreadable data.
     """
+    # bmrun.config brings numpy: only when this runs, keeps --help light
     from bmrun.config import validate
     from bmrun.data.catalog import describe
 
@@ -156,6 +157,7 @@ def _test_metrics(model, config) -> dict[str, Any]:
 
 
 def print_eval(result: dict[str, Any]) -> None:
+    # rich's tables: only when printing results, not for --help
     from rich.table import Table
 
     console.out.print(f"[bold]bmrun eval[/]: data={result['data']}, test split, {result['num_examples']} examples")

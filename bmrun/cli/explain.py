@@ -18,11 +18,14 @@ from bmrun.data.catalog import IMAGE, TABLE, TEXT, TOKENS
 from bmrun.errors import DataError
 from bmrun.explain import METHODS
 from bmrun.run_dir import require_finished_run
+from bmrun.data import load_prepared
+from bmrun.cli.predict_rows import raw_column_batch
+from bmrun.data.arrays import take
 
 
 def _test_split(run):
+    # bmrun.config brings omegaconf: only when this runs, keeps --help light
     from bmrun.config import validate
-    from bmrun.data import load_prepared
 
     config = validate(run.cfg)
     return load_prepared(config.data, config.seed)
@@ -31,10 +34,12 @@ def _test_split(run):
 def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
             inputs: Sequence[str] = (), texts: Sequence[str] = ()) -> dict:
     """Explain ``n`` test examples (or ``inputs``, ``texts``) of the run at ``run_dir``; returns a summary."""
+    # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import open_run
 
     require_finished_run(run_dir, "bmrun-explain")  # a typo fails before TensorFlow loads
     run = open_run(run_dir, "bmrun-explain")  # imports TensorFlow without its start-up noise
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import EXPLAIN, check_explainable, log_to_tensorboard
 
     kind = check_explainable(run.model, method)
@@ -47,6 +52,7 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         return result
     if kind in (TOKENS, TEXT):
         return _explain_text(run, n, inputs, texts, out)
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import explain_csv_table, explain_table
 
     if kind == TABLE:
@@ -61,13 +67,12 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
 
 
 def _raw_rows(run, paths: Sequence[str], texts: Sequence[str] = ()):
-    from bmrun.cli.predict_rows import raw_column_batch
-
     return raw_column_batch(run.model.columns, paths, texts)[0]
 
 
 def _predicted_names(run, outputs: np.ndarray) -> list[str]:
     """What the model predicts for each example, as a caption: the class name or the value."""
+    # TensorFlow side (bmrun.outputs): kept out of --help and config composition
     from bmrun.outputs import predicted_classes_np
 
     if run.task_kind == "regression":
@@ -78,6 +83,7 @@ def _predicted_names(run, outputs: np.ndarray) -> list[str]:
 
 
 def _explain_images(run, method: str, n: int, inputs: Sequence[str], out) -> dict:
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import explain_images
 
     if inputs:
@@ -90,15 +96,13 @@ def _explain_images(run, method: str, n: int, inputs: Sequence[str], out) -> dic
 
 
 def _explain_text(run, n: int, inputs: Sequence[str], texts: Sequence[str], out) -> dict:
-    from bmrun.data.arrays import take
+    # bmrun.explain.inner loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.inner import as_model_input
     from bmrun.explain.report import explain_text
     from bmrun.explain.text import token_names
 
     if inputs or texts:
         if getattr(run.model, "columns", None):
-            from bmrun.cli.predict_rows import raw_column_batch
-
             x, labels = raw_column_batch(run.model.columns, inputs, texts)
         else:
             x, labels = read_inputs(inputs, run.example_shape, "int32")
@@ -127,6 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="a text to explain (runs trained with data.text=...); repeatable")
     args = parser.parse_args(argv)
     result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import completeness_note
 
     for key, value in result.items():

@@ -18,6 +18,7 @@ import numpy as np
 from bmrun import console
 from bmrun.errors import ConfigError, DataError
 from bmrun.run_dir import atomic_path
+from bmrun.data.series_file import continue_times, frequency, read_series
 
 
 def forecast(run_dir: str, source: Optional[str] = None) -> tuple[list[str], list[dict]]:
@@ -30,7 +31,7 @@ def forecast(run_dir: str, source: Optional[str] = None) -> tuple[list[str], lis
         ConfigError: The run is not a forecast run.
         DataError: The file lacks a column the model reads, or has fewer rows than its window.
     """
-    from bmrun.data.series_file import continue_times, frequency, read_series
+    # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import open_run
 
     run = open_run(run_dir, "bmrun-predict")

@@ -14,6 +14,7 @@ import sys
 from typing import Callable, TypeVar
 
 from bmrun.errors import BmrunError, show_tracebacks
+import argparse
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ def console_script(main: Callable[..., T]) -> Callable[..., T]:
         except BmrunError as error:
             if show_tracebacks():
                 raise
+            # bmrun.console brings rich: only when this runs, keeps --help light
             from bmrun.console import print_error
 
             print_error(error.title, str(error))
@@ -52,7 +54,6 @@ def console_script(main: Callable[..., T]) -> Callable[..., T]:
 
 def finished_run_parser(prog: str, description: str, example: str):
     """The argument parser of a script that works on a finished run (``bmrun-eval``, ``bmrun-predict``)."""
-    import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      epilog=f"example: {prog} outputs/2026-01-02/10-11-12-123456 {example}")

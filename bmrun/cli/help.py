@@ -11,6 +11,9 @@ import re
 from pathlib import Path
 
 from bmrun.config.paths import packaged_config_dir
+from bmrun import registry
+from bmrun.errors import ConfigError
+from bmrun.config.compose import closest
 
 USAGE = """\
 bmrun: train basic models (linear, MLP, CNN, RNN, Transformer) in a compiled TensorFlow loop.
@@ -91,8 +94,6 @@ def groups() -> dict[str, dict[str, str]]:
 
 def plugins() -> dict[str, dict[str, str]]:
     """``{group: {option: summary}}`` of the options installed packages add (metadata only)."""
-    from bmrun import registry
-    from bmrun.errors import ConfigError
 
     found: dict[str, dict[str, str]] = {}
     for group in registry.GROUPS:
@@ -143,21 +144,17 @@ def print_option_help(group: str, option: str) -> None:
     Raises:
         ConfigError: No such group or option (naming the closest one).
     """
-    from bmrun.errors import ConfigError
 
     options = groups()
     if group not in options:
-        from bmrun.config.compose import closest
-
         hint = closest(group, options)
         raise ConfigError(group, f"no such config group{f'; did you mean {hint}?' if hint else ''} "
                                  f"(bmrun --help lists them)")
     if option not in options[group]:
-        from bmrun.config.compose import closest
-
         hint = closest(option, options[group])
         raise ConfigError(f"{group}={option}", f"no such option{f'; did you mean {group}={hint}?' if hint else ''} "
                                                f"The {group} options are: {', '.join(options[group])}.")
+    # bmrun.cli.keys brings yaml: only when this runs, keeps --help light
     from bmrun.cli.keys import print_keys
 
     if group in ("experiment", "debug", "hparams_search"):  # presets set other groups' keys: show the file

@@ -17,6 +17,8 @@ import yaml
 
 from bmrun.config.paths import packaged_config_dir
 from bmrun.errors import ConfigError
+from bmrun import registry
+from bmrun.config.schema import SCHEMAS
 
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
@@ -28,10 +30,7 @@ def schema_of(group: str, option: str) -> type:
         ConfigError: No such group or option.
     """
     if group in ("model", "data"):
-        from bmrun import registry
-
         return registry.entry(group, option).config
-    from bmrun.config.schema import SCHEMAS
 
     if group not in SCHEMAS:
         raise ConfigError(group, f"has no keys of its own to list (groups with keys: model, data, "

@@ -21,6 +21,11 @@ from bmrun.cli.guard import console_script, finished_run_parser
 from bmrun.errors import ConfigError, DataError
 from bmrun.outputs import prediction_records
 from bmrun.run_dir import require_finished_run
+from bmrun.data.wav import fit_length, read_wav
+from bmrun.data.catalog import describe
+from bmrun.cli.predict_rows import explain_rows, print_explanations, raw_column_batch
+from bmrun.cli.predict_masks import write_masks
+from bmrun.cli import forecast, recommend
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
@@ -58,7 +63,6 @@ def read_clips(paths: Sequence[str], sample_rate: int, samples: int) -> tuple[np
     Raises:
         DataError: A file that is not a WAV clip (``.npy`` waveforms are read as arrays).
     """
-    from bmrun.data.wav import fit_length, read_wav
 
     waves, labels = [], []
     for name in paths:
@@ -104,6 +108,7 @@ def _read_image(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
     if len(example_shape) != 3:
         raise DataError(f"{path}: the model does not read images (its examples have shape "
                         f"{'x'.join(map(str, example_shape))}); give .npy arrays.")
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
 
     height, width, channels = example_shape
@@ -126,8 +131,8 @@ def _read_image(path: Path, example_shape: tuple[int, ...]) -> np.ndarray:
 
 def _class_names(cfg) -> Optional[tuple[str, ...]]:
     """The names of the classes the run was trained on (after its data.classes filter)."""
+    # bmrun.config brings omegaconf: only when this runs, keeps --help light
     from bmrun.config import validate
-    from bmrun.data.catalog import describe
 
     try:
         return describe(validate(cfg).data)[0].class_names
@@ -136,6 +141,7 @@ def _class_names(cfg) -> Optional[tuple[str, ...]]:
 
 
 def print_predictions(records: Sequence[dict[str, Any]]) -> None:
+    # rich's tables: only when printing results, not for --help
     from rich.table import Table
 
     table = Table(title="bmrun predict", title_justify="left")
@@ -162,6 +168,7 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
     Raises:
         BmrunError: Bad run dir, missing or ill-shaped input.
     """
+    # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import open_run
 
     require_finished_run(run_dir, "bmrun-predict")
@@ -179,8 +186,6 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
             raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
         batch, labels = read_clips(paths, columns["audio"]["sample_rate"], run.example_shape[0])
     elif getattr(run.model, "columns", None):
-        from bmrun.cli.predict_rows import raw_column_batch
-
         batch, labels = raw_column_batch(run.model.columns, paths, texts)
     elif texts:
         raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
@@ -189,18 +194,16 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
     outputs = np.asarray(run.model.predict(batch, verbose=0, batch_size=256))
     names = (getattr(run.model, "columns", None) or {}).get("class_names") or _class_names(run.cfg)
     if run.task_kind == "segmentation":  # a mask per image: files, not a table of classes
-        from bmrun.cli.predict_masks import write_masks
 
         return write_masks(outputs, batch, labels, names, Path(run_dir) / "predictions")
     if run.task_kind == "ctc":  # speech to text: the transcript of each clip
+        # bmrun.tasks.ctc loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.tasks.ctc import decode
 
         return [{"input": label, "transcript": text} for label, text in zip(labels, decode(outputs, names, beam_width))]
     records = [{"input": label, **record} for label, record in
                zip(labels, prediction_records(outputs, run.task_kind, names))]
     if explain:
-        from bmrun.cli.predict_rows import explain_rows
-
         explain_rows(run, batch, records)
     return records
 
@@ -236,11 +239,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--out", default="forecast.csv", help="--forecast: where to write (default forecast.csv)")
     args = parser.parse_args(argv)
     if args.forecast or args.source:
-        from bmrun.cli import forecast
-
         forecast.main(args)
         return
-    from bmrun.cli import recommend
 
     if recommend.is_recommender_args(args):
         recommend.main(args, parser)
@@ -260,8 +260,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     print_predictions(records)
     if args.explain:
-        from bmrun.cli.predict_rows import print_explanations
-
         print_explanations(records)
         console.out.print(f"attributions of every row: {Path(args.run_dir) / 'explain' / 'predictions.csv'}")
 

@@ -17,6 +17,10 @@ import numpy as np
 from bmrun.data import csv_reader as reader
 from bmrun.data.columns import column_key
 from bmrun.errors import DataError
+from bmrun.data.csv_modalities import read_rows
+import csv
+import io
+from bmrun.run_dir import atomic_write
 
 
 def raw_column_batch(columns: dict, paths: Sequence[str], texts: Sequence[str]) -> tuple[object, list[str]]:
@@ -66,8 +70,6 @@ def raw_column_batch(columns: dict, paths: Sequence[str], texts: Sequence[str]) 
 
 
 def _modality_rows(modalities: dict, paths: Sequence[str], texts: Sequence[str]) -> tuple[dict, list[str]]:
-    from bmrun.data.csv_modalities import read_rows
-
     if texts:
         raise DataError("--text is for models trained on one text column; this model reads several modalities: "
                         "give CSV files with its columns.")
@@ -95,12 +97,10 @@ def explain_rows(run, batch: dict, records: list[dict]) -> Path:
     Columns of that file: the prediction's (``input``, ``class``, ``name``, ``probability`` or
     ``value``), then ``attr_<column>`` for every column the model reads.
     """
-    import csv
-    import io
 
+    # bmrun.explain.columns loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.columns import column_attributions
     from bmrun.explain.report import EXPLAIN
-    from bmrun.run_dir import atomic_write
 
     names, maps, _ = column_attributions(run.model, batch, run.task_kind)
     for record, row in zip(records, maps):
@@ -119,8 +119,10 @@ def explain_rows(run, batch: dict, records: list[dict]) -> Path:
 
 def print_explanations(records: Sequence[dict], limit: int = 10, widest: int = 8) -> None:
     """The first ``limit`` rows' attributions in a table: the ``widest`` columns by mean |attribution|."""
+    # rich's tables: only when printing results, not for --help
     from rich.table import Table
 
+    # bmrun.console brings rich: only when this runs, keeps --help light
     from bmrun import console
 
     shown = list(records[:limit])

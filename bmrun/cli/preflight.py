@@ -48,6 +48,7 @@ def check_command(argv: list[str]) -> None:
     overrides = _overrides(argv)
     if overrides is None:
         return
+    # bmrun.config brings numpy, omegaconf: only when this runs, keeps --help light
     from bmrun.config import compose, validate
 
     if "-m" in argv or "--multirun" in argv:
@@ -58,6 +59,7 @@ def check_command(argv: list[str]) -> None:
         return
     resume = [o.split("=", 1)[1] for o in overrides if o.startswith("resume=")]
     if resume and resume[-1] not in ("", "null", "auto"):
+        # bmrun.config.resume brings numpy, omegaconf: only when this runs, keeps --help light
         from bmrun.config.resume import check_resumable, config_for_resume
 
         cfg, _ = config_for_resume(Path(resume[-1]), overrides)
@@ -68,8 +70,10 @@ def check_command(argv: list[str]) -> None:
 
 def _first_of_each_sweep(overrides: list[str]) -> list[str]:
     """One job of the sweep: each list or range at its first value (every group option checked)."""
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    # bmrun.config.compose brings numpy, omegaconf: only when this runs, keeps --help light
     from bmrun.config.compose import compose, config_groups, group_options
 
     single = []

@@ -19,17 +19,19 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from bmrun import console
+from bmrun import console, registry
 from bmrun.errors import DataError
+from bmrun.run_dir import CONFIG, require_finished_run
+from bmrun.data import load_prepared
 
 
 def is_recommender_run(run_dir: str) -> bool:
     """Whether ``run_dir``'s config names a recommender family (reads config.yaml only)."""
+    # OmegaConf: only when a run's config is read, not for --help
     from omegaconf import OmegaConf
 
-    from bmrun import registry
+    # bmrun.models.interactions brings omegaconf: only when this runs, keeps --help light
     from bmrun.models.interactions import InteractionFamily
-    from bmrun.run_dir import CONFIG
 
     path = Path(run_dir).expanduser() / CONFIG
     if not path.is_file():
@@ -47,6 +49,7 @@ def recommend(run_dir: str, user: str, top: int, cold_start: bool) -> list[dict[
     Raises:
         DataError: ``user`` is not in the training data and ``cold_start`` is off.
     """
+    # TensorFlow side (bmrun.outputs_ranking): kept out of --help and config composition
     from bmrun.cli.eval import open_run
     from bmrun.outputs_ranking import PairScorer, seen_items, top_k
 
@@ -72,8 +75,8 @@ def recommend(run_dir: str, user: str, top: int, cold_start: bool) -> list[dict[
 
 def _training_pairs(cfg) -> np.ndarray:
     """The run's training and validation pairs, rebuilt from its config (same data, same seed)."""
+    # bmrun.config brings omegaconf: only when this runs, keeps --help light
     from bmrun.config import validate
-    from bmrun.data import load_prepared
 
     config = validate(cfg)
     data = load_prepared(config.data, config.seed)
@@ -82,6 +85,7 @@ def _training_pairs(cfg) -> np.ndarray:
 
 def score_pairs(run_dir: str, path: str) -> list[dict[str, Any]]:
     """Predicted ratings of the (user, item) rows of the CSV at ``path``."""
+    # TensorFlow side (bmrun.outputs_ranking): kept out of --help and config composition
     from bmrun.cli.eval import open_run
     from bmrun.outputs_ranking import PairScorer
 
@@ -130,6 +134,7 @@ def print_records(records: Sequence[dict[str, Any]], as_json: bool, title: str) 
         for record in records:
             print(json.dumps(record))
         return
+    # rich's tables: only when printing results, not for --help
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -143,7 +148,6 @@ def print_records(records: Sequence[dict[str, Any]], as_json: bool, title: str) 
 
 def main(args, parser) -> None:
     """``bmrun-predict`` on a recommender run (``args`` as parsed by :func:`bmrun.cli.predict.main`)."""
-    from bmrun.run_dir import require_finished_run
 
     require_finished_run(args.run_dir, "bmrun-predict")
     if args.top < 1:

@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from bmrun.cli import help as cli_help
+from bmrun import registry
+from bmrun.config.schema import SCHEMAS, TrainConfig
+import importlib
+from bmrun.data.dataset import DataConfig
+from bmrun.models.family import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -174,8 +179,6 @@ def _own_keys(schema: type, base: type) -> list[Key]:
 
 
 def _registered(group: str, base: type, title: str) -> list[str]:
-    from bmrun import registry
-
     lines = [f"## `{group}`: {title}", ""] + _options(group)
     lines += [f"### Keys every `{group}` option has", ""] + _table(list(keys(base)), group)
     for name, entry in registry.every(group).items():
@@ -192,7 +195,6 @@ def _registered(group: str, base: type, title: str) -> list[str]:
 
 def groups_markdown() -> list[str]:
     """The reference of the schema groups (everything but ``model`` and ``data``)."""
-    from bmrun.config.schema import SCHEMAS, TrainConfig
 
     lines = ["## Top-level keys", ""]
     top = [key for key in keys(TrainConfig) if key.type != "Any"]  # the Any fields are the groups
@@ -206,7 +208,6 @@ def groups_markdown() -> list[str]:
 
 def script_help(module: str, prog: str) -> str:
     """A console script's ``--help`` text, as argparse prints it."""
-    import importlib
 
     main = importlib.import_module(module).main
     out = io.StringIO()
@@ -236,8 +237,6 @@ SCRIPTS = {"bmrun-eval": "bmrun.cli.eval", "bmrun-predict": "bmrun.cli.predict",
 
 def reference_markdown() -> str:
     """The whole reference page: config groups, every key, and the console scripts' options."""
-    from bmrun.data.dataset import DataConfig
-    from bmrun.models.family import ModelConfig
 
     lines = ["# Configuration and command reference", "",
              "Generated from the code when the site is built (`bmrun/cli/reference.py`): the schema "

@@ -14,6 +14,11 @@ from typing import Optional, Sequence
 from bmrun import console
 from bmrun.cli.guard import console_script
 from bmrun.tracking.query import QueryError
+from bmrun.tracking import query, table
+from bmrun.tracking.index import find_run_dirs, load_runs
+import difflib
+from bmrun.tracking.diff import load_run, plot, print_diff
+from bmrun.tracking.mlflow_sink import default_uri, export_run_dirs
 
 _EXAMPLES = """examples:
   bmrun-runs                                   every run under outputs/, newest first
@@ -60,9 +65,6 @@ def _roots(dirs: Sequence[str]) -> list[Path]:
 
 
 def list_runs(argv: Sequence[str]) -> None:
-    from bmrun.tracking import query, table
-    from bmrun.tracking.index import load_runs
-
     args = _list_parser().parse_args(argv)
     if args.top is not None and args.top < 1:
         raise QueryError(f"--top must be >= 1, got {args.top}")
@@ -79,8 +81,6 @@ def list_runs(argv: Sequence[str]) -> None:
         start = query.since(args.since)
         runs = [run for run in runs if run.date is not None and run.date >= start]
     if args.sort and runs and not any(run.has(args.sort) for run in runs):
-        import difflib
-
         close = difflib.get_close_matches(args.sort, query.known_keys(runs), n=1, cutoff=0.5)
         raise QueryError(f"--sort: no run has the key {args.sort!r}" + (f"; did you mean {close[0]}?" if close else ""))
     runs = query.sort_runs(runs, args.sort, reverse=args.reverse)
@@ -103,8 +103,6 @@ def list_runs(argv: Sequence[str]) -> None:
 
 
 def diff(argv: Sequence[str]) -> None:
-    from bmrun.tracking.diff import load_run, plot, print_diff
-
     parser = argparse.ArgumentParser(prog="bmrun-runs diff",
                                      description="The config keys and results that differ between two runs, "
                                                  "and their objective epoch by epoch.")
@@ -121,9 +119,6 @@ def diff(argv: Sequence[str]) -> None:
 
 
 def export(argv: Sequence[str]) -> None:
-    from bmrun.tracking.index import find_run_dirs
-    from bmrun.tracking.mlflow_sink import default_uri, export_run_dirs
-
     parser = argparse.ArgumentParser(prog="bmrun-runs export",
                                      description="Log finished run dirs to an MLflow tracking store (params, "
                                                  "metrics by epoch, tags, artifacts). A run exported before is "

@@ -18,6 +18,8 @@ from bmrun.config.compose import compose
 from bmrun.config.migrate import migrate
 from bmrun.config.schema import SCHEMAS, TrainConfig
 from bmrun.errors import ConfigError
+from bmrun import registry
+from bmrun.pretrain.config import with_pretrain_budget
 
 __all__ = ["compose", "validate"]
 
@@ -30,8 +32,6 @@ _LATER_GROUPS = ("pretrain",)
 
 def _schema_for(group: str, node: Any) -> type:
     if group in ("model", "data"):
-        from bmrun import registry
-
         name = node.get("name") if isinstance(node, DictConfig) else None
         # Unknown, broken or ambiguous name -> one ConfigError paragraph from the registry.
         return registry.entry(group, str(name)).config
@@ -80,9 +80,9 @@ def validate(cfg: DictConfig) -> TrainConfig:
     Raises:
         ConfigError: Unknown key, wrong type, out-of-range value or incompatible groups.
     """
+    # here, not at the top: bmrun.config.checks imports this module
     from bmrun.config.checks import check_compatibility
 
-    from bmrun.pretrain.config import with_pretrain_budget
 
     cfg = migrate(cfg)  # keys that left the config: refused with a line, or dropped from old run dirs
     missing = [group for group in GROUPS if group not in cfg and group not in _LATER_GROUPS]

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from omegaconf import DictConfig
+from bmrun.errors import ConfigError
+from bmrun import registry
 
 _UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'")
 _UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([^'/]+)/([^']+)'")
@@ -34,11 +36,12 @@ def compose(overrides: Iterable[str] = (), *, config_dir: Optional[str] = None,
     Raises:
         ConfigError: An override names an unknown group option or key, or has the wrong type.
     """
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    # here, not at the top: bmrun.config.migrate imports this module
     from bmrun.config.migrate import current_names, removed_override
-    from bmrun.errors import ConfigError
 
     overrides = current_names(overrides)  # renamed family keys: the old name works, with a note
     removed = removed_override(overrides)  # a key that left the config: say what replaced it
@@ -54,10 +57,12 @@ def compose(overrides: Iterable[str] = (), *, config_dir: Optional[str] = None,
 
 
 def _compose(overrides: list[str], config_dir: Optional[str], return_hydra_config: bool) -> DictConfig:
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    # here, not at the top: bmrun.config.paths imports this module
     from bmrun.config.paths import packaged_config_dir
     from bmrun.config.schema import register_schemas
 
@@ -78,7 +83,6 @@ def _first_lines(message: str) -> str:
 
 def _explained(message: str, overrides: list[str], config_dir: Optional[str]):
     """A ConfigError naming the closest valid key or option, for the two common typos; else None."""
-    from bmrun.errors import ConfigError
 
     option = _UNKNOWN_OPTION.search(message)
     if option:
@@ -126,6 +130,7 @@ def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
 
 def config_groups(config_dir: Optional[str] = None) -> list[str]:
     """The user-facing config groups (folders of conf/ and of an extra config dir)."""
+    # here, not at the top: bmrun.config.paths imports this module
     from bmrun.config.paths import packaged_config_dir
 
     roots = [Path(packaged_config_dir())] + ([Path(config_dir)] if config_dir else [])
@@ -135,9 +140,8 @@ def config_groups(config_dir: Optional[str] = None) -> list[str]:
 
 def group_options(group: str, config_dir: Optional[str] = None) -> list[str]:
     """Every option of a config group: its YAML files and the registry's entries (plugins too)."""
-    from bmrun import registry
+    # here, not at the top: bmrun.config.paths imports this module
     from bmrun.config.paths import packaged_config_dir
-    from bmrun.errors import ConfigError
 
     roots = [Path(packaged_config_dir())] + ([Path(config_dir)] if config_dir else [])
     names = {f.stem for root in roots for f in (root / group).glob("*.yaml")}

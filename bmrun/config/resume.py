@@ -13,8 +13,9 @@ from typing import Iterable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from bmrun.errors import ConfigError, RunDirError
-from bmrun.run_dir import CHECKPOINTS, CONFIG, require_run_dir
+from bmrun.errors import ConfigError, RunAlreadyFinished, RunDirBusy, RunDirError
+from bmrun.run_dir import CHECKPOINTS, CONFIG, METRICS, read_metrics, require_run_dir
+from bmrun.run_lock import RunLock
 
 # Keys a resumed run may change: how long and how it reports, not what it learns.
 SAFE_TO_CHANGE = ("trainer.max_epochs", "pretrain.max_epochs", "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
@@ -47,6 +48,7 @@ def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> tuple[DictConf
                           f"start a new run instead.")
     cfg = OmegaConf.load(run_dir / CONFIG)
     leaves = _leaf_keys(cfg)
+    # Hydra: only when composing or parsing overrides, not for --help
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
@@ -108,9 +110,6 @@ def auto_resume_action(run_dir: Path, overrides: Iterable[str]) -> tuple[str, di
         RunDirError: The dir holds a run of other overrides (another sweep's job).
         RunDirBusy: A live process is training in it.
     """
-    from bmrun.errors import RunDirBusy
-    from bmrun.run_dir import METRICS, read_metrics
-    from bmrun.run_lock import RunLock
 
     if not (run_dir / METRICS).is_file() or not (run_dir / CONFIG).is_file():
         return "fresh", {}
@@ -148,9 +147,6 @@ def check_resumable(run_dir: Path, config) -> None:
         RunAlreadyFinished: The run completed all the epochs ``config`` asks for.
         RunDirBusy: A live process holds the run's lock.
     """
-    from bmrun.errors import RunAlreadyFinished, RunDirBusy
-    from bmrun.run_dir import METRICS, read_metrics
-    from bmrun.run_lock import RunLock
 
     lock = RunLock(run_dir)
     if lock.path.exists() and lock.owner_alive():

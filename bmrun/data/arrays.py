@@ -151,21 +151,25 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
     if inputs.kind == TOKEN_PAIRS:  # strings to ids, the vocabulary fitted on the training split
+        # here, not at the top: bmrun.data.tokens imports this module
         from bmrun.data.tokens import encode_splits
 
         return encode_splits(prepared, raw.columns)
     if inputs.kind == MULTIMODAL:  # each modality's encoding (bmrun.data.modal_fit)
+        # here, not at the top: bmrun.data.modal_fit imports this module
         from bmrun.data.modal_fit import fit_modalities
 
         prepared.columns = fit_modalities(train.x, raw.columns, normalize=normalize)
         prepared.columns["class_names"] = list(task.class_names or ())
     elif inputs.kind in (TABLE, TEXT):  # the model encodes raw columns with what is fitted here
+        # here, not at the top: bmrun.data.columns imports this module
         from bmrun.data.columns import fit_columns
 
         prepared.columns = fit_columns(train.x, raw.columns, normalize=normalize)
         # Saved with the model, so bmrun-predict names the classes without re-reading the CSV.
         prepared.columns["class_names"] = list(task.class_names or ())
     elif inputs.kind == SERIES:  # forecasting: statistics of the windows relative to their last value
+        # here, not at the top: bmrun.data.windows imports this module
         from bmrun.data.windows import fit
 
         stats = fit(train.x, train.y, len(task.forecast.targets), task.num_outputs, normalize=normalize)
@@ -182,6 +186,7 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         prepared.target_mean = float(train.y.mean())
         prepared.target_std = float(train.y.std()) or 1.0
     if label_fraction < 1.0:
+        # here, not at the top: bmrun.data.label_fraction imports this module
         from bmrun.data.label_fraction import split_labels
 
         prepared.train, prepared.unlabeled = split_labels(train, label_fraction, seed, task)

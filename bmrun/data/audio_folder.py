@@ -29,6 +29,8 @@ from bmrun.data.image_folder import class_task, parse_bytes
 from bmrun.errors import ConfigError, DataError
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.specs import AUDIO, CTC, TaskSpec
+from bmrun.data.transcripts import encode, read_transcripts
+from bmrun.data.wav import BadClip, fit_length, read_wav
 
 log = logging.getLogger("bmrun")
 CLIPS = FileKind("clips", (".wav",), "WAV", "audio_folder", "an audio folder")
@@ -117,8 +119,6 @@ def layout_of(cfg):
     if key not in _layouts:
         _layouts.clear()
         if cfg.transcripts:
-            from bmrun.data.transcripts import read_transcripts
-
             _layouts[key] = read_transcripts(cfg.path, cfg.transcripts, cfg.test_fraction, cfg.on_bad_file)
         else:
             _layouts[key] = scan_folder(cfg.path, cfg.test_fraction, CLIPS)
@@ -131,7 +131,6 @@ def read_clips(paths, cfg) -> tuple[np.ndarray, list]:
     Returns:
         The waveforms of the readable clips (in order) and ``[(index, message), ...]`` of the rest.
     """
-    from bmrun.data.wav import BadClip, fit_length, read_wav
 
     def one(path):
         try:
@@ -153,8 +152,6 @@ def load(cfg, seed: int) -> RawData:
     names = list(layout.splits)
     paths = np.concatenate([layout.splits[s][0] for s in names])
     if cfg.transcripts:
-        from bmrun.data.transcripts import encode
-
         texts = [t for s in names for t in layout.splits[s][1]]
         labels = encode(texts, layout.alphabet)
         what = f"transcribed clips ({len(layout.alphabet)} characters)"

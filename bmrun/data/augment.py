@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from bmrun import streams
 from bmrun.data.rand_augment import rand_augment, resample_affine
+from bmrun.data.audio_augment import mask_waveforms
 
 # Philox everywhere: "auto_select" may pick a device-dependent algorithm, and the same
 # (seed, epoch, batch) must give the same numbers on every machine.
@@ -99,7 +100,6 @@ class Augmenter:
         # numbers (and every earlier run's batches) are unchanged.
         keys = tf.random.experimental.stateless_split(self.batch_key(epoch, batch_index), num=5, alg=_ALG)
         if images.shape.rank == 2:  # (batch, samples) waveforms: the pixel transforms do not apply
-            from bmrun.data.audio_augment import mask_waveforms
 
             return mask_waveforms(images, keys, self.time_mask, self.freq_mask)
         out = images

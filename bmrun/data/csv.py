@@ -28,16 +28,16 @@ from typing import Any, List, Optional
 import numpy as np
 
 from bmrun.rules import at_least, choice, in_unit_interval
-from bmrun.data import csv_modalities as modal
-from bmrun.data import csv_reader as reader
+from bmrun.data import csv_modalities as modal, csv_reader as reader
 from bmrun.data.arrays import RawData
 from bmrun.data.csv_target import stratified_split, target_labels
 from bmrun.data.catalog import BINARY, MULTICLASS, REGRESSION, TABLE, TEXT, InputSpec, TaskSpec
 from bmrun.data.columns import column_keys
 from bmrun.data.dataset import DataConfig
-from bmrun.data.pairs import check_pair_keys
+from bmrun.data.pairs import check_pair_keys, load_pairs, pair_specs
 from bmrun.errors import ConfigError, DataError
 from bmrun.specs import MULTIMODAL
+from bmrun.fairness.groups import check_sensitive, group_values
 
 
 @dataclass
@@ -139,7 +139,6 @@ class CsvDataset:
 
     def specs(self, cfg: Any) -> tuple[TaskSpec, InputSpec]:
         if cfg.target_text:  # text pairs: the vocabulary (and so the specs' sizes) comes from training rows
-            from bmrun.data.pairs import pair_specs
 
             return pair_specs(cfg)
         parsed = self._parse(cfg)
@@ -147,8 +146,6 @@ class CsvDataset:
 
     def load(self, cfg: Any, seed: int) -> RawData:
         if cfg.target_text:
-            from bmrun.data.pairs import load_pairs
-
             return load_pairs(cfg)
         return modal.decoded(self._parse(cfg).raw, cfg)  # image columns: paths to pixels
 
@@ -240,7 +237,6 @@ def _groups(table: reader.Table, cfg: Any, keep: np.ndarray, *, check: bool) -> 
     Args:
         check: Refuse columns that cannot define groups (the training file's values decide).
     """
-    from bmrun.fairness.groups import check_sensitive, group_values
 
     groups = {}
     for name in cfg.sensitive:

@@ -24,6 +24,8 @@ import numpy as np
 
 from bmrun.data import csv_reader as reader
 from bmrun.errors import ConfigError, DataError
+from bmrun.rules import choice
+from bmrun.data.image_files import image_header
 
 MODALITIES = ("image", "text", "table")
 
@@ -46,8 +48,8 @@ def check_keys(cfg: Any) -> None:
         ConfigError: A column listed as text and as image, twice, or as the target; a bad
             ``image_size``, ``on_bad_file``, ``drop_modality`` or ``memory_budget``.
     """
+    # bmrun.data.image_folder brings omegaconf: only when this runs, keeps --help light
     from bmrun.data.image_folder import parse_bytes
-    from bmrun.rules import choice
 
     choice("on_bad_file", cfg.on_bad_file, ("missing", "error"))
     choice("drop_modality", cfg.drop_modality, ("none",) + MODALITIES)
@@ -98,8 +100,6 @@ def columns_of(table: reader.Table, cfg: Any) -> Modal:
 
 
 def _image_shape(table: reader.Table, modal: Modal, cfg: Any) -> tuple:
-    from bmrun.data.image_files import image_header
-
     for name in modal.images:
         for path in image_paths(table, name, modal.folder):
             if path and Path(path).is_file():
@@ -166,6 +166,7 @@ def decoded(raw, cfg: Any):
         DataError: Decoded images over ``data.memory_budget``; with ``data.on_bad_file=error``
             a missing or unreadable file; an image column none of whose files is readable.
     """
+    # bmrun.data.image_folder brings omegaconf: only when this runs, keeps --help light
     from bmrun.data.image_folder import parse_bytes
 
     lay = raw.columns
@@ -196,6 +197,7 @@ def decoded(raw, cfg: Any):
 
 def pixels(paths: np.ndarray, shape: tuple, name: str, *, strict: bool) -> tuple[np.ndarray, int]:
     """Decoded float16 images of ``paths`` (NaN where absent) and how many are absent."""
+    # bmrun.data.image_decode loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.data.image_decode import check_files
 
     out = np.full((len(paths), *shape), np.nan, np.float16)

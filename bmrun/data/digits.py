@@ -22,6 +22,7 @@ class DigitsConfig(DataConfig):
 
 def load(cfg, seed: int) -> RawData:
     """Load the 1,797 digits as uint8 images (0..255) with a fixed 20% test split."""
+    # scikit-learn: only when this dataset loads, never at config composition
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from bmrun.run_dir import atomic_path
 
 CHUNK = 1024  # images decoded per step while building
 
@@ -35,8 +36,8 @@ def cached_images(cache_dir: str | Path, paths: np.ndarray, shape: tuple[int, in
     Raises:
         ArtifactWriteError: The cache folder cannot be written (path and OS error named).
     """
+    # bmrun.data.image_decode loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.data.image_decode import decode_files
-    from bmrun.run_dir import atomic_path
 
     path = Path(cache_dir).expanduser() / f"images-{fingerprint(paths, shape)}.npy"
     if not path.is_file():

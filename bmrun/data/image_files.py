@@ -262,6 +262,7 @@ class FileImages:
         return np.array(mean, np.float32), np.array(max(variance, 1e-12), np.float32)
 
     def __array__(self, dtype=None, copy=None):
+        # bmrun.data.image_decode loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.data.image_decode import decode_files
 
         images = decode_files(self.paths, self.shape)

@@ -28,6 +28,9 @@ from bmrun.data.dataset import DataConfig
 from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_folder
 from bmrun.errors import ConfigError, DataError
 from bmrun.specs import SEGMENTATION
+from bmrun.data.image_cache import cached_images
+from bmrun.data.masks import masked_folder
+from bmrun.data import masks
 
 log = logging.getLogger("bmrun")
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -117,6 +120,7 @@ def image_shape(cfg, layout: FolderLayout) -> tuple[int, int, int]:
 
 def load(cfg, seed: int) -> RawData:
     """Check and decode every file once; resident arrays, or :class:`FileImages` to stream."""
+    # bmrun.data.image_decode loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.data.image_decode import check_files
 
     layout = layout_of(cfg)
@@ -142,8 +146,6 @@ def load(cfg, seed: int) -> RawData:
         kept = paths[check.ok]
         cache = None
         if cfg.cache:
-            from bmrun.data.image_cache import cached_images
-
             cache = cached_images(cfg.cache, kept, shape)
             notes.append(f"decoded once into the cache in {cfg.cache}")
         pixels = FileImages(kept, shape, check.sums, check.squares, cache,
@@ -196,7 +198,6 @@ class ImageFolderDataset:
 
     def specs(self, cfg) -> tuple[TaskSpec, InputSpec]:
         if cfg.masks:  # segmentation: the classes are the masks' indices
-            from bmrun.data.masks import masked_folder
 
             found = masked_folder(cfg)
             return TaskSpec(SEGMENTATION, len(found.classes), found.classes), InputSpec(IMAGE, found.shape)
@@ -205,8 +206,6 @@ class ImageFolderDataset:
 
     def load(self, cfg, seed: int) -> RawData:
         if cfg.masks:
-            from bmrun.data import masks
-
             return masks.load(cfg, parse_bytes(cfg.memory_budget))
         return load(cfg, seed)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from bmrun.data.image_files import SUFFIXES, TEST_SPLIT_SEED, image_header
 from bmrun.errors import DataError
+from bmrun.data.arrays import RawData
 
 log = logging.getLogger("bmrun")
 _RGB_HINT = ("convert it to one channel of class indices (0 = background, 1, 2, ...), e.g. with Pillow: "
@@ -249,7 +250,6 @@ def load(cfg, budget: int):
         DataError: The images do not fit ``data.memory_budget`` (masks are not streamed), or an
             image cannot be decoded (without ``data.on_bad_file=skip``).
     """
-    from bmrun.data.arrays import RawData
     from bmrun.data.image_decode import check_files  # TensorFlow: only when loading
 
     found = masked_folder(cfg)

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from bmrun.data.arrays import PreparedData, Split, take
 from bmrun.data.augment import Augmenter
+from bmrun.data.image_decode import cached_dataset, file_dataset
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -116,8 +117,6 @@ class DataPipeline:
 
     @staticmethod
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
-        from bmrun.data.image_decode import cached_dataset, file_dataset
-
         if part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
             dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
         else:

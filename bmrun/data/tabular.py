@@ -39,6 +39,7 @@ def load_diabetes(cfg, seed: int) -> RawData:
         cfg: The ``data`` config.
         seed: Unused; the test split is fixed and ``prepare()`` does the shuffling.
     """
+    # scikit-learn: only when this dataset loads, never at config composition
     from sklearn.datasets import load_diabetes as sklearn_diabetes
 
     # scaled=False: the raw units (age in years, BMI, ...). sklearn's default copy is already
@@ -50,6 +51,7 @@ def load_diabetes(cfg, seed: int) -> RawData:
 
 def load_breast_cancer(cfg, seed: int) -> RawData:
     """569 tumours x 30 cell-nucleus features -> 0 malignant, 1 benign (sklearn's coding)."""
+    # scikit-learn: only when this dataset loads, never at config composition
     from sklearn.datasets import load_breast_cancer as sklearn_breast_cancer
 
     bunch = sklearn_breast_cancer()

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from bmrun import outputs as outputs_mod
 from bmrun.outputs import MULTICLASS, target_outputs
+import keras
 
 
 def _gradients(model, x: tf.Tensor, kind: str, classes: tf.Tensor) -> tf.Tensor:
@@ -66,7 +67,6 @@ def smoothgrad(model, x: np.ndarray, kind: str, *, samples: int = 25, noise: flo
 
 def last_conv_layer(model):
     """The model's last 2-D convolution, or None (Grad-CAM needs one)."""
-    import keras
 
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     return convs[-1] if convs else None
@@ -74,7 +74,6 @@ def last_conv_layer(model):
 
 def gradcam(model, x: np.ndarray, kind: str) -> np.ndarray:
     """Heatmaps ``[batch, H, W]`` in [0, 1], upsampled to the input's size."""
-    import keras
 
     conv = last_conv_layer(model)
     if conv is None:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.outputs import MULTICLASS, predicted_classes, target_outputs
+import keras
 
 POINT_ELEMENTS = 4_000_000  # floats of path points per graph call (16 MB): a bound on memory
 
@@ -49,7 +50,6 @@ def substituted_output(layer, value: tf.Tensor):
 
 def layer_output(model, layer, x: Any) -> np.ndarray:
     """What ``layer`` computes for the raw inputs ``x`` (float32)."""
-    import keras
 
     probe = keras.Model(model.inputs, layer.output)
     return np.asarray(probe(as_model_input(x), training=False), np.float32)

@@ -52,6 +52,7 @@ def check_explainable(model, method: str) -> str:
         raise ExplainError(f"--method {method}: choose one of {', '.join(METHODS)}.")
     kind = input_kind(model)
     if kind in (TOKENS, TEXT):
+        # bmrun.explain.text loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.explain.text import token_layer
 
         if token_layer(model) is None:
@@ -135,6 +136,7 @@ def explain_table(model, x: np.ndarray, task_kind: str, feature_names: Optional[
 
 def explain_csv_table(model, x: dict, task_kind: str, out: Path) -> dict[str, Any]:
     """Global importance of each original column of a ``data=csv`` model (raw rows ``x``)."""
+    # bmrun.explain.columns loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.columns import column_attributions
 
     names, maps, error = column_attributions(model, x, task_kind)
@@ -160,6 +162,7 @@ def write_importance(names: Sequence[str], maps: np.ndarray, out: Path) -> dict[
 
 def log_to_tensorboard(run_dir: Path, tag: str, picture: np.ndarray) -> None:
     """The same picture in TensorBoard's Images tab (``tensorboard/explain``)."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
 
     writer = tf.summary.create_file_writer(str(Path(run_dir) / TENSORBOARD / EXPLAIN))
@@ -172,6 +175,7 @@ def explain_text(model, x: Any, task_kind: str, names, captions: Sequence[str], 
                  run_dir: Path) -> dict[str, Any]:
     """Token attributions of the examples ``x``: ``tokens.csv``, ``top_tokens.csv``,
     ``tokens.html`` and the top tokens in TensorBoard's Text tab."""
+    # bmrun.explain loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain import text
 
     ids, maps, error = text.token_attributions(model, x, task_kind)
@@ -200,6 +204,7 @@ def explain_text(model, x: Any, task_kind: str, names, captions: Sequence[str], 
 
 
 def _log_text(run_dir: Path, summaries: Sequence[str]) -> None:
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
 
     writer = tf.summary.create_file_writer(str(Path(run_dir) / TENSORBOARD / EXPLAIN))

@@ -22,12 +22,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from bmrun.explain import inner
+from html import escape
 
 PAD = 0
 
 
 def token_layer(model):
     """The layer explained: the first ``Embedding``, else the first ``CategoryEncoding``; or None."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     for kind in (keras.layers.Embedding, keras.layers.CategoryEncoding):
@@ -140,7 +142,6 @@ def render_html(ids: np.ndarray, attributions: np.ndarray, names: TokenNames, ca
     Shades are scaled per example (its largest |attribution| is full strength); hovering a
     token shows its value.
     """
-    from html import escape
 
     parts = ["<!doctype html><meta charset='utf-8'><title>token attributions</title>",
              "<style>body{font:15px/1.9 sans-serif;max-width:60em;margin:2em auto}"

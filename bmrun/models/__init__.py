@@ -33,6 +33,7 @@ def build_model(model_cfg: Any, data: Any):
 
 def backbone(model):
     """The model's backbone as a Keras model: :func:`bmrun.models.backbones.backbone`."""
+    # here, not at the top: bmrun.models imports this module
     from bmrun.models import backbones
 
     return backbones.backbone(model)
@@ -40,6 +41,7 @@ def backbone(model):
 
 def features(model):
     """The features the model's head reads: :func:`bmrun.models.backbones.features`."""
+    # here, not at the top: bmrun.models imports this module
     from bmrun.models import backbones
 
     return backbones.features(model)
@@ -47,6 +49,7 @@ def features(model):
 
 def with_head(model, head: Callable, *, keep_outputs: bool = False, name: Optional[str] = None):
     """The model's backbone under another head: :func:`bmrun.models.backbones.with_head`."""
+    # here, not at the top: bmrun.models imports this module
     from bmrun.models import backbones
 
     return backbones.with_head(model, head, keep_outputs=keep_outputs, name=name)

@@ -24,6 +24,9 @@ import numpy as np
 from bmrun.data.catalog import TABLE, TEXT, TOKENS, InputSpec
 from bmrun.errors import ConfigError
 from bmrun.specs import AUDIO, MULTIMODAL, SERIES, TOKEN_PAIRS
+from bmrun.models.columns import column_front
+from bmrun.models.audio import audio_front
+from bmrun.tasks.series import LastValueOffset
 
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
@@ -54,11 +57,9 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
                   for name in ("source", "target_in")}
         x = inputs
     elif input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
-        from bmrun.models.columns import column_front
 
         inputs, x, spec = column_front(columns, input_kind, vocab_size)
     elif input_kind == AUDIO:  # raw waveforms: the model computes its own log-mel spectrogram
-        from bmrun.models.audio import audio_front
 
         inputs, x, spec = audio_front(columns, tuple(input_shape))
     else:
@@ -66,7 +67,6 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
                              name="inputs")
         x = inputs
     if input_kind == SERIES:  # forecasting: targets read relative to their last observed value
-        from bmrun.tasks.series import LastValueOffset
 
         x = LastValueOffset(len(columns["series"]["targets"]), name="last_value_offset")(x)
     if input_mean is not None and input_kind not in (TOKENS, TABLE, TEXT, AUDIO, TOKEN_PAIRS):

@@ -21,6 +21,7 @@ from bmrun.models.backbones import build_backbone
 from bmrun.models.keys import COMMON_MODEL_KEYS, with_current_names
 from bmrun.specs import MULTICLASS, REGRESSION
 from bmrun.tasks import task_class
+from bmrun import registry
 
 # Constructor arguments shared by every family; anything else is the family's own config key.
 _COMMON = ("input_shape", "input_kind", "num_outputs", "vocab_size", "input_mean", "input_variance", "task_kind",
@@ -60,8 +61,6 @@ class BasicModel(keras.Model):
                  target_mean: Optional[float] = None, target_std: Optional[float] = None,
                  columns: Optional[dict] = None, task_kind: Optional[str] = None, name: Optional[str] = None,
                  trainable: bool = True, **arguments):
-        from bmrun import registry
-
         entry = registry.model(family)
         # The family's dataclass fills in defaults and checks ranges, as for a composed config.
         config = entry.config(name=family, **arguments)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 # FusedBatchNormV3 refuses a smaller epsilon (cuDNN's floor).
 _SMALLEST_EPSILON = 1.001e-5
@@ -22,7 +23,6 @@ _SMALLEST_EPSILON = 1.001e-5
 
 def _deterministic_ops() -> bool:
     """Whether ``tf.config.experimental.enable_op_determinism`` is in force (no public getter)."""
-    from tensorflow.python.framework import config as tf_config
 
     return bool(getattr(tf_config, "is_op_determinism_enabled", lambda: False)())
 

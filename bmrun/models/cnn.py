@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import List
 
 from bmrun.rules import at_least, choice, in_unit_interval
-from bmrun.specs import AUDIO
+from bmrun.specs import AUDIO, SERIES
 from bmrun.data.catalog import IMAGE
 from bmrun.errors import ConfigError
-from bmrun.specs import SERIES
 from bmrun.models.family import Family, ModelConfig
 
 
@@ -74,8 +73,10 @@ def checks(config, task, inputs) -> None:
 
 def body(x, config: CnnConfig, inputs):
     """Convolutional blocks, flatten, dense layers."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.batch_norm loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.batch_norm import FusedBatchNormalization
 
     if inputs.kind == SERIES:
@@ -101,6 +102,7 @@ def body(x, config: CnnConfig, inputs):
 def _causal_blocks(x, config: CnnConfig):
     """A series: 1-D convolutions over time, causal (a step sees only itself and earlier steps)
     and dilated 1, 2, 4, ... so a few blocks cover a long window."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     for i, width in enumerate(config.filters):

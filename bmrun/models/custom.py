@@ -62,6 +62,7 @@ class CustomFamily:
         resolve(config.model)  # an unimportable target fails before any data loads
 
     def build(self, model_cfg: CustomConfig, data: Any):
+        # TensorFlow side (bmrun.models.plugin): kept out of --help and config composition
         from bmrun.models.plugin import build_checked
 
         return build_checked(resolve(model_cfg), dict(model_cfg.args or {}), data, f"model.target={model_cfg.target}")

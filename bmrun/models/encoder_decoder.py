@@ -25,9 +25,11 @@ from typing import Callable
 
 def transformer(x, config, inputs, encoder_block: Callable):
     """The transformer encoder–decoder: ``(batch, length, hidden_dim)`` decoder features."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
     from keras import ops
 
+    # bmrun.models.layers loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.layers import PositionEmbedding
 
     source, target = x["source"], x["target_in"]
@@ -45,6 +47,7 @@ def transformer(x, config, inputs, encoder_block: Callable):
 
 def _decoder_block(y, memory, target_mask, source_mask, index: int, config):
     """Causal self-attention, cross-attention to ``memory``, MLP: each pre-norm and residual."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     prefix, heads, key_dim = f"decoder_{index}", config.num_heads, config.hidden_dim // config.num_heads
@@ -70,6 +73,7 @@ def _decoder_block(y, memory, target_mask, source_mask, index: int, config):
 
 def rnn(x, config, inputs):
     """The recurrent encoder–decoder with additive attention: ``(batch, length, hidden_dim)``."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
     from keras import ops
 

@@ -23,8 +23,10 @@ class FactorizationConfig(IdFactorsConfig):
 
 def body(users, items, config: FactorizationConfig, rows):
     """Dot product of the two factor rows plus both biases (standardised rating units)."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.recommender loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.recommender import IdEmbedding
 
     user_rows, item_rows = rows

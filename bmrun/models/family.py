@@ -74,6 +74,7 @@ class Family:
 
     def build(self, model_cfg: Any, data: Any):
         """The Keras model for prepared data: one :class:`~bmrun.models.base.BasicModel`."""
+        # bmrun.models.base loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.models.base import BasicModel
 
         inputs, task = data.inputs, data.task

@@ -16,6 +16,10 @@ import keras
 from keras import ops
 
 from bmrun.specs import IMAGE, REGRESSION, TABLE, TOKENS, InputSpec, TaskSpec
+from bmrun.models.columns import column_front
+from bmrun import registry
+from bmrun.models.backbones import backbone
+from bmrun.models.plugin import build_checked
 
 
 @keras.saving.register_keras_serializable(package="bmrun")
@@ -75,8 +79,6 @@ def fused_features(x: Any, config: Any):
     modalities = columns["modalities"]
     tokens = []
     if modalities.get("table"):
-        from bmrun.models.columns import column_front
-
         table_inputs, encoded, _ = column_front(modalities["table"], TABLE, None)
         inputs.update(table_inputs)
         tokens.append(keras.layers.Dense(config.width, activation="relu", name="mm_table")(encoded))
@@ -132,7 +134,6 @@ def _image_token(pixels, column: dict, config: Any, i: int):
 
 def _family_encoder(name: str, spec: InputSpec, model_name: str) -> keras.Model:
     """A registered family's backbone (its default keys) as one nested model."""
-    from bmrun import registry
 
     entry = registry.model(name)
     config = entry.config(name=name)
@@ -140,8 +141,6 @@ def _family_encoder(name: str, spec: InputSpec, model_name: str) -> keras.Model:
         given = keras.Input(shape=spec.shape, dtype="int32" if spec.kind == TOKENS else "float32",
                             name=f"{model_name}_input")
         return keras.Model(given, entry.body(given, config, spec), name=model_name)
-    from bmrun.models.backbones import backbone
-    from bmrun.models.plugin import build_checked
 
     # A plugin's build callable: its model for this input, without its head (the plugin protocol).
     data = SimpleNamespace(inputs=spec, task=TaskSpec(REGRESSION))

@@ -72,6 +72,7 @@ class InteractionFamily(Family):
     ``rows`` is ``(user rows, item rows)``, the unseen row included."""
 
     def build(self, model_cfg: Any, data: Any):
+        # bmrun.models.recommender loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.models.recommender import RecommenderModel
 
         users, items = vocabularies(data.train.x)

@@ -16,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun.errors import ConfigError, RunDirError
 from bmrun.run_dir import CONFIG, KERAS_FILE, MODEL, keras_file, require_finished_run
 from bmrun.specs import SEQ2SEQ
+from bmrun import registry
+from bmrun.plugins import import_target
 
 
 def register_model_classes(run_dir: Path) -> None:
@@ -27,12 +29,13 @@ def register_model_classes(run_dir: Path) -> None:
     Raises:
         ConfigError: The run's model comes from a plugin that is not installed (or is broken).
     """
+    # OmegaConf: only when a run's config is read, not for --help
     from omegaconf import OmegaConf
 
+    # bmrun.models loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models import base, layers
 
     del base, layers  # imported for their Keras registrations (BasicModel, the shared layers)
-    from bmrun import registry
 
     importlib.import_module("bmrun.models.recommender")  # registers RecommenderModel and its layers
 
@@ -48,8 +51,6 @@ def register_model_classes(run_dir: Path) -> None:
                           f"here: {error}. Install the package that provides it (entry point group "
                           f"bmrun.models).") from None
     if name == "custom" and model_cfg.get("target"):
-        from bmrun.plugins import import_target
-
         import_target(str(model_cfg.target), "model.target")  # registers the target's own layers
 
 
@@ -63,6 +64,7 @@ def load_run_model(run_dir: str | Path, what: str):
     Raises:
         RunDirError: Not a finished run dir, or a model file Keras cannot read.
     """
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     path = require_finished_run(run_dir, what)
@@ -92,6 +94,7 @@ class OpenRun:
         if getattr(self.model, "task_kind", None) == SEQ2SEQ:  # logits per position: not a class count
             return SEQ2SEQ
         if not hasattr(self.model, "family"):  # a plugin's own model: the run's data says
+            # bmrun.data.catalog brings numpy: only when this runs, keeps --help light
             from bmrun.data.catalog import describe
 
             return describe(self.cfg.data)[0].kind  # the saved config is complete (as in transfer.same_labels)
@@ -129,6 +132,7 @@ def open_run(run_dir: str, what: str) -> OpenRun:
     Raises:
         RunDirError: Not a run dir, no exported model, or a model Keras cannot read.
     """
+    # TensorFlow side (bmrun.runtime.tfimport): kept out of --help and config composition
     from bmrun.runtime.tfimport import import_tensorflow, quiet_native_logs
 
     path = require_finished_run(run_dir, what)

@@ -34,8 +34,10 @@ class MlpConfig(ModelConfig):
 
 def body(x, config: MlpConfig, inputs):
     """Dense layers on the flattened input (a bag of words for tokens)."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.layers loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.layers import flatten_input
 
     x = flatten_input(x, inputs.kind, inputs.vocab_size)

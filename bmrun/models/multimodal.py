@@ -20,6 +20,7 @@ from bmrun.errors import ConfigError
 from bmrun.models.family import Family, ModelConfig
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.specs import IMAGE, MULTIMODAL
+from bmrun import registry
 
 TEXT_ENCODERS = ("bag", "rnn", "transformer")
 
@@ -64,7 +65,6 @@ class MultimodalConfig(ModelConfig):
 
 def checks(config, task, inputs) -> None:
     """The image encoder must be a family that reads images."""
-    from bmrun import registry
 
     name = config.model.encoders["image"]
     try:
@@ -78,6 +78,7 @@ def checks(config, task, inputs) -> None:
 
 def body(x, config: MultimodalConfig, inputs):
     """The fused features of a table's modalities (``x``: its raw inputs and fitted columns)."""
+    # bmrun.models.fusion loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.fusion import fused_features
 
     return fused_features(x, config)

@@ -61,6 +61,7 @@ def build_checked(fn: Callable, kwargs: dict, data: Any, what: str):
         ConfigError: The callable raised, returned something that is not a Keras model, or a
             model whose input or output shape does not fit (caught before any training step).
     """
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     model = call_user(fn, what, "model", ConfigError, data.inputs, data.task, **kwargs)

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import keras
 from keras import ops
+from bmrun import registry
 
 
 @keras.saving.register_keras_serializable(package="bmrun")
@@ -90,8 +91,6 @@ class RecommenderModel(keras.Model):
     def __init__(self, family: str, *, user_ids: Sequence[str], item_ids: Sequence[str], target_mean: float,
                  target_std: float, rating_range: Optional[Sequence[float]] = None, name: Optional[str] = None,
                  trainable: bool = True, **arguments):
-        from bmrun import registry
-
         entry = registry.model(family)
         config = entry.config(name=family, **arguments)
         user_ids, item_ids = [str(u) for u in user_ids], [str(i) for i in item_ids]

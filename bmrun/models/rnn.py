@@ -76,13 +76,17 @@ def checks(config, task, inputs) -> None:
 
 def body(x, config: RnnConfig, inputs):
     """Stacked recurrent layers over image rows, token embeddings or numeric sequences."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # TensorFlow: only when this runs, never at --help or config composition
     from keras import ops
 
+    # bmrun.models.layers loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.layers import masked_max, masked_mean, recurrent_layer
 
     if inputs.kind == TOKEN_PAIRS:
+        # TensorFlow side (bmrun.models): kept out of --help and config composition
         from bmrun.models import encoder_decoder
 
         return encoder_decoder.rnn(x, config, inputs)

@@ -47,10 +47,13 @@ class TransferReport:
 
 def init_from_run(model, run_dir: str, data_cfg) -> TransferReport:
     """Start ``model`` (built for ``data_cfg``) from the weights of the run at ``run_dir``."""
+    # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import load_run_model
 
+    # OmegaConf: only when a run's config is read, not for --help
     from omegaconf import OmegaConf
 
+    # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import pretrain_task
 
     source = load_run_model(run_dir, "model.init_from")
@@ -64,9 +67,11 @@ def init_from_run(model, run_dir: str, data_cfg) -> TransferReport:
 def same_labels(run_dir: str, data_cfg) -> bool:
     """Whether the run at ``run_dir`` was trained on the labels ``data_cfg`` gives (task kind
     and class names, after each one's ``data.classes`` filter). Unknown counts as different."""
+    # OmegaConf: only when a run's config is read, not for --help
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    # bmrun.data.catalog brings numpy: only when this runs, keeps --help light
     from bmrun.data.catalog import describe
 
     try:
@@ -85,6 +90,7 @@ def copy_matching_weights(source, target, source_name: str, *, keep_head: bool =
         ConfigError: Not a single layer with weights matches (another family, say), so the
             run would silently train from scratch.
     """
+    # bmrun.models.backbones loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.backbones import backbone, head_layers
 
     report = TransferReport(source=source_name, new_head=not keep_head, head_reason=head_reason)
@@ -122,6 +128,7 @@ def _copy_in_order(source_layers: list, target_layers: list, report: TransferRep
 
 def backbone_layers(model) -> list:
     """The layers of the model's backbone (:func:`bmrun.models.backbones.backbone`)."""
+    # bmrun.models.backbones loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.backbones import backbone
 
     return backbone(model).layers
@@ -136,6 +143,7 @@ def _zero(head) -> None:
 
 def freeze_backbone(model) -> int:
     """Set the model's backbone to not trainable; returns how many of its layers have weights."""
+    # bmrun.models.backbones loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.backbones import backbone
 
     body = backbone(model)

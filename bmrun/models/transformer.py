@@ -90,12 +90,15 @@ def checks(config, task, inputs) -> None:
 
 def body(x, config: TransformerConfig, inputs):
     """Embed, add positions, encode, pool (text pairs: the encoder–decoder)."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
     from keras import ops
 
+    # bmrun.models.layers loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.layers import ClassToken, PositionEmbedding, masked_mean
 
     if inputs.kind == TOKEN_PAIRS:
+        # TensorFlow side (bmrun.models): kept out of --help and config composition
         from bmrun.models import encoder_decoder
 
         return encoder_decoder.transformer(x, config, inputs, _encoder_block)
@@ -118,6 +121,7 @@ def body(x, config: TransformerConfig, inputs):
 
 def _embed(x, inputs, config: TransformerConfig):
     """The input as a ``(batch, length, hidden_dim)`` sequence and its padding mask (or None)."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
     from keras import ops
 
@@ -146,6 +150,7 @@ def _embed(x, inputs, config: TransformerConfig):
 
 def _conv_stem(x, hidden_dim: int, patch_size: int):
     """3x3 stride-2 convolutions down to the patch grid, widening to ``hidden_dim`` at the last."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     halvings = patch_size.bit_length() - 1
@@ -159,6 +164,7 @@ def _conv_stem(x, hidden_dim: int, patch_size: int):
 
 def _encoder_block(x, attention_mask, index: int, config: TransformerConfig):
     """``x + Dropout(MHA(LN(x)))`` then ``x + Dropout(MLP(LN(x)))``."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     prefix, rate = f"block_{index}", config.dropout_rate

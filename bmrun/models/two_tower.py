@@ -40,8 +40,10 @@ class TwoTowerConfig(IdFactorsConfig):
 
 
 def _tower(ids, rows: int, config: TwoTowerConfig, side: str):
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.recommender loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.recommender import IdEmbedding, KnownOnly
 
     x = IdEmbedding(rows, config.dim, config.l2, config.init_std, name=f"{side}_embedding")(ids)
@@ -57,8 +59,10 @@ def _tower(ids, rows: int, config: TwoTowerConfig, side: str):
 
 def body(users, items, config: TwoTowerConfig, rows):
     """Dot product of the two towers' outputs (plus biases), in standardised rating units."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.recommender loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.recommender import IdEmbedding
 
     user_rows, item_rows = rows

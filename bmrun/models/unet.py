@@ -62,8 +62,10 @@ def padding(size: int, stride: int) -> int:
 
 def body(x, config: UnetConfig, inputs):
     """Pad, encode, decode with skips, crop back: ``[height, width, filters]`` features."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
+    # bmrun.models.batch_norm loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.models.batch_norm import FusedBatchNormalization
 
     def block(x, width, name):

@@ -9,6 +9,7 @@ mean squared error per image. Only the backbone is kept for fine-tuning.
 from __future__ import annotations
 
 import tensorflow as tf
+import keras
 
 
 class MaskedAutoencoder:
@@ -30,7 +31,6 @@ class MaskedAutoencoder:
 
     def head(self, features):
         """The decoder: Dense(decoder_dim, relu) -> Dense(pixels, sigmoid) -> image shape."""
-        import keras
 
         pixels = self.shape[0] * self.shape[1] * self.shape[2]
         x = keras.layers.Dense(self.decoder_dim, activation="relu", dtype="float32", name="decoder_hidden")(features)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bmrun.data.augment import Distortion, distort
+import keras
 
 
 def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
@@ -53,7 +54,6 @@ class Contrastive:
 
     def head(self, features):
         """The projection MLP after the backbone's features (ReLU between layers, linear last)."""
-        import keras
 
         x = features
         for i, width in enumerate(self.projection_dims):

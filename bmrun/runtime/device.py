@@ -126,6 +126,7 @@ def setup_device(device_cfg, *, seed: int, deterministic: bool, verbose: int = 0
         verbose: 2 shows TensorFlow's own logs.
     """
     tf = import_tensorflow(verbose)
+    # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
     with quiet_native_logs(verbose):

@@ -90,6 +90,7 @@ def import_tensorflow(verbose: int = 0):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with quiet_native_logs(verbose), _without_sklearn_wrappers(), _no_garbage_collection():
+        # TensorFlow: only when this runs, never at --help or config composition
         import tensorflow as tf
         importlib.import_module("keras")  # with TensorFlow's modules, in the same frozen batch
     if verbose < 2:

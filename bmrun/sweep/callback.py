@@ -23,6 +23,9 @@ from bmrun import console
 from bmrun.run_dir import METRICS
 from bmrun.sweep.report import print_report
 from bmrun.sweep.summary import SUMMARY_CSV, collect, find_run_dirs, is_failure, write_summary_csv
+from bmrun.sweep.importance import for_summary, print_importance
+from bmrun.tracking.index import load_runs
+from bmrun.tracking.mlflow_sink import end_sweep, start_sweep
 
 SWEEP_FAILED_EXIT_CODE = 1
 
@@ -42,8 +45,6 @@ def _fingerprint(run_dir: Path) -> tuple:
 
 def _print_importance(sweep_dir: Path) -> None:
     """The swept keys ranked by their effect on the objective, when the sweep has enough runs."""
-    from bmrun.sweep.importance import for_summary, print_importance
-    from bmrun.tracking.index import load_runs
 
     result = for_summary(load_runs([sweep_dir], use_index=False))
     if result is not None:
@@ -68,7 +69,6 @@ class SweepReport(Callback):
         # which runs were already there, so that only this sweep's jobs decide the exit code.
         sweep_dir = Path(config.hydra.sweep.dir)
         if OmegaConf.select(config, "logger.mlflow", default=False):  # the jobs' parent MLflow run
-            from bmrun.tracking.mlflow_sink import start_sweep
 
             start_sweep(sweep_dir, OmegaConf.select(config, "logger.mlflow_uri", default=None))
         if sweep_dir.is_dir():
@@ -88,8 +88,6 @@ class SweepReport(Callback):
         ours = [row for row in rows if _fingerprint(Path(row["run_dir"])) != self._before.get(row["run_dir"])]
         failed = [row for row in ours if is_failure(row)]
         if OmegaConf.select(config, "logger.mlflow", default=False):
-            from bmrun.tracking.mlflow_sink import end_sweep
-
             end_sweep(sweep_dir, OmegaConf.select(config, "logger.mlflow_uri", default=None), bool(failed))
         if not failed:
             return

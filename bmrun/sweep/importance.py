@@ -22,6 +22,8 @@ from bmrun.errors import BmrunError
 from bmrun.objective import objective_direction
 from bmrun.tracking.index import Run
 from bmrun.tracking.table import differing_keys
+from importlib.metadata import version
+from bmrun import console
 
 MIN_TRIALS = 8  # fewer completed runs than this rank noise; the sweep summary stays quiet
 _LOG_SPAN = 100.0  # positive floats spanning this factor or more are on a log scale (lr, weight decay)
@@ -48,6 +50,7 @@ def _usable(runs: Sequence[Run]) -> list[Run]:
 
 
 def _distribution(values: list[Any]):
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna.distributions as d
 
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -61,6 +64,7 @@ def _distribution(values: list[Any]):
 
 
 def _param(value: Any, distribution) -> Any:
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     from optuna.distributions import CategoricalDistribution, IntUniformDistribution
 
     if isinstance(distribution, CategoricalDistribution):
@@ -71,6 +75,7 @@ def _param(value: Any, distribution) -> Any:
 def _fanova_works() -> bool:
     """Optuna 2.x's fANOVA reads scikit-learn's trees in their pre-1.4 layout and fails on newer
     ones, after fitting its forest: known here, it is skipped rather than tried."""
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna
 
     def major_minor(version: str) -> tuple[int, int]:
@@ -82,13 +87,13 @@ def _fanova_works() -> bool:
 
 def _sklearn_version() -> str:
     # The installed distribution's version: importing scikit-learn here is what this package avoids.
-    from importlib.metadata import version
 
     return version("scikit-learn")
 
 
 def evaluators() -> dict[str, Any]:
     """The importance evaluators this Optuna offers, by name (the first one orders the keys)."""
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna.importance as importance
 
     found = {}
@@ -102,6 +107,7 @@ def evaluators() -> dict[str, Any]:
 
 def study_of(runs: Sequence[Run], keys: Sequence[str], objective: str):
     """An in-memory Optuna study holding one finished trial per run."""
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -133,6 +139,7 @@ def rank(runs: Sequence[Run]) -> Importance:
     if not keys:
         raise ImportanceError("--importance: the completed runs share every config key; nothing was swept")
     study = study_of(usable, keys, objective)
+    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna
 
     result = Importance(objective=objective, trials=len(usable), keys=keys)
@@ -160,9 +167,9 @@ def rank(runs: Sequence[Run]) -> Importance:
 
 
 def print_importance(result: Importance) -> None:
+    # rich's tables: only when printing results, not for --help
     from rich.table import Table
 
-    from bmrun import console
 
     table = Table(title=f"what moved {result.objective} ({result.trials} completed runs)", title_justify="left")
     table.add_column("key")
@@ -177,6 +184,7 @@ def print_importance(result: Importance) -> None:
 
 def draw(runs: Sequence[Run], result: Importance, path: Path) -> None:
     """Parallel coordinates of the swept keys (most important first), coloured by the objective."""
+    # bmrun.explain.figures brings numpy: only when this runs, keeps --help light
     from bmrun.explain.figures import parallel_coordinates, save_png
 
     usable = _usable(runs)

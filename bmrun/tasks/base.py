@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.specs import TaskSpec
+import keras
 
 
 class Task:
@@ -38,7 +39,6 @@ class Task:
         """The task's head on the backbone's features (a Keras tensor): a float32 dense layer, so
         that with mixed precision the logits and the loss stay in full precision. A task kind whose
         outputs are not one vector per example (a mask per pixel, a sequence) overrides it."""
-        import keras  # with TensorFlow already loaded: this module is the training side's
 
         return keras.layers.Dense(num_outputs, dtype="float32", name="head")(features)
 
@@ -53,7 +53,6 @@ class Task:
             target_mean, target_std: The training targets' statistics.
             columns: The model's recorded input layout (``BasicModel``'s ``columns``).
         """
-        import keras
 
         return keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean), dtype="float32",
                                       name="target_scale")(outputs)

@@ -18,6 +18,7 @@ import tensorflow as tf
 from bmrun.errors import ConfigError
 from bmrun.specs import CTC
 from bmrun.tasks.base import Task
+import keras
 
 
 class Ctc(Task):
@@ -27,8 +28,6 @@ class Ctc(Task):
 
     @staticmethod
     def build_head(features, num_outputs: int):
-        import keras
-
         if len(features.shape) != 3:
             raise ValueError(f"a ctc head reads one feature vector per frame, got features of shape {features.shape}")
         return keras.layers.Dense(num_outputs, dtype="float32", name="head")(features)
@@ -82,6 +81,7 @@ def _text(ids, names: Sequence[str]) -> str:
 def require_jiwer():
     """jiwer, or one line saying how to install it."""
     try:
+        # jiwer (optional: bmrun[speech])
         import jiwer
     except ImportError:
         raise ConfigError("data.transcripts", "speech to text reports CER and WER with jiwer, which is not "

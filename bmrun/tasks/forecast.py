@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from bmrun.specs import FORECAST
 from bmrun.tasks.base import Task
+from bmrun.tasks.series import LastValueAnchor
 
 _VECTORS = ("sae", "sse", "smape", "naive_sae", "naive_sse", "snaive_sae", "snaive_sse")
 
@@ -35,7 +36,6 @@ class Forecast(Task):
     @staticmethod
     def scale_outputs(outputs, inputs, target_mean, target_std, columns=None):
         """Forecasts: the last observed target values plus the head's rescaled offsets."""
-        from bmrun.tasks.series import LastValueAnchor
 
         targets = len(columns["series"]["targets"])
         return LastValueAnchor(targets, target_mean, target_std, name="target_scale")(outputs, inputs)

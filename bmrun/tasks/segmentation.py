@@ -14,6 +14,7 @@ import tensorflow as tf
 from bmrun.confusion import segmentation_metrics, segmentation_per_class
 from bmrun.specs import SEGMENTATION
 from bmrun.tasks.base import Task
+import keras
 
 
 class Segmentation(Task):
@@ -26,7 +27,6 @@ class Segmentation(Task):
     @staticmethod
     def build_head(features, num_outputs: int):
         """A 1x1 convolution: one float32 logit per class at every pixel of the features."""
-        import keras  # with TensorFlow already loaded: this module is the training side's
 
         return keras.layers.Conv2D(num_outputs, 1, dtype="float32", name="head")(features)
 

@@ -98,6 +98,7 @@ def final_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def write_session(log_dir: Path, hparams: Mapping[str, HParamValue], values: Mapping[str, float], step: int) -> None:
     """Write one HParams session (hparams + metric scalars) as the only events in ``log_dir``."""
+    # TensorFlow: only when this runs, never at --help or config composition
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 

@@ -53,6 +53,7 @@ def truncate_events(log_dir: Path, last_step: int) -> int:
     Returns:
         How many events were dropped.
     """
+    # TensorBoard (comes with TensorFlow): only when event files are written
     from tensorboard.compat.proto import event_pb2
 
     dropped = 0

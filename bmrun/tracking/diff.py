@@ -91,6 +91,7 @@ def print_diff(a: Run, b: Run, label_a: str, label_b: str) -> None:
 
 def plot(a: Run, b: Run, label_a: str, label_b: str, path: Path) -> None:
     """The objective of both runs by epoch, as a PNG."""
+    # bmrun.explain.figures brings numpy: only when this runs, keeps --help light
     from bmrun.explain.figures import line_chart, save_png
 
     key = objective_of(a, b)

@@ -26,7 +26,9 @@ from typing import Any, Iterable, Mapping, Optional
 
 from bmrun import console
 from bmrun.run_dir import CONFIG, HISTORY, LOG, METRICS, MLFLOW, MODEL, History, atomic_write_json
-from bmrun.tracking.index import flatten, number
+from bmrun.tracking.index import flatten, number, read_record
+import time
+from bmrun.tracking.query import QueryError
 
 RUN_FILE = MLFLOW  # in a run dir or a sweep dir: {"uri": ..., "run_id": ...}
 EXPERIMENT = "bmrun"
@@ -45,6 +47,7 @@ def default_uri(place: Path) -> str:
 
 
 def _client(uri: str):
+    # MLflow (optional: bmrun[mlflow]): only when runs go to MLflow
     from mlflow.tracking import MlflowClient
 
     # MLflow retries an unreachable server for minutes by default; a run must not wait that long.
@@ -83,14 +86,14 @@ def git_commit() -> Optional[str]:
 
 
 def _params(flat: Mapping[str, Any]) -> list:
+    # MLflow (optional: bmrun[mlflow]): only when runs go to MLflow
     from mlflow.entities import Param
 
     return [Param(key[:250], ("null" if value is None else str(value))[:_PARAM_CHARS]) for key, value in flat.items()]
 
 
 def _metrics(values: Mapping[str, Any], prefix: str, step: int) -> list:
-    import time
-
+    # MLflow (optional: bmrun[mlflow]): only when runs go to MLflow
     from mlflow.entities import Metric
 
     stamp = int(time.time() * 1000)
@@ -239,7 +242,6 @@ def _float(text: Any) -> Optional[float]:
 
 def export_run(client, uri: str, run_dir: Path, parent: Optional[str]) -> str:
     """Log one finished run dir (params, history by epoch, final metrics, tags, artifacts)."""
-    from bmrun.tracking.index import read_record
 
     record = read_record(run_dir)
     name = run_dir.name if parent is None else f"{run_dir.parent.name}/{run_dir.name}"
@@ -260,7 +262,6 @@ def export_run(client, uri: str, run_dir: Path, parent: Optional[str]) -> str:
 
 def export_run_dirs(run_dirs: Iterable[Path], uri: str) -> int:
     """Export every run dir; a run dir inside a sweep (``multirun.yaml`` beside it) gets a parent run."""
-    from bmrun.tracking.query import QueryError
 
     try:
         client = _client(uri)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 
 import tensorflow as tf
+import keras
 
 
 class WeightAverage:
@@ -36,8 +37,6 @@ class WeightAverage:
         self.targets = [v for v in model.variables if _floating(v)]
         self.shadow = None
         if shadow:
-            import keras
-
             self.shadow = keras.models.clone_model(model)
             self.shadow.set_weights(model.get_weights())
             self.variables = [v for v in self.shadow.variables if _floating(v)]

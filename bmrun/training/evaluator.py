@@ -19,6 +19,7 @@ import tensorflow as tf
 from bmrun.specs import INTERACTIONS
 from bmrun.training import adversarial as attacks
 from bmrun.training.steps import add_sums, fold_range, sum_over_replicas
+from bmrun.outputs_ranking import ranking_metrics
 
 
 @dataclass
@@ -89,8 +90,6 @@ class Evaluator:
             return result
         result.metrics.update(self.task.test_metrics(result.sums))
         if self.data.inputs.kind == INTERACTIONS and self.ranking_k:
-            from bmrun.outputs_ranking import ranking_metrics  # recommenders only
-
             result.metrics.update(ranking_metrics(self.model, self.data, k=self.ranking_k))
         # Kinds that generate (text) score what they write; the others add nothing.
         result.metrics.update(self.task.decoded_metrics(self.model, self.data.test, self.data.columns,

@@ -32,6 +32,8 @@ from bmrun.training.ema import WeightAverage
 from bmrun.training.losses import class_weighted, make_dense_loss, make_loss
 from bmrun.training.optim import make_optimizer
 from bmrun.training.steps import AdversarialTraining, CompiledSteps
+from bmrun.fairness.groups import group_ids, group_names
+from bmrun.models.transfer import freeze_backbone, init_from_run
 
 log = logging.getLogger("bmrun")
 
@@ -116,7 +118,6 @@ def penalty_groups(config, data) -> tuple[Optional[np.ndarray], int]:
     column = config.loss.fairness_group
     if column is None or data.task.kind != BINARY or not data.train.groups:
         return None, 0
-    from bmrun.fairness.groups import group_ids, group_names
 
     names = group_names(data.train.groups[column])
     return group_ids(data.train.groups[column], names), len(names)
@@ -217,8 +218,6 @@ def _build_model(config, data, *, announce: bool):
     """
     model = build_model(config.model, data)
     if config.model.init_from or config.model.freeze != "none":
-        from bmrun.models.transfer import freeze_backbone, init_from_run
-
         if config.model.init_from and not config.resume:
             report = init_from_run(model, config.model.init_from, config.data)
             if announce:

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
+from bmrun.tasks.ctc import ctc_loss
 
 
 def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float = 0.0,
@@ -59,7 +60,6 @@ def make_loss(name: str, *, num_classes: Optional[int], label_smoothing: float =
             return tf.square(diff) * scale
         return squared_error
     if name == "ctc":  # speech to text: per-frame character logits (bmrun.tasks.ctc)
-        from bmrun.tasks.ctc import ctc_loss
 
         return ctc_loss
     raise ValueError(f"unknown loss {name!r}")  # config validation makes this unreachable

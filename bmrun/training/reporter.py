@@ -33,12 +33,14 @@ class Reporter:
         self.insight = None  # set by attach_insight once the model exists
         self.mlflow = None
         if logger.mlflow and writes:  # an optional extra: MLflow is imported only when asked for
+            # bmrun.tracking.mlflow_sink brings yaml: only when this runs, keeps --help light
             from bmrun.tracking.mlflow_sink import MlflowSink
 
             self.mlflow = MlflowSink(config, run_dir)
 
     def attach_insight(self, logger_cfg, **kwargs) -> None:
         """Pictures and histograms (``logger=images``), when asked for and TensorBoard is on."""
+        # bmrun.tensorboard.insight loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.tensorboard.insight import build_insight
 
         self.insight = build_insight(logger_cfg, self.tensorboard, **kwargs)
@@ -87,6 +89,7 @@ class Reporter:
 
     def rewind(self, epochs_done: int, step: int, run_dir: Path) -> None:
         """A resumed run restarts at its checkpoint: drop history rows and events past it."""
+        # bmrun.tensorboard.scalars loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.tensorboard.scalars import truncate_events
 
         self.history.truncate(epochs_done)

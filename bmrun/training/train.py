@@ -23,6 +23,7 @@ from bmrun.run_lock import RunLock
 from bmrun.runtime.clock import Phases
 from bmrun.runtime.device import setup_device
 from bmrun.training.signals import StopRequest
+from bmrun.artifacts.export import export_model
 
 if TYPE_CHECKING:
     from bmrun.training.epoch import EpochLoop
@@ -168,6 +169,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
         metrics["export"] = _export(job)
         phases.lap("export")
         if config.logger.hparams and reporter.tensorboard.enabled:
+            # TensorFlow side (bmrun.tensorboard.hparams): kept out of --help and config composition
             from bmrun.tensorboard.hparams import log_run_hparams
 
             log_run_hparams(run_dir / TENSORBOARD, config, metrics)
@@ -217,11 +219,11 @@ def _export(job: "Job") -> dict[str, dict[str, Any]]:
         metrics.json's ``export`` section: each artifact's ``bytes`` and, for TFLite files,
         their test accuracy (or mse), or the ``error`` that stopped them.
     """
-    from bmrun.artifacts.export import export_model
 
     model_dir = job.run_dir / MODEL
     result: dict[str, dict[str, Any]] = {name: {"bytes": size} for name, size in export_model(job.model, model_dir).items()}
     if job.config.logger.tflite:
+        # TensorFlow side (bmrun.artifacts.tflite): kept out of --help and config composition
         from bmrun.artifacts.tflite import export_tflite
 
         result.update(export_tflite(job.model, model_dir, job.config.logger.tflite, job.data.test.x, job.data.test.y,
