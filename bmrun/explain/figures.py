@@ -218,3 +218,28 @@ def parallel_coordinates(axes: Mapping[str, Sequence], colour: Sequence[float], 
     fig.colorbar(mappable, ax=ax, label=colour_label)
     fig.tight_layout()
     return to_array(fig)
+
+
+def series_importance(lags: Sequence[str], lag_values: Sequence[float], columns: Sequence[str],
+                      column_values: Sequence[float], title: str) -> np.ndarray:
+    """A forecast's importance by lag (bars in time order, the origin ``t`` on the right) and by
+    column (horizontal bars, largest at the top), side by side."""
+    plt = pyplot()
+    fig, (by_lag, by_column) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.35 * len(columns) + 1.5)), dpi=80,
+                                            gridspec_kw={"width_ratios": [3, 2]})
+    order = list(range(len(lags)))[::-1]  # oldest lag on the left, as time runs
+    by_lag.bar(range(len(lags)), [lag_values[i] for i in order], color="#4c72b0")
+    step = max(1, len(lags) // 12)  # at most a dozen tick labels
+    by_lag.set_xticks(range(0, len(lags), step), labels=[lags[order[i]] for i in range(0, len(lags), step)],
+                      fontsize=9, rotation=45)
+    by_lag.set_xlabel("lag (t: the forecast's origin)", fontsize=10)
+    by_lag.set_ylabel("mean |integrated gradient|", fontsize=10)
+    by_lag.set_title("by lag (summed over the columns)", fontsize=11)
+    ranked = sorted(range(len(columns)), key=lambda i: column_values[i])
+    by_column.barh(range(len(columns)), [column_values[i] for i in ranked], color="#dd8452")
+    by_column.set_yticks(range(len(columns)), labels=[columns[i] for i in ranked], fontsize=10)
+    by_column.set_xlabel("mean |integrated gradient|", fontsize=10)
+    by_column.set_title("by column (summed over the lags)", fontsize=11)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return to_array(fig)

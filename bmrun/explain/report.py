@@ -4,7 +4,8 @@ Images: one overlay per example (``explain/<method>/<i>.png``), the grid of all 
 (``explain/<method>.png``, also in TensorBoard under ``explain/``) and the raw attributions
 (``explain/<method>.npy``). Tables (numeric arrays and ``data=csv`` columns):
 ``explain/feature_importance.csv`` (``feature,importance``, descending: mean |integrated
-gradient| over the rows) and its bar chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
+gradient| over the rows) and its bar chart. Forecasts: ``explain/lag_importance.csv``,
+``explain/column_importance.csv`` and their chart ``explain/series_importance.png``. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
 ``tokens.html`` and the top tokens in TensorBoard's Text tab.
 """
 
@@ -22,6 +23,7 @@ from bmrun.errors import BmrunError
 from bmrun.outputs import REGRESSION, class_probabilities_np, predicted_classes, predicted_classes_np, target_outputs
 from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
+from bmrun.specs import SERIES
 
 EXPLAIN = "explain"
 TITLES = {"integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -59,8 +61,9 @@ def check_explainable(model, method: str) -> str:
                                "lookup; bmrun explains such a model at its token embeddings (an Embedding layer) "
                                "or its bag of words (a CategoryEncoding layer), and this model has neither. A "
                                "model=rnn, transformer, linear or mlp run on the same data can be explained.")
-    elif kind not in (IMAGE, TABULAR, TABLE):
-        raise ExplainError(f"bmrun-explain explains images, tables and text; this model reads {kind} inputs.")
+    elif kind not in (IMAGE, TABULAR, TABLE, SERIES):
+        raise ExplainError(f"bmrun-explain explains images, tables, text and forecasts; this model reads {kind} "
+                           f"inputs.")
     if method == "gradcam" and (kind != IMAGE or attributions.last_conv_layer(model) is None):
         raise ExplainError("--method gradcam needs a convolutional model on images (it weighs the last convolution's "
                            "feature maps); use --method integrated_gradients or smoothgrad.")
@@ -139,6 +142,33 @@ def explain_csv_table(model, x: dict, task_kind: str, out: Path) -> dict[str, An
 
     names, maps, error = column_attributions(model, x, task_kind)
     return {**write_importance(names, maps, out), "completeness_error": error}
+
+
+def explain_series(model, x: np.ndarray, columns: dict, out: Path) -> dict[str, Any]:
+    """A forecast model's importance of each lag and each column over the windows ``x``
+    (see :mod:`bmrun.explain.series`)."""
+    from bmrun.explain.series import lag_and_column_importance, lag_names, series_attributions
+
+    maps, error = series_attributions(model, x)
+    per_lag, per_column = lag_and_column_importance(maps)
+    lags = lag_names(maps.shape[1])
+    targets = list(columns["targets"])
+    names = targets + list(columns["covariates"])
+    roles = ["target"] * len(targets) + ["covariate"] * (len(names) - len(targets))
+    lag_rows = [["lag", "importance"]] + [[lag, f"{v:.6g}"] for lag, v in zip(lags, per_lag)]
+    order = np.argsort(-per_column, kind="stable")
+    column_rows = [["column", "role", "importance"]] + [[names[i], roles[i], f"{per_column[i]:.6g}"] for i in order]
+    for name, rows in (("lag_importance.csv", lag_rows), ("column_importance.csv", column_rows)):
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        atomic_write(out / name, text.getvalue())
+    picture = figures.series_importance(lags, per_lag.tolist(), names, per_column.tolist(),
+                                        f"importance over {len(maps)} test windows (integrated gradients)")
+    figures.save_png(picture, out / "series_importance.png")
+    return {"method": "integrated_gradients", "windows": len(maps), "completeness_error": error,
+            "ranking": [names[i] for i in order],
+            "lags": [lags[i] for i in np.argsort(-per_lag, kind="stable")],
+            "picture": str(out / "series_importance.png"), "picture_array": picture}
 
 
 def write_importance(names: Sequence[str], maps: np.ndarray, out: Path) -> dict[str, Any]:
