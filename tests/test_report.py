@@ -13,7 +13,8 @@ import pytest
 
 from bmrun.cli.report import main
 from bmrun.sweep.report import markdown, varying_overrides
-from bmrun.sweep.summary import collect, csv_text, default_sort_key, find_run_dirs, sort_rows
+from bmrun.sweep.summary import collect, csv_text, default_sort_key, sort_rows
+from bmrun.tracking.index import find_run_dirs
 
 
 def _run(path: Path, status: str = "completed", val_acc=None, test_acc=None, overrides=(), **extra) -> Path:

@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun import console
 from bmrun.run_dir import METRICS
 from bmrun.sweep.report import print_report
-from bmrun.sweep.summary import SUMMARY_CSV, collect, find_run_dirs, is_failure, write_summary_csv
+from bmrun.sweep.summary import SUMMARY_CSV, collect, is_failure, write_summary_csv
+from bmrun.tracking.index import find_run_dirs
 
 SWEEP_FAILED_EXIT_CODE = 1
 
