@@ -18,7 +18,7 @@ from bmrun.data.catalog import IMAGE, TABLE, TEXT, TOKENS
 from bmrun.errors import DataError
 from bmrun.explain import METHODS
 from bmrun.run_dir import require_finished_run
-from bmrun.specs import SERIES
+from bmrun.specs import MULTIMODAL, SERIES
 
 MAX_WINDOWS = 1024  # forecasts: the last test windows explained (integrated gradients on each)
 
@@ -50,6 +50,10 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         return result
     if kind in (TOKENS, TEXT):
         return _explain_text(run, n, inputs, texts, out)
+    if kind == MULTIMODAL:
+        result = _explain_modalities(run, inputs, out)
+        log_to_tensorboard(run.run_dir, "modality_importance", result.pop("picture_array"))
+        return result
     if kind == SERIES:
         result = _explain_series(run, inputs, out)
         log_to_tensorboard(run.run_dir, "series_importance", result.pop("picture_array"))
@@ -65,6 +69,19 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         result = explain_table(run.model, x, run.task_kind, getattr(data, "feature_names", None), out)
     log_to_tensorboard(run.run_dir, "feature_importance", result.pop("picture_array"))
     return result
+
+
+def _explain_modalities(run, inputs: Sequence[str], out) -> dict:
+    """Occlusion needs the labels: the run's test rows (CSV inputs are refused)."""
+    from bmrun.explain.report import ExplainError, explain_modalities
+
+    if inputs:
+        raise ExplainError("a fused model (model=multimodal) is explained by the drop of its test score when a "
+                           "modality or column is left out, which needs the labels: run bmrun-explain without "
+                           "inputs to use the run's test rows.")
+    data = _test_split(run)
+    return explain_modalities(run.model, data.test.x, np.asarray(data.test.y), run.task_kind,
+                              data.task.num_classes, out)
 
 
 def _explain_series(run, inputs: Sequence[str], out) -> dict:

@@ -132,14 +132,15 @@ def example_picture(tile: np.ndarray, caption: str, method: str, dpi: int = 100)
     return to_array(fig)
 
 
-def importance_bars(names: Sequence[str], values: Sequence[float], title: str, top: int = 20) -> np.ndarray:
+def importance_bars(names: Sequence[str], values: Sequence[float], title: str, top: int = 20,
+                    xlabel: str = "mean |integrated gradient|") -> np.ndarray:
     """Horizontal bars of the ``top`` largest importances, largest at the top."""
     plt = pyplot()
     names, values = list(names)[:top][::-1], list(values)[:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=80)
     ax.barh(range(len(names)), values, color="#4c72b0")
     ax.set_yticks(range(len(names)), labels=names, fontsize=10)
-    ax.set_xlabel("mean |integrated gradient|", fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=10)
     ax.set_title(title, fontsize=12)
     fig.tight_layout()
     return to_array(fig)
