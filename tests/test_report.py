@@ -13,7 +13,8 @@ import pytest
 
 from bmrun.cli.report import main
 from bmrun.sweep.report import markdown, varying_overrides
-from bmrun.sweep.summary import collect, csv_text, default_sort_key, find_run_dirs, sort_rows
+from bmrun.sweep.summary import collect, csv_text, default_sort_key, sort_rows
+from bmrun.tracking.index import find_run_dirs
 
 
 def _run(path: Path, status: str = "completed", val_acc=None, test_acc=None, overrides=(), **extra) -> Path:
@@ -146,3 +147,31 @@ def test_console_script_is_fast_and_never_imports_tensorflow(runs):
                           timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert "optimizer.lr=0.01" in proc.stdout
+
+
+def test_a_drop_modality_sweep_shows_what_each_modality_brings(tmp_path, capsys):
+    from bmrun.sweep.ablation import contributions
+
+    sweep = tmp_path / "ablation"
+    common = ["model=multimodal", "data=csv"]
+    for job, (dropped, val_acc, test_acc) in enumerate([("none", 0.95, 0.94), ("image", 0.60, 0.58),
+                                                        ("text", 0.96, 0.95), ("table", 0.50, 0.49)]):
+        _run(sweep / str(job), val_acc=val_acc, test_acc=test_acc,
+             overrides=common + [f"data.drop_modality={dropped}"])
+    _run(sweep / "4", status="failed", overrides=common + ["data.drop_modality=table"])
+    found = {(c.modality, c.metric): round(c.value, 6) for c in contributions(collect(sweep))}
+    assert found == {("image", "val/accuracy"): 0.35, ("image", "test/accuracy"): 0.36,
+                     ("text", "val/accuracy"): -0.01, ("text", "test/accuracy"): -0.01,
+                     ("table", "val/accuracy"): 0.45, ("table", "test/accuracy"): 0.45}
+    main([str(sweep), "--format", "markdown"])
+    out = capsys.readouterr().out
+    assert "| image | val/accuracy | 0.9500 | 0.6000 | +0.3500 |" in out
+    main([str(sweep)])
+    assert "what each modality brings" in capsys.readouterr().out
+
+
+def test_no_contributions_without_an_ablation_and_losses_count_the_other_way(runs, tmp_path):
+    from bmrun.sweep.ablation import Contribution, contributions
+
+    assert contributions(collect(runs)) == []
+    assert Contribution("text", "", "val/loss", with_all=0.2, without=0.5).value == pytest.approx(0.3)

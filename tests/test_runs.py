@@ -162,3 +162,28 @@ def test_importance_ranks_the_key_that_drives_the_objective_first(tmp_path, caps
     first_row = next(line for line in out.splitlines() if line.startswith("│"))
     assert "optimizer.lr" in first_row
     assert (sweep / "parallel_coordinates.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scikit_learns_mdi_is_optunas_mdi_and_optuna_is_not_imported_when_it_adds_nothing(tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("sklearn")
+    import subprocess
+
+    from bmrun.sweep import importance
+
+    sweep = tmp_path / "sweep"
+    write_runs(sweep, 60, sweep=True)
+    runs = importance._usable(index.load_runs([sweep]))
+    keys = ["optimizer.lr", "model.dropout_rate", "model.name", "data.batch_size"]
+    import optuna
+
+    study = importance.study_of(runs, keys, runs[0].objective_key)
+    evaluator = optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
+    expected = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    got = importance.mdi_importance(runs, keys)
+    assert got == pytest.approx(dict(expected), abs=1e-9)
+    if importance._optuna_adds_nothing():  # optuna 2.x beside scikit-learn >= 1.4: the fast path
+        code = (f"import sys; from bmrun.sweep.importance import rank; from bmrun.tracking.index import load_runs; "
+                f"r = rank(load_runs([{str(sweep)!r}])); print(list(r.by_evaluator), 'optuna' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.split() == ["['MDI']", "False"]

@@ -1,7 +1,7 @@
 """``bmrun-explain <run dir> [--method M] [--n N] [inputs...]``: why the run's model predicts what it does.
 
 Without inputs it explains the first ``--n`` examples of the run's own test split (tables: every
-test row, for the global importance). Writes ``<run dir>/explain/`` (see
+test row, for the global importance; forecasts: the last test windows, by lag and column). Writes ``<run dir>/explain/`` (see
 :mod:`bmrun.explain.report`) and the same pictures to TensorBoard.
 """
 
@@ -21,6 +21,9 @@ from bmrun.run_dir import require_finished_run
 from bmrun.data import load_prepared
 from bmrun.cli.predict_rows import raw_column_batch
 from bmrun.data.arrays import take
+from bmrun.specs import MULTIMODAL, SERIES
+
+MAX_WINDOWS = 1024  # forecasts: the last test windows explained (integrated gradients on each)
 
 
 def _test_split(run):
@@ -52,6 +55,14 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         return result
     if kind in (TOKENS, TEXT):
         return _explain_text(run, n, inputs, texts, out)
+    if kind == MULTIMODAL:
+        result = _explain_modalities(run, inputs, out)
+        log_to_tensorboard(run.run_dir, "modality_importance", result.pop("picture_array"))
+        return result
+    if kind == SERIES:
+        result = _explain_series(run, inputs, out)
+        log_to_tensorboard(run.run_dir, "series_importance", result.pop("picture_array"))
+        return result
     # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import explain_csv_table, explain_table
 
@@ -64,6 +75,32 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         result = explain_table(run.model, x, run.task_kind, getattr(data, "feature_names", None), out)
     log_to_tensorboard(run.run_dir, "feature_importance", result.pop("picture_array"))
     return result
+
+
+def _explain_modalities(run, inputs: Sequence[str], out) -> dict:
+    """Occlusion needs the labels: the run's test rows (CSV inputs are refused)."""
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help
+    from bmrun.explain.report import ExplainError, explain_modalities
+
+    if inputs:
+        raise ExplainError("a fused model (model=multimodal) is explained by the drop of its test score when a "
+                           "modality or column is left out, which needs the labels: run bmrun-explain without "
+                           "inputs to use the run's test rows.")
+    data = _test_split(run)
+    return explain_modalities(run.model, data.test.x, np.asarray(data.test.y), run.task_kind,
+                              data.task.num_classes, out)
+
+
+def _explain_series(run, inputs: Sequence[str], out) -> dict:
+    """Every test window (at most :data:`MAX_WINDOWS`), or the windows in ``.npy`` inputs."""
+    # bmrun.explain.report loads TensorFlow: only when this runs, never at --help
+    from bmrun.explain.report import explain_series
+
+    if inputs:
+        x = read_inputs(inputs, run.example_shape, "float32")[0]
+    else:
+        x = np.asarray(_test_split(run).test.x)[-MAX_WINDOWS:]
+    return explain_series(run.model, np.asarray(x, np.float32), run.model.columns["series"], out)
 
 
 def _raw_rows(run, paths: Sequence[str], texts: Sequence[str] = ()):
@@ -119,8 +156,8 @@ def _explain_text(run, n: int, inputs: Sequence[str], texts: Sequence[str], out)
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-explain``."""
     parser = finished_run_parser(
-        "bmrun-explain", "Attribution maps (images), feature importance (tables) or token attributions (text) of a finished "
-        "run's model, "
+        "bmrun-explain", "Attribution maps (images), feature importance (tables), lag and column importance "
+        "(forecasts) or token attributions (text) of a finished run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
     parser.add_argument("--method", default="integrated_gradients", choices=METHODS,
                         help="how each input's share of the prediction is measured (default: integrated_gradients)")
@@ -137,10 +174,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for key, value in result.items():
         if key == "completeness_error" and value is not None:
             console.out.print(completeness_note(value))
-        elif key not in ("ranking", "top"):
+        elif key not in ("ranking", "top", "lags"):
             console.out.print(f"{key}: {value}")
     if "ranking" in result:
         console.out.print("most important: " + ", ".join(result["ranking"][:10]))
+    if "lags" in result:
+        console.out.print("most important lags: " + ", ".join(result["lags"][:10]))
     for i, words in enumerate(result.get("top", [])[:5]):
         console.out.print(f"example {i}, top tokens for its prediction: {', '.join(words) or 'none'}")
 

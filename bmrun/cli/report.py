@@ -75,6 +75,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         known = sorted({key for row in rows for key in row} - {"job", "run_dir", "error", "overrides"})
         raise ReportError(f"--sort {args.sort}: no run has that column; try one of {', '.join(known)}")
     print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
+    from bmrun.sweep.ablation import print_contributions
+
+    print_contributions(rows, args.format)  # a data.drop_modality sweep: what each modality brings
 
 
 

@@ -132,14 +132,15 @@ def example_picture(tile: np.ndarray, caption: str, method: str, dpi: int = 100)
     return to_array(fig)
 
 
-def importance_bars(names: Sequence[str], values: Sequence[float], title: str, top: int = 20) -> np.ndarray:
+def importance_bars(names: Sequence[str], values: Sequence[float], title: str, top: int = 20,
+                    xlabel: str = "mean |integrated gradient|") -> np.ndarray:
     """Horizontal bars of the ``top`` largest importances, largest at the top."""
     plt = pyplot()
     names, values = list(names)[:top][::-1], list(values)[:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=80)
     ax.barh(range(len(names)), values, color="#4c72b0")
     ax.set_yticks(range(len(names)), labels=names, fontsize=10)
-    ax.set_xlabel("mean |integrated gradient|", fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=10)
     ax.set_title(title, fontsize=12)
     fig.tight_layout()
     return to_array(fig)
@@ -204,9 +205,14 @@ def parallel_coordinates(axes: Mapping[str, Sequence], colour: Sequence[float], 
     shade = np.asarray(colour, np.float64)
     low, high = float(np.nanmin(shade)), float(np.nanmax(shade))
     order = np.argsort(shade)  # the best lines on top
-    for index in order:
-        level = (shade[index] - low) / (high - low) if high > low else 0.5
-        ax.plot(range(len(names)), data[index], color=cmap(level), alpha=0.5, linewidth=1)
+    levels = (shade[order] - low) / (high - low) if high > low else np.full(len(order), 0.5)
+    # one collection for every line: a thousand separate plot() calls took seconds
+    from matplotlib.collections import LineCollection
+
+    lines = [np.column_stack([np.arange(len(names)), data[index]]) for index in order]
+    ax.add_collection(LineCollection(lines, colors=cmap(levels), alpha=0.5, linewidths=1))
+    ax.set_xlim(-0.05, max(len(names) - 1, 0) + 0.3)
+    ax.set_ylim(-0.05, 1.05)
     for position, marks in enumerate(ticks):
         ax.axvline(position, color="black", linewidth=0.8)
         for y, text in marks:
@@ -216,5 +222,30 @@ def parallel_coordinates(axes: Mapping[str, Sequence], colour: Sequence[float], 
     ax.set_title(title, fontsize=11)
     mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(low, high))
     fig.colorbar(mappable, ax=ax, label=colour_label)
+    fig.tight_layout()
+    return to_array(fig)
+
+
+def series_importance(lags: Sequence[str], lag_values: Sequence[float], columns: Sequence[str],
+                      column_values: Sequence[float], title: str) -> np.ndarray:
+    """A forecast's importance by lag (bars in time order, the origin ``t`` on the right) and by
+    column (horizontal bars, largest at the top), side by side."""
+    plt = pyplot()
+    fig, (by_lag, by_column) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.35 * len(columns) + 1.5)), dpi=80,
+                                            gridspec_kw={"width_ratios": [3, 2]})
+    order = list(range(len(lags)))[::-1]  # oldest lag on the left, as time runs
+    by_lag.bar(range(len(lags)), [lag_values[i] for i in order], color="#4c72b0")
+    step = max(1, len(lags) // 12)  # at most a dozen tick labels
+    by_lag.set_xticks(range(0, len(lags), step), labels=[lags[order[i]] for i in range(0, len(lags), step)],
+                      fontsize=9, rotation=45)
+    by_lag.set_xlabel("lag (t: the forecast's origin)", fontsize=10)
+    by_lag.set_ylabel("mean |integrated gradient|", fontsize=10)
+    by_lag.set_title("by lag (summed over the columns)", fontsize=11)
+    ranked = sorted(range(len(columns)), key=lambda i: column_values[i])
+    by_column.barh(range(len(columns)), [column_values[i] for i in ranked], color="#dd8452")
+    by_column.set_yticks(range(len(columns)), labels=[columns[i] for i in ranked], fontsize=10)
+    by_column.set_xlabel("mean |integrated gradient|", fontsize=10)
+    by_column.set_title("by column (summed over the lags)", fontsize=11)
+    fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return to_array(fig)

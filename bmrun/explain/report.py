@@ -4,7 +4,10 @@ Images: one overlay per example (``explain/<method>/<i>.png``), the grid of all 
 (``explain/<method>.png``, also in TensorBoard under ``explain/``) and the raw attributions
 (``explain/<method>.npy``). Tables (numeric arrays and ``data=csv`` columns):
 ``explain/feature_importance.csv`` (``feature,importance``, descending: mean |integrated
-gradient| over the rows) and its bar chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
+gradient| over the rows) and its bar chart. Forecasts: ``explain/lag_importance.csv``,
+``explain/column_importance.csv`` and their chart ``explain/series_importance.png``. Fused
+models (``model=multimodal``): ``explain/modality_importance.csv`` and
+``explain/column_importance.csv`` by occlusion, and their chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
 ``tokens.html`` and the top tokens in TensorBoard's Text tab.
 """
 
@@ -22,6 +25,7 @@ from bmrun.errors import BmrunError
 from bmrun.outputs import REGRESSION, class_probabilities_np, predicted_classes, predicted_classes_np, target_outputs
 from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
+from bmrun.specs import MULTIMODAL, SERIES
 
 EXPLAIN = "explain"
 TITLES = {"integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -60,8 +64,9 @@ def check_explainable(model, method: str) -> str:
                                "lookup; bmrun explains such a model at its token embeddings (an Embedding layer) "
                                "or its bag of words (a CategoryEncoding layer), and this model has neither. A "
                                "model=rnn, transformer, linear or mlp run on the same data can be explained.")
-    elif kind not in (IMAGE, TABULAR, TABLE):
-        raise ExplainError(f"bmrun-explain explains images, tables and text; this model reads {kind} inputs.")
+    elif kind not in (IMAGE, TABULAR, TABLE, SERIES, MULTIMODAL):
+        raise ExplainError(f"bmrun-explain explains images, tables, text and forecasts; this model reads {kind} "
+                           f"inputs.")
     if method == "gradcam" and (kind != IMAGE or attributions.last_conv_layer(model) is None):
         raise ExplainError("--method gradcam needs a convolutional model on images (it weighs the last convolution's "
                            "feature maps); use --method integrated_gradients or smoothgrad.")
@@ -141,6 +146,62 @@ def explain_csv_table(model, x: dict, task_kind: str, out: Path) -> dict[str, An
 
     names, maps, error = column_attributions(model, x, task_kind)
     return {**write_importance(names, maps, out), "completeness_error": error}
+
+
+def explain_series(model, x: np.ndarray, columns: dict, out: Path) -> dict[str, Any]:
+    """A forecast model's importance of each lag and each column over the windows ``x``
+    (see :mod:`bmrun.explain.series`)."""
+    # TensorFlow attributions: only for forecast runs
+    from bmrun.explain.series import lag_and_column_importance, lag_names, series_attributions
+
+    maps, error = series_attributions(model, x)
+    per_lag, per_column = lag_and_column_importance(maps)
+    lags = lag_names(maps.shape[1])
+    targets = list(columns["targets"])
+    names = targets + list(columns["covariates"])
+    roles = ["target"] * len(targets) + ["covariate"] * (len(names) - len(targets))
+    lag_rows = [["lag", "importance"]] + [[lag, f"{v:.6g}"] for lag, v in zip(lags, per_lag)]
+    order = np.argsort(-per_column, kind="stable")
+    column_rows = [["column", "role", "importance"]] + [[names[i], roles[i], f"{per_column[i]:.6g}"] for i in order]
+    for name, rows in (("lag_importance.csv", lag_rows), ("column_importance.csv", column_rows)):
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        atomic_write(out / name, text.getvalue())
+    picture = figures.series_importance(lags, per_lag.tolist(), names, per_column.tolist(),
+                                        f"importance over {len(maps)} test windows (integrated gradients)")
+    figures.save_png(picture, out / "series_importance.png")
+    return {"method": "integrated_gradients", "windows": len(maps), "completeness_error": error,
+            "ranking": [names[i] for i in order],
+            "lags": [lags[i] for i in np.argsort(-per_lag, kind="stable")],
+            "picture": str(out / "series_importance.png"), "picture_array": picture}
+
+
+def explain_modalities(model, x: dict, y: np.ndarray, task_kind: str, num_classes, out: Path) -> dict[str, Any]:
+    """A fused model's importance of each modality and column by occlusion (see
+    :mod:`bmrun.explain.modalities`): ``modality_importance.csv``, ``column_importance.csv`` and
+    their chart ``modality_importance.png``."""
+    # TensorFlow occlusion: only for fused runs
+    from bmrun.explain.modalities import occlusion
+
+    found = occlusion(model, x, y, task_kind, num_classes)
+    metric, full = found["metric"], found["score"]
+    drop = "rise" if metric == "rmse" else "drop"
+    for name, header, rows in (("modality_importance.csv", ["modality", f"{metric}_without", f"{metric}_{drop}"],
+                                [[m, f"{s:.6g}", f"{v:.6g}"] for m, s, v in found["modalities"]]),
+                               ("column_importance.csv", ["column", "modality", f"{metric}_without", f"{metric}_{drop}"],
+                                [[c, m, f"{s:.6g}", f"{v:.6g}"] for c, m, s, v in found["columns"]])):
+        text = io.StringIO()
+        csv.writer(text).writerows([header] + rows)
+        atomic_write(out / name, text.getvalue())
+    names = [f"[{m}]" for m, _, _ in found["modalities"]] + [f"{c} ({m})" for c, m, _, _ in found["columns"]]
+    values = [v for _, _, v in found["modalities"]] + [v for _, _, _, v in found["columns"]]
+    picture = figures.importance_bars(names, values, f"without it, on {found['rows']} test rows ({metric} "
+                                      f"{full:.4f} with everything)", top=30, xlabel=f"{metric} {drop}")
+    figures.save_png(picture, out / "modality_importance.png")
+    return {"method": "occlusion", "rows": found["rows"], metric: full,
+            "modalities": ", ".join(f"{m} {v:+.4f}" for m, _, v in found["modalities"]),
+            "ranking": [c for c, _, _, _ in found["columns"]],
+            "picture": str(out / "modality_importance.png"), "picture_array": picture}
 
 
 def write_importance(names: Sequence[str], maps: np.ndarray, out: Path) -> dict[str, Any]:

@@ -22,9 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 from bmrun import console
 from bmrun.run_dir import METRICS
 from bmrun.sweep.report import print_report
-from bmrun.sweep.summary import SUMMARY_CSV, collect, find_run_dirs, is_failure, write_summary_csv
+from bmrun.sweep.summary import SUMMARY_CSV, collect, is_failure, write_summary_csv
 from bmrun.sweep.importance import for_summary, print_importance
-from bmrun.tracking.index import load_runs
+from bmrun.tracking.index import find_run_dirs, load_runs
 from bmrun.tracking.mlflow_sink import end_sweep, start_sweep
 
 SWEEP_FAILED_EXIT_CODE = 1

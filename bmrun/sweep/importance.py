@@ -6,8 +6,12 @@ study is. The swept keys are the config keys whose value differs between the com
 
 Evaluators: fANOVA (a random forest's functional ANOVA) always, and PED-ANOVA where the
 installed Optuna has it (3.6 and later; the sweeps extra pins 2.10 through
-hydra-optuna-sweeper, which has fANOVA and mean decrease impurity only). Optuna and scikit-learn
-are imported inside the functions that use them.
+hydra-optuna-sweeper, which has fANOVA and mean decrease impurity only). When the installed
+versions leave only mean decrease impurity (Optuna 2.x's fANOVA fails on scikit-learn 1.4 and
+later), or Optuna is not installed, MDI is computed with scikit-learn directly
+(:func:`mdi_importance`, the forest Optuna's evaluator fits): importing Optuna costs about 1.5 s,
+more than the ranking of a 1,000-trial sweep. Optuna and scikit-learn are imported inside the
+functions that use them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from bmrun.errors import BmrunError
 from bmrun.objective import objective_direction
 from bmrun.tracking.index import Run
 from bmrun.tracking.table import differing_keys
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from bmrun import console
 
 MIN_TRIALS = 8  # fewer completed runs than this rank noise; the sweep summary stays quiet
@@ -75,20 +79,12 @@ def _param(value: Any, distribution) -> Any:
 def _fanova_works() -> bool:
     """Optuna 2.x's fANOVA reads scikit-learn's trees in their pre-1.4 layout and fails on newer
     ones, after fitting its forest: known here, it is skipped rather than tried."""
-    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
-    import optuna
-
-    def major_minor(version: str) -> tuple[int, int]:
-        parts = (version.split(".") + ["0"])[:2]
-        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
-
-    return major_minor(optuna.__version__) >= (3, 0) or major_minor(_sklearn_version()) < (1, 4)
+    return _major_minor(_installed("optuna") or "0") >= (3, 0) or _major_minor(_sklearn_version()) < (1, 4)
 
 
 def _sklearn_version() -> str:
     # The installed distribution's version: importing scikit-learn here is what this package avoids.
-
-    return version("scikit-learn")
+    return _installed("scikit-learn") or "0"
 
 
 def evaluators() -> dict[str, Any]:
@@ -138,11 +134,26 @@ def rank(runs: Sequence[Run]) -> Importance:
     keys = [key for key in keys if not key.startswith(("hydra.", "logger.", "resume"))]
     if not keys:
         raise ImportanceError("--importance: the completed runs share every config key; nothing was swept")
+    result = Importance(objective=objective, trials=len(usable), keys=keys)
+    if _optuna_adds_nothing():
+        # Only MDI would work (see the module docstring): the same forest, without importing Optuna
+        result.by_evaluator["MDI"] = mdi_importance(usable, keys)
+        result.notes.append(_why_mdi_only() + "; MDI here is the mean decrease impurity of the random forest "
+                            "Optuna's MeanDecreaseImpurityImportanceEvaluator fits, computed with scikit-learn "
+                            "directly (importing Optuna would take longer than the ranking)")
+    else:
+        _optuna_evaluators(usable, keys, objective, result)
+    first = next(iter(result.by_evaluator.values()))
+    result.keys = sorted(keys, key=lambda key: -first[key])
+    return result
+
+
+def _optuna_evaluators(usable: Sequence[Run], keys: Sequence[str], objective: str, result: Importance) -> None:
+    """Every evaluator the installed Optuna offers, on a study rebuilt from the runs."""
     study = study_of(usable, keys, objective)
     # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
     import optuna
 
-    result = Importance(objective=objective, trials=len(usable), keys=keys)
     if "PED-ANOVA" not in evaluators():
         result.notes.append(f"PED-ANOVA needs optuna >= 3.6 (installed: {optuna.__version__})")
     if not _fanova_works():
@@ -161,9 +172,71 @@ def rank(runs: Sequence[Run]) -> Importance:
     if not result.by_evaluator:
         raise ImportanceError("--importance: no importance evaluator of the installed optuna worked: "
                               + "; ".join(result.notes))
-    first = next(iter(result.by_evaluator.values()))
-    result.keys = sorted(keys, key=lambda key: -first[key])
-    return result
+
+
+def mdi_importance(runs: Sequence[Run], keys: Sequence[str], *, trees: int = 64, seed: int = 0) -> dict[str, float]:
+    """Mean decrease impurity of each key, as Optuna 2.10's evaluator computes it.
+
+    The same encoding (keys in name order, numbers as they are, each category a one-hot column,
+    choices in sorted order) and the same forest (``trees`` trees of depth 64, ``seed``), whose
+    importances are summed back from the one-hot columns to their key.
+    """
+    # NumPy and scikit-learn: only when importance is asked for, never at --help or config composition
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+
+    columns, owner = [], []
+    for index, key in enumerate(sorted(keys)):
+        values = [run.config(key) for run in runs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            columns.append(np.asarray(values, np.float64))
+            owner.append(index)
+            continue
+        labels = [str(v) for v in values]
+        for choice in sorted(set(labels)):
+            columns.append(np.asarray([label == choice for label in labels], np.float64))
+            owner.append(index)
+    forest = RandomForestRegressor(n_estimators=trees, max_depth=64, min_samples_split=2, min_samples_leaf=1,
+                                   random_state=seed)
+    forest.fit(np.stack(columns, axis=1), np.asarray([run.objective for run in runs], np.float64))
+    per_key = np.zeros(len(keys))
+    np.add.at(per_key, owner, forest.feature_importances_)
+    return {key: float(value) for key, value in zip(sorted(keys), per_key)}
+
+
+def _installed(name: str) -> Optional[str]:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _major_minor(text: str) -> tuple[int, int]:
+    parts = (text.split(".") + ["0"])[:2]
+    return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+
+
+def _optuna_adds_nothing() -> bool:
+    """True when the installed Optuna has no working evaluator but MDI (or is not installed),
+    read from the installed versions without importing either package."""
+    if _installed("optuna") is None:
+        return True
+    # PED-ANOVA exists from optuna 3.6, and fANOVA works wherever optuna is 3.0 or later
+    return "PED-ANOVA" not in _evaluator_names() and not _fanova_works()
+
+
+def _evaluator_names() -> list[str]:
+    """What :func:`evaluators` would return, from the installed version alone."""
+    names = ["PED-ANOVA"] if _major_minor(_installed("optuna") or "0") >= (3, 6) else []
+    return names + (["fANOVA"] if _fanova_works() else []) + ["MDI"]
+
+
+def _why_mdi_only() -> str:
+    optuna = _installed("optuna")
+    if optuna is None:
+        return "Optuna is not installed (PED-ANOVA and fANOVA are Optuna's)"
+    return (f"PED-ANOVA needs optuna >= 3.6 and fANOVA of optuna {optuna} cannot read scikit-learn "
+            f"{_installed('scikit-learn')}'s trees (optuna >= 3 can)")
 
 
 def print_importance(result: Importance) -> None:

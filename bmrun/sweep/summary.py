@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml  # PyYAML comes with OmegaConf
 
 from bmrun.run_dir import METRICS, atomic_write
+from bmrun.tracking.index import find_run_dirs
 from bmrun.objective import objective_direction
 
 COMPLETED = "completed"
@@ -43,28 +43,6 @@ def number(value: Any) -> Optional[float]:
     if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
         return float(value)
     return None
-
-
-def _natural_key(path: Path) -> list:
-    """Order ``2`` before ``10``: Hydra numbers jobs, and text order would scramble them."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
-
-
-def find_run_dirs(root: Path) -> list[Path]:
-    """Every run dir under ``root`` (``root`` included), in natural order.
-
-    The walk does not enter run dirs (their checkpoints and event files hold no other runs) nor
-    hidden folders such as ``.hydra`` and ``.submitit``.
-    """
-    found = []
-    for current, dirs, files in os.walk(root):
-        here = Path(current)
-        if METRICS in files or (here / ".hydra" / "overrides.yaml").is_file():
-            found.append(here)
-            dirs.clear()
-            continue
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-    return sorted(found, key=lambda p: _natural_key(p.relative_to(root)))
 
 
 def _hydra_overrides(run_dir: Path) -> list[str]:

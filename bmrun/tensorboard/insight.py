@@ -2,8 +2,9 @@
 
 :class:`InsightLogger` has two hooks. ``on_epoch_end`` is the ``extra_epoch_logs`` callback of
 :class:`~bmrun.training.reporter.Reporter` (after each validation): the validation confusion matrix
-(``logger.confusion_matrix``; a predicted-vs-true scatter for regression) and, every
-``logger.histograms_every_n_epochs`` epochs, weight and gradient histograms. ``on_test_end``
+(``logger.confusion_matrix``; a predicted-vs-true scatter for regression, the forecasts against
+the truth for forecasting) and, every ``logger.histograms_every_n_epochs`` epochs, weight and
+gradient histograms. ``on_test_end``
 runs after the final test evaluation: the test confusion matrix or scatter, a grid of
 misclassified test images (``logger.misclassified``) and saliency maps (``logger.saliency``).
 
@@ -26,6 +27,7 @@ from bmrun.data.arrays import take
 from bmrun.data.catalog import IMAGE, REGRESSION, TABLE, TEXT, TOKENS
 from bmrun.outputs import (classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np,
                            target_outputs)
+from bmrun.specs import FORECAST
 from bmrun.tensorboard import pictures as draw
 
 log = logging.getLogger("bmrun")
@@ -110,6 +112,9 @@ class InsightLogger:
         if self.task.kind == "ctc":  # transcripts have no confusion matrix; their CER/WER are scalars
             return
         n = self._sample_note(split, len(y))
+        if self.task.kind == FORECAST:
+            self._forecast_picture(split, y, outputs, step, f"{title} · forecasts vs truth · {n}")
+            return
         if self.task.kind == REGRESSION:
             r2 = metrics_of_outputs(y, outputs, REGRESSION, None)["r2"]
             picture = draw.scatter_image(y, outputs[:, 0], f"{title} · predicted vs true · r2 {r2:.3f} · {n}")
@@ -121,6 +126,12 @@ class InsightLogger:
         picture = draw.confusion_matrix_image(matrix, self.class_names,
                                               f"{title} · confusion matrix · accuracy {accuracy:.3f} · {n}")
         self._image(split, "confusion_matrix", picture, step)
+
+    def _forecast_picture(self, split: str, y: np.ndarray, outputs: np.ndarray, step: int, title: str) -> None:
+        spec = self.task.forecast
+        width = len(spec.targets) * spec.horizon  # the labels' first block is the truth (then the baselines)
+        picture = draw.forecast_image(y[:, :width], outputs[:, :width], spec.targets, spec.horizon, title)
+        self._image(split, "forecast_vs_truth", picture, step)
 
     def _misclassified(self, x: np.ndarray, y: np.ndarray, outputs: np.ndarray, step: int) -> None:
         pred = predicted_classes_np(outputs, self.task.kind)

@@ -194,3 +194,44 @@ def scatter_image(true: np.ndarray, predicted: np.ndarray, title: str, size: int
     ax.set_title(title, fontsize=TITLE_PT)
     fig.tight_layout()
     return to_array(fig)
+
+
+def forecast_image(truth: np.ndarray, forecast: np.ndarray, targets: Sequence[str], horizon: int,
+                   title: str, max_points: int = 400) -> np.ndarray:
+    """Forecasts against the truth on one time axis, one panel per target (at most three).
+
+    Origin ``i``'s step ``h`` forecasts time ``i + h``, so the one-step and the last-step
+    forecasts of consecutive origins are drawn as two lines under the observed series: the gap
+    between them shows how much accuracy the longer horizon costs.
+
+    Args:
+        truth, forecast: ``[origins, horizon * targets]``, index ``h * targets + t`` is step
+            ``h + 1`` of target ``t`` (consecutive origins).
+        targets: The target columns' names.
+        horizon: Steps ahead of each forecast.
+        title: Line above the panels.
+        max_points: Origins drawn (the last ones), so a long test block stays readable.
+    """
+    plt = pyplot()
+    truth, forecast = np.asarray(truth, np.float64), np.asarray(forecast, np.float64)
+    truth, forecast = truth[-max_points:], forecast[-max_points:]
+    count, shown = len(targets), min(len(targets), 3)
+    fig, axes = plt.subplots(shown, 1, figsize=(11, 2.6 * shown + 0.6), dpi=DPI, squeeze=False)
+    origins = np.arange(len(truth))
+    for t, ax in enumerate(axes[:, 0]):
+        # the observed series: every origin's first step, then the last origin's later steps
+        observed = np.concatenate([truth[:, t], truth[-1, count + t::count]])
+        ax.plot(np.arange(1, len(observed) + 1), observed, color=_colour(BLACK), linewidth=1.2, label="truth")
+        ax.plot(origins + 1, forecast[:, t], color=_colour(BLUE), linewidth=1, label="forecast, 1 step ahead")
+        if horizon > 1:
+            last = (horizon - 1) * count + t
+            ax.plot(origins + horizon, forecast[:, last], color=_colour(RED), linewidth=1, alpha=0.8,
+                    label=f"forecast, {horizon} steps ahead")
+        ax.set_ylabel(str(targets[t]), fontsize=TEXT_PT + 1)
+        ax.tick_params(labelsize=TEXT_PT)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=TEXT_PT, loc="upper left")
+    axes[-1, 0].set_xlabel("time step (test block)", fontsize=TEXT_PT + 1)
+    fig.suptitle(title if shown == count else f"{title} · first {shown} of {count} targets", fontsize=TITLE_PT)
+    fig.tight_layout()
+    return to_array(fig)

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import yaml  # PyYAML comes with OmegaConf
 
@@ -111,25 +111,39 @@ class Run:
 
 
 # ----------------------------------------------------------------------------- finding run dirs
-def is_run_dir(names: Iterable[str]) -> bool:
+def is_run_dir(here: Path, names: Iterable[str]) -> bool:
+    """A folder holding ``config.yaml`` or ``metrics.json``, or a Hydra job's ``.hydra/overrides.yaml``
+    (a sweep job that failed before it wrote either is still one of the sweep's runs)."""
     names = set(names)
-    return CONFIG in names or METRICS in names
+    return CONFIG in names or METRICS in names or (".hydra" in names and (here / ".hydra" / "overrides.yaml").is_file())
 
 
-def find_run_dirs(root: Path) -> Iterator[Path]:
-    """Run dirs under ``root`` (``root`` included); the walk enters neither run dirs nor hidden folders."""
-    stack = [Path(root)]
+def natural_key(path: Path) -> list:
+    """Order ``2`` before ``10``: Hydra numbers jobs, and text order would scramble them."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every run dir under ``root`` (``root`` included), in natural order of their paths.
+
+    The walk enters neither run dirs (their checkpoints and event files hold no other runs) nor
+    hidden folders such as ``.hydra`` and ``.submitit``; ``bmrun-runs``, ``bmrun-report`` and the
+    end-of-sweep summary all find runs through it.
+    """
+    root = Path(root)
+    found, stack = [], [root]
     while stack:
         here = stack.pop()
         try:
             entries = list(os.scandir(here))
         except OSError:
             continue
-        if is_run_dir(entry.name for entry in entries):
-            yield here
+        if is_run_dir(here, (entry.name for entry in entries)):
+            found.append(here)
             continue
         stack.extend(Path(entry.path) for entry in entries
                      if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False))
+    return sorted(found, key=lambda path: natural_key(path.relative_to(root)))
 
 
 def _stamp(run_dir: Path) -> list:
