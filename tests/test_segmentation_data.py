@@ -128,3 +128,18 @@ def test_segmentation_metrics_of_a_confusion_matrix():
     assert metrics["dice"] == pytest.approx(10 / 25)  # foreground only
     table = segmentation_per_class(confusion, ("bg", "cell"))
     assert table["cell"] == {"iou": 0.25, "dice": 0.4, "pixels": 10, "predicted_pixels": 15}
+
+
+def test_masks_default_to_small_batches_and_an_explicit_size_wins(tmp_path):
+    """Auto batch sizes: 8/16 with masks (more steps per epoch), 64/128 for labels; a given size is kept."""
+    from bmrun.data.image_folder import ImageFolderConfig
+
+    make_scans(tmp_path, count=10)
+    seg = validated(["data=image_folder", f"data.path={tmp_path / 'scans'}",
+                    f"data.masks={tmp_path / 'masks'}", "model=unet"]).data
+    assert (seg.batch_size, seg.eval_batch_size) == (8, 16)
+    labels = ImageFolderConfig(name="image_folder", path=str(tmp_path))
+    assert (labels.batch_size, labels.eval_batch_size) == (64, 128)
+    given = validated(["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}",
+                       "model=unet", "data.batch_size=32"]).data
+    assert given.batch_size == 32
