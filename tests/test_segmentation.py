@@ -63,8 +63,36 @@ def seg_run(tmp_path_factory):
     root = make_scans(tmp_path_factory.mktemp("scans"), count=24, size=(18, 22))
     run = root / "run"
     train_in_process(run, [*scan_overrides(root), *TINY, "loss=dice_ce", "data.class_weight=balanced",
-                           "augment=standard"])
+                           "augment=standard", "logger.tensorboard=true"])
     return root, run
+
+
+@pytest.mark.slow
+def test_tensorboard_shows_image_truth_prediction_of_the_same_test_images_each_epoch(seg_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run = seg_run
+    events = EventAccumulator(str(run / "tensorboard" / "test"), size_guidance={"tensors": 0})
+    events.Reload()
+    pictures = events.Tensors("segmentation")
+    assert len({event.step for event in pictures}) == 2  # one per epoch (2 epochs)
+    import tensorflow as tf
+
+    picture = tf.io.decode_png(pictures[0].tensor_proto.string_val[2]).numpy()
+    assert picture.ndim == 3 and picture.shape[1] > picture.shape[0] / 2  # three columns of 4 rows
+
+
+def test_overlays_tint_the_foreground_only_and_the_picture_has_three_columns():
+    from bmrun.explain.figures import mask_overlay
+    from bmrun.tensorboard.pictures import segmentation_image
+
+    image = np.full((2, 10, 12, 1), 100, np.uint8)
+    masks = np.zeros((2, 10, 12), np.int64)
+    masks[:, 2:5, 3:7] = 1
+    tinted = mask_overlay(image[0], masks[0])
+    assert (tinted[0, 0] == 100).all() and not (tinted[3, 4] == 100).all()
+    picture = segmentation_image(image, masks, np.zeros_like(masks), ["dice 1.000", "dice 0.000"], "test")
+    assert picture.dtype == np.uint8 and picture.shape[-1] == 3 and picture.shape[1] > picture.shape[0]
 
 
 @pytest.mark.slow

@@ -128,3 +128,30 @@ def test_segmentation_metrics_of_a_confusion_matrix():
     assert metrics["dice"] == pytest.approx(10 / 25)  # foreground only
     table = segmentation_per_class(confusion, ("bg", "cell"))
     assert table["cell"] == {"iou": 0.25, "dice": 0.4, "pixels": 10, "predicted_pixels": 15}
+
+
+def test_masks_default_to_small_batches_and_an_explicit_size_wins(tmp_path):
+    """Auto batch sizes: 8/16 with masks (more steps per epoch), 64/128 for labels; a given size is kept."""
+    from bmrun.data.image_folder import ImageFolderConfig
+
+    make_scans(tmp_path, count=10)
+    seg = validated(["data=image_folder", f"data.path={tmp_path / 'scans'}",
+                    f"data.masks={tmp_path / 'masks'}", "model=unet"]).data
+    assert (seg.batch_size, seg.eval_batch_size) == (8, 16)
+    labels = ImageFolderConfig(name="image_folder", path=str(tmp_path))
+    assert (labels.batch_size, labels.eval_batch_size) == (64, 128)
+    given = validated(["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}",
+                       "model=unet", "data.batch_size=32"]).data
+    assert given.batch_size == 32
+
+
+def test_results_table_shows_pixel_accuracy_mean_iou_and_dice_not_per_class(capsys):
+    from bmrun.console import print_results
+
+    test = {"loss": 0.1, "pixel_accuracy": 0.97, "mean_iou": 0.8912, "dice": 0.9043,
+            "per_class": {"class_0": {"iou": 0.95}, "class_1": {"iou": 0.83}}}
+    print_results({"status": "completed", "epochs": 2, "duration_s": 1.0, "train": {"loss": 0.1, "pixel_accuracy": 0.98},
+                   "test": test}, "run")
+    shown = capsys.readouterr().out
+    assert all(key in shown for key in ("pixel_accuracy", "mean_iou", "dice", "0.8912", "0.9043"))
+    assert "per_class" not in shown

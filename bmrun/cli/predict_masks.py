@@ -13,20 +13,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-# Foreground colours (class 1, 2, ...; then they repeat): distinct on gray scans.
-_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-                     [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212]], np.float32)
-OVERLAY_ALPHA = 0.45
-
-
-def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """An RGB uint8 picture: ``image`` (0..255, 1 or 3 channels) with each foreground class tinted."""
-    rgb = np.broadcast_to(np.asarray(image, np.float32)[..., :3], mask.shape + (3,)).copy() \
-        if np.asarray(image).shape[-1] == 1 else np.asarray(image, np.float32)[..., :3].copy()
-    foreground = mask > 0
-    colours = _COLOURS[(mask[foreground].astype(np.int64) - 1) % len(_COLOURS)]
-    rgb[foreground] = (1 - OVERLAY_ALPHA) * rgb[foreground] + OVERLAY_ALPHA * colours
-    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+from bmrun.explain.figures import mask_overlay as overlay
 
 
 def write_masks(outputs: np.ndarray, batch: np.ndarray, labels: Sequence[str], class_names: Optional[Sequence[str]],

@@ -184,6 +184,7 @@ class LoggerConfig:
     confusion_matrix: bool = False
     misclassified: bool = False
     saliency: bool = False
+    segmentation: bool = True  # segmentation runs: image | truth | prediction of the first test images each epoch
     histograms_every_n_epochs: int = 0  # 0 = off
     tflite: List[str] = field(default_factory=list)  # TFLite copies to write and test: float32, int8, float16
     mlflow: bool = False  # log params, metrics by epoch, tags and artifacts to an MLflow store

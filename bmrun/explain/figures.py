@@ -249,3 +249,27 @@ def series_importance(lags: Sequence[str], lag_values: Sequence[float], columns:
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return to_array(fig)
+
+
+# Segmentation masks: foreground colours (class 1, 2, ...; then they repeat), distinct on grey scans.
+MASK_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
+                         [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212]],
+                        np.float32)
+MASK_ALPHA = 0.45
+
+
+def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """An RGB uint8 picture: ``image`` (0..255, 1 or 3 channels) with each foreground class of ``mask`` tinted.
+
+    The one tinting of masks: ``bmrun-predict``'s overlays and TensorBoard's truth | prediction
+    pictures use it, so a class has the same colour in both.
+    """
+    pixels = np.asarray(image, np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    rgb = np.broadcast_to(pixels[..., :1], mask.shape + (3,)).copy() if pixels.shape[-1] == 1 \
+        else pixels[..., :3].copy()
+    foreground = mask > 0
+    colours = MASK_COLOURS[(mask[foreground].astype(np.int64) - 1) % len(MASK_COLOURS)]
+    rgb[foreground] = (1 - MASK_ALPHA) * rgb[foreground] + MASK_ALPHA * colours
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)

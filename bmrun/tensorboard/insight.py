@@ -27,7 +27,7 @@ from bmrun.data.arrays import take
 from bmrun.data.catalog import IMAGE, REGRESSION, TABLE, TEXT, TOKENS
 from bmrun.outputs import (classification_metrics, confusion_matrix_np, metrics_of_outputs, predicted_classes_np,
                            target_outputs)
-from bmrun.specs import FORECAST
+from bmrun.specs import FORECAST, SEGMENTATION
 from bmrun.tensorboard import pictures as draw
 
 log = logging.getLogger("bmrun")
@@ -35,6 +35,7 @@ log = logging.getLogger("bmrun")
 MAX_EXAMPLES = 4096  # enough to fill every cell of a confusion matrix, a fraction of a second to predict
 MAX_MISCLASSIFIED = 32
 MAX_SALIENCY = 10
+SEGMENTATION_SHOWN = 4  # the first test images, the same every epoch: their masks show training progress
 
 
 def build_insight(logger_cfg: Any, tensorboard, **kwargs) -> Optional["InsightLogger"]:
@@ -45,6 +46,8 @@ def build_insight(logger_cfg: Any, tensorboard, **kwargs) -> Optional["InsightLo
     """
     wanted = (logger_cfg.confusion_matrix or logger_cfg.misclassified or logger_cfg.saliency
               or logger_cfg.histograms_every_n_epochs)
+    pipeline = kwargs.get("pipeline")
+    wanted = wanted or (logger_cfg.segmentation and pipeline is not None and pipeline.data.task.kind == SEGMENTATION)
     if not (wanted and tensorboard.enabled):
         return None
     return InsightLogger(logger_cfg, tensorboard, **kwargs)
@@ -86,6 +89,8 @@ class InsightLogger:
         if self.cfg.confusion_matrix and len(self.data.val):
             _, y, outputs = self._predict("val")
             self._prediction_picture("val", y, outputs, step, f"val · epoch {epoch + 1}")
+        if self.cfg.segmentation and self.task.kind == SEGMENTATION and len(self.data.test):
+            self._segmentation(step, f"test · epoch {epoch + 1}")
         every = self.cfg.histograms_every_n_epochs
         if every and (epoch + 1) % every == 0:
             self._histograms(step)
@@ -180,6 +185,19 @@ class InsightLogger:
                 tf.summary.histogram(f"weights/{name}", np.asarray(variable.numpy(), np.float32))
                 if grad is not None:
                     tf.summary.histogram(f"gradients/{name}", tf.convert_to_tensor(grad))
+
+    def _segmentation(self, step: int, title: str) -> None:
+        """Image | truth | prediction of the first test images, each with its foreground Dice."""
+        n = min(SEGMENTATION_SHOWN, len(self.data.test))
+        x, truth = take(self.data.test.x, slice(0, n)), np.asarray(self.data.test.y[:n])
+        outputs = np.asarray(self.model(tf.convert_to_tensor(x, tf.float32), training=False), np.float32)
+        predicted = outputs.argmax(axis=-1)
+        foreground_t, foreground_p = truth > 0, predicted > 0
+        overlap = (foreground_t & foreground_p & (truth == predicted)).sum(axis=(1, 2))
+        dice = (2 * overlap + 1) / (foreground_t.sum(axis=(1, 2)) + foreground_p.sum(axis=(1, 2)) + 1)
+        captions = [f"dice {d:.3f}" for d in dice]
+        picture = draw.segmentation_image(x, truth, predicted, captions, f"{title} · first {n} images")
+        self._image("test", "segmentation", picture, step)
 
     # ------------------------------------------------------------------ helpers
     def _predict(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from bmrun.explain.figures import pyplot, to_array
+from bmrun.explain.figures import mask_overlay, pyplot, to_array
 
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (110, 110, 110)
 GREEN, RED, BLUE = (0, 120, 0), (200, 0, 0), (31, 119, 180)
@@ -233,5 +233,34 @@ def forecast_image(truth: np.ndarray, forecast: np.ndarray, targets: Sequence[st
         ax.legend(fontsize=TEXT_PT, loc="upper left")
     axes[-1, 0].set_xlabel("time step (test block)", fontsize=TEXT_PT + 1)
     fig.suptitle(title if shown == count else f"{title} · first {shown} of {count} targets", fontsize=TITLE_PT)
+
+
+def segmentation_image(images: np.ndarray, truths: np.ndarray, predictions: np.ndarray, captions: Sequence[str],
+                       title: str) -> np.ndarray:
+    """One row per image: the image | its true mask tinted over it | the predicted mask tinted over it.
+
+    Args:
+        images: Raw images ``[n, height, width, channels]`` (0..255).
+        truths, predictions: Class-index masks ``[n, height, width]``.
+        captions: One line per row (e.g. the image's Dice), shown over the prediction.
+        title: Line above the pictures.
+    """
+
+    plt = pyplot()
+    n = len(images)
+    height, width = np.asarray(images).shape[1:3]
+    side = float(np.clip(2.2 * max(width / height, 0.5), 1.6, 4.0))
+    fig, axes = plt.subplots(n, 3, figsize=(3 * side + 0.4, 2.2 * n + 0.7), dpi=DPI, squeeze=False)
+    for row in range(n):
+        picture, cmap = _display(images[row])
+        axes[row, 0].imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        axes[row, 1].imshow(mask_overlay(images[row], truths[row]), interpolation="nearest")
+        axes[row, 2].imshow(mask_overlay(images[row], predictions[row]), interpolation="nearest")
+        axes[row, 2].set_title(captions[row], fontsize=TEXT_PT)
+    for column, name in enumerate(("image", "truth", "prediction")):
+        axes[0, column].set_title(name if column < 2 else f"{name} · {captions[0]}", fontsize=TEXT_PT)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(title, fontsize=TITLE_PT)
     fig.tight_layout()
     return to_array(fig)
