@@ -19,6 +19,7 @@ from omegaconf import MISSING
 from bmrun import registry
 from bmrun.data.dataset import DataConfig
 from bmrun.errors import ConfigError
+from bmrun.fairness.config import FairnessConfig
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.pretrain.config import PretrainConfig
 
@@ -250,6 +251,7 @@ class TrainConfig:
     logger: Any = MISSING
     augment: Any = MISSING
     pretrain: Any = MISSING
+    fairness: Any = MISSING
     seed: int = 0
     resume: Optional[str] = None  # a run dir: continue that run with its own config
     verbose: int = 0  # 1: bmrun debug lines; 2: TensorFlow's own logs too
@@ -270,6 +272,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "logger": {"base": LoggerConfig},
     "augment": {"base": AugmentConfig},
     "pretrain": {"base": PretrainConfig},
+    "fairness": {"base": FairnessConfig},
 }
 
 

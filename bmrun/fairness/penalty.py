@@ -35,3 +35,25 @@ def demographic_parity_gap(logits, group_ids, num_groups: int):
     overall = tf.reduce_sum(sums) / tf.maximum(tf.reduce_sum(counts), 1.0)
     filled = tf.where(present, means, overall)
     return tf.reduce_max(filled) - tf.reduce_min(filled)
+
+
+class Multiplier:
+    """λ of the penalty as checkpointed state, read by the compiled train step at each step.
+
+    A variable, not a Python float, so ``fairness.max_gap`` can move it between epochs without
+    retracing the step, and a resumed run continues with the λ it stopped at. ``path`` (JSON, one
+    entry per finished epoch) and ``best_feasible`` (the best epoch met the bound) travel in the
+    same checkpoint so that metrics.json and the best-epoch rule survive a resume too.
+
+    Args:
+        initial: λ at the start (``loss.fairness_penalty``).
+    """
+
+    def __init__(self, initial: float) -> None:
+        self.value = tf.Variable(float(initial), dtype=tf.float32, trainable=False)
+        self.path = tf.Variable("[]", dtype=tf.string, trainable=False)
+        self.best_feasible = tf.Variable(False, trainable=False)
+
+    def trackables(self) -> dict:
+        return {"fairness_multiplier": self.value, "fairness_multiplier_path": self.path,
+                "fairness_best_feasible": self.best_feasible}
