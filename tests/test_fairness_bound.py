@@ -109,3 +109,27 @@ def test_a_resumed_run_continues_the_multiplier_exactly(tmp_path, biased):  # no
     assert resumed["test"]["accuracy"] == pytest.approx(whole["test"]["accuracy"], abs=1e-9)
     assert load_metrics(tmp_path / "cut")["fairness_constraint"]["test_gap"] == pytest.approx(
         whole["fairness_constraint"]["test_gap"], abs=1e-9)
+
+
+def test_report_draws_the_accuracy_gap_frontier_of_a_sweep(tmp_path, capsys):
+    from PIL import Image
+
+    from bmrun.cli.report import main
+    from bmrun.sweep.report import frontier_points
+    from bmrun.sweep.summary import collect
+
+    key = "fairness/sex/demographic_parity_difference"
+    for job, (bound, gap, accuracy) in enumerate([(None, 0.18, 0.85), (0.1, 0.09, 0.845), (0.02, 0.025, 0.83)]):
+        run = tmp_path / str(job)
+        run.mkdir()
+        overrides = ["data=csv", "loss.fairness_group=sex"] + ([f"fairness.max_gap={bound}"] if bound else [])
+        (run / "metrics.json").write_text(json.dumps({"status": "completed", "overrides": overrides,
+                                                      "test": {"accuracy": accuracy, key: gap}}))
+    column, points, bounds = frontier_points(collect(tmp_path))
+    assert column == "sex" and sorted(bounds) == [0.02, 0.1]
+    assert sorted(points) == [(0.025, 0.83, "fairness.max_gap=0.02"), (0.09, 0.845, "fairness.max_gap=0.1"),
+                              (0.18, 0.85, "unconstrained")]
+    main([str(tmp_path)])
+    assert "frontier" in capsys.readouterr().out
+    with Image.open(tmp_path / "fairness_frontier.png") as picture:
+        assert picture.size[0] > 300 and len(picture.convert("L").getcolors(65536)) > 10  # drawn, not blank

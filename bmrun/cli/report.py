@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 from bmrun.cli.guard import console_script
 from bmrun.errors import BmrunError
-from bmrun.sweep.report import print_report
+from bmrun.sweep.report import draw_frontier, print_report
 from bmrun.sweep.summary import collect
 
 
@@ -75,6 +75,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         known = sorted({key for row in rows for key in row} - {"job", "run_dir", "error", "overrides"})
         raise ReportError(f"--sort {args.sort}: no run has that column; try one of {', '.join(known)}")
     print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
+    if args.format == "table":  # runs measured for fairness (data.sensitive): their accuracy/gap frontier
+        drawn = draw_frontier(root, rows)
+        if drawn is not None:
+            from bmrun import console
+
+            console.out.print(f"accuracy/fairness frontier {drawn}")
 
 
 

