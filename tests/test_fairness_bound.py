@@ -133,3 +133,13 @@ def test_report_draws_the_accuracy_gap_frontier_of_a_sweep(tmp_path, capsys):
     assert "frontier" in capsys.readouterr().out
     with Image.open(tmp_path / "fairness_frontier.png") as picture:
         assert picture.size[0] > 300 and len(picture.convert("L").getcolors(65536)) > 10  # drawn, not blank
+
+
+def test_the_penalty_is_divided_by_the_spread_of_the_batch_base_rate():
+    import tensorflow as tf
+
+    from bmrun.fairness.penalty import base_rate_scale
+
+    assert float(base_rate_scale(tf.constant([1, 0, 1, 0]))) == pytest.approx(1.0)
+    assert float(base_rate_scale(tf.constant([[1], [0], [0], [0]]))) == pytest.approx(2 * (0.25 * 0.75) ** 0.5)
+    assert float(base_rate_scale(tf.zeros([8], tf.int32))) == pytest.approx(0.02)  # one class: bounded, finite

@@ -3,8 +3,12 @@
 ``loss.fairness_penalty=λ`` with ``loss.fairness_group=<column>``: each training batch adds
 
     λ × (max − min over the groups present in the batch of the mean predicted positive probability)
+      / (2 √(p (1 − p)))
 
-For two groups that is λ × |mean p(group A) − mean p(group B)|. With more groups the widest gap
+where p is the batch's share of positive labels. The divisor is the spread of a label with that
+base rate (1 at p = 0.5): group means of probabilities shrink with a rare positive class, and the
+same absolute gap is then a larger unfairness, so dividing by it keeps one λ one trade-off across
+tables and splits (BENCHMARKS.md, "Fairness as a constraint"). For two groups that is λ × |mean p(group A) − mean p(group B)|. With more groups the widest gap
 is penalised (max − min, the batch's own demographic parity difference, measured on
 probabilities rather than on thresholded predictions so that it has a gradient). A batch with
 one group present adds nothing. The group of each example travels beside its label (an int32
@@ -35,6 +39,12 @@ def demographic_parity_gap(logits, group_ids, num_groups: int):
     overall = tf.reduce_sum(sums) / tf.maximum(tf.reduce_sum(counts), 1.0)
     filled = tf.where(present, means, overall)
     return tf.reduce_max(filled) - tf.reduce_min(filled)
+
+
+def base_rate_scale(labels):
+    """``2 √(p (1 − p))`` of the batch's positive share p, without gradient (at least 0.02)."""
+    rate = tf.reduce_mean(tf.cast(tf.reshape(labels, [-1]), tf.float32))
+    return tf.stop_gradient(2.0 * tf.sqrt(tf.maximum(rate * (1.0 - rate), 1e-4)))
 
 
 class Multiplier:

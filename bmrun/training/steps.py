@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from bmrun import streams
-from bmrun.fairness.penalty import Multiplier, demographic_parity_gap
+from bmrun.fairness.penalty import Multiplier, base_rate_scale, demographic_parity_gap
 from bmrun.methods.base import Method
 from bmrun.tasks import task_for
 from bmrun.tasks.base import Task
@@ -133,8 +133,8 @@ class CompiledSteps:
             terms = self.method.loss_terms(self.model, self.loss_fn, batch, targets, self.global_batch_size)
             loss = tf.reduce_sum(terms.per_example) / self.global_batch_size + terms.extra_loss + self._penalty()
             if group_ids is not None:
-                fairness = self.fairness_multiplier.value * demographic_parity_gap(terms.outputs, group_ids,
-                                                                                   self.fairness_groups)
+                gap = demographic_parity_gap(terms.outputs, group_ids, self.fairness_groups)
+                fairness = self.fairness_multiplier.value * gap / base_rate_scale(batch.y)
                 loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
