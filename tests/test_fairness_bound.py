@@ -135,7 +135,7 @@ def test_report_draws_the_accuracy_gap_frontier_of_a_sweep(tmp_path, capsys):
         assert picture.size[0] > 300 and len(picture.convert("L").getcolors(65536)) > 10  # drawn, not blank
 
 
-def test_the_penalty_is_divided_by_the_spread_of_the_batch_base_rate():
+def test_the_penalty_is_weighed_by_the_spread_of_the_batch_base_rate():
     import tensorflow as tf
 
     from bmrun.fairness.penalty import base_rate_scale

@@ -3,12 +3,14 @@
 ``loss.fairness_penalty=λ`` with ``loss.fairness_group=<column>``: each training batch adds
 
     λ × (max − min over the groups present in the batch of the mean predicted positive probability)
-      / (2 √(p (1 − p)))
+      × 2 √(p (1 − p))
 
-where p is the batch's share of positive labels. The divisor is the spread of a label with that
-base rate (1 at p = 0.5): group means of probabilities shrink with a rare positive class, and the
-same absolute gap is then a larger unfairness, so dividing by it keeps one λ one trade-off across
-tables and splits (BENCHMARKS.md, "Fairness as a constraint"). For two groups that is λ × |mean p(group A) − mean p(group B)|. With more groups the widest gap
+where p is the batch's share of positive labels. The factor is the spread of a label with that
+base rate (1 at p = 0.5): measured on one table at two base rates, the same unscaled λ cut the gap
+far more where positives were rare (the data loss is smaller there, so the penalty weighs more);
+the factor weighs the penalty down there (BENCHMARKS.md, "Fairness as a constraint").
+
+For two groups the gap is |mean p(group A) − mean p(group B)|. With more groups the widest gap
 is penalised (max − min, the batch's own demographic parity difference, measured on
 probabilities rather than on thresholded predictions so that it has a gradient). A batch with
 one group present adds nothing. The group of each example travels beside its label (an int32

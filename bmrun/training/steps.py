@@ -134,7 +134,7 @@ class CompiledSteps:
             loss = tf.reduce_sum(terms.per_example) / self.global_batch_size + terms.extra_loss + self._penalty()
             if group_ids is not None:
                 gap = demographic_parity_gap(terms.outputs, group_ids, self.fairness_groups)
-                fairness = self.fairness_multiplier.value * gap / base_rate_scale(batch.y)
+                fairness = self.fairness_multiplier.value * gap * base_rate_scale(batch.y)
                 loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
