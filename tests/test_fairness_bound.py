@@ -77,7 +77,7 @@ def test_the_multiplier_rises_while_the_val_gap_is_above_the_bound(tmp_path, bia
     assert [entry["epoch"] for entry in path] == [1, 2, 3]
     assert path[0]["multiplier"] == 0.0 and path[0]["val_gap"] > 0.05  # the data's gap, unconstrained at first
     for before, after in zip(path, path[1:]):  # raised by the relative miss of each epoch above the bound
-        expected = max(0.0, before["multiplier"] + (before["val_gap"] - 0.05) / 0.05)
+        expected = max(0.0, before["multiplier"] + 0.25 * (before["val_gap"] - 0.05) / 0.05)  # the default rate
         assert after["multiplier"] == pytest.approx(expected, rel=1e-5)
     assert path[1]["multiplier"] > 0
     assert record["max_gap"] == 0.05 and record["group"] == "sex"
