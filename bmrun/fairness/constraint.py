@@ -48,7 +48,7 @@ def improves(*, feasible: bool, best_feasible: bool, better: bool, first: bool) 
     return better
 
 
-def val_gap(reports: dict[str, Any], column: str) -> Optional[float]:
+def gap_of(reports: dict[str, Any], column: Optional[str]) -> Optional[float]:
     """The demographic-parity gap of ``column`` in one split's fairness reports (None if absent)."""
     value = reports.get(column, {}).get(GAP)
     return None if value is None else float(value)

@@ -9,6 +9,7 @@ non-finite loss, report, honour checkpoint cadence and stop requests), then
 from __future__ import annotations
 
 import contextlib
+
 import json
 import math
 import statistics
@@ -151,7 +152,7 @@ class EpochLoop:
         # checkpoint holds the raw weights (and the average) again.
         with self.job.average.swapped_in() if self.job.average else contextlib.nullcontext():
             val = self.evaluate("val") if self.has_val else {}
-            gap = constraint.val_gap(self.fairness.get("val", {}), self.job.config.loss.fairness_group)
+            gap = constraint.gap_of(self.fairness.get("val", {}), self.job.config.loss.fairness_group)
             if self.bound is not None:
                 train = {**train, "fairness_multiplier": float(self.job.steps.fairness_multiplier.value.numpy())}
             improved = self._track_best(epoch, train, val, gap)
@@ -234,7 +235,7 @@ class EpochLoop:
         column = self.job.config.loss.fairness_group
         path = json.loads(self.job.steps.fairness_multiplier.path.numpy().decode())
         val_gap = next((entry["val_gap"] for entry in path if entry["epoch"] == tested_epoch), None)
-        test_gap = constraint.val_gap(self.fairness.get("test", {}), column)
+        test_gap = constraint.gap_of(self.fairness.get("test", {}), column)
         return {"fairness_constraint": {
             "group": column, "metric": constraint.GAP, "max_gap": self.bound, "val_gap": val_gap, "test_gap": test_gap,
             "met_on_val": constraint.meets(val_gap, self.bound), "met_on_test": constraint.meets(test_gap, self.bound),
