@@ -93,6 +93,7 @@ def test_the_multiplier_rises_while_the_val_gap_is_above_the_bound(tmp_path, bia
 def test_a_resumed_run_continues_the_multiplier_exactly(tmp_path, biased):  # noqa: F811
     from bmrun.config import validate
     from bmrun.config.resume import config_for_resume
+    from bmrun.errors import ConfigError
     from bmrun.training.train import train
 
     # a constant step size: a cosine schedule would differ between a 2- and a 3-epoch budget
@@ -100,6 +101,8 @@ def test_a_resumed_run_continues_the_multiplier_exactly(tmp_path, biased):  # no
                     "trainer.max_epochs=3")
     whole = train_in_process(tmp_path / "whole", args)
     train_in_process(tmp_path / "cut", args[:-1] + ["trainer.max_epochs=2"])
+    with pytest.raises(ConfigError, match="fairness.max_gap"):  # the bound is what is learned
+        config_for_resume(tmp_path / "cut", ["fairness.max_gap=0.1"])
     resumed = train(validate(config_for_resume(tmp_path / "cut", ["trainer.max_epochs=3"])[0]), tmp_path / "cut")
     cut, full = resumed["fairness_constraint"]["multiplier_path"], whole["fairness_constraint"]["multiplier_path"]
     assert [e["epoch"] for e in cut] == [1, 2, 3]
