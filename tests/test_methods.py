@@ -24,6 +24,7 @@ OPTION_OVERRIDES = {
     "trainer.adversarial": ["trainer.adversarial=pgd", "trainer.adv_steps=2"],
     "trainer.adv_eval_epsilon": ["trainer.adv_eval_epsilon=0.1"],
     "loss.fairness_penalty": ["loss.fairness_penalty=1.0"],
+    "fairness.max_gap": ["fairness.max_gap=0.1"],
     "loss.label_smoothing": ["loss.label_smoothing=0.2"],
     "data.class_weight": ["data.class_weight=balanced"],
     "loss.l2": ["loss.l2=0.01"],
@@ -31,8 +32,9 @@ OPTION_OVERRIDES = {
     "augment.tta": ["augment.tta=flip"],
     "model.freeze": ["model.freeze=backbone"],
 }
-# The penalty needs a binary table with a group column: tests/test_fairness.py trains that pair.
-ELSEWHERE = {("supervised", "loss.fairness_penalty")}
+# The penalty and the bound need a binary table with a group column: tests/test_fairness.py and
+# tests/test_fairness_bound.py train those pairs.
+ELSEWHERE = {("supervised", "loss.fairness_penalty"), ("supervised", "fairness.max_gap")}
 PAIRS = [(m, o) for m in METHODS for o in OPTIONS]
 
 

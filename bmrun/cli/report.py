@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
+from bmrun import console
 from bmrun.cli.guard import console_script
 from bmrun.errors import BmrunError
-from bmrun.sweep.report import print_report
+from bmrun.sweep.ablation import print_contributions
+from bmrun.sweep.report import draw_frontier, print_report
 from bmrun.sweep.summary import collect
 
 
@@ -38,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def importance(root: Path, plot: Optional[str]) -> None:
     """``--importance``: the ranking table and the parallel-coordinates picture."""
-    from bmrun import console
+    # the importance ranking and its picture: only for --importance (scikit-learn, matplotlib when drawn)
     from bmrun.sweep.importance import draw, print_importance, rank
     from bmrun.tracking.index import load_runs
 
@@ -75,11 +77,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         known = sorted({key for row in rows for key in row} - {"job", "run_dir", "error", "overrides"})
         raise ReportError(f"--sort {args.sort}: no run has that column; try one of {', '.join(known)}")
     print_report(root, rows, sort_key=args.sort, top=args.top, reverse=args.reverse, fmt=args.format)
-    from bmrun.sweep.ablation import print_contributions
-
+    if args.format == "table":  # runs measured for fairness (data.sensitive): their accuracy/gap frontier
+        drawn = draw_frontier(root, rows)
+        if drawn is not None:
+            console.out.print(f"accuracy/fairness frontier {drawn}")
     print_contributions(rows, args.format)  # a data.drop_modality sweep: what each modality brings
-
-
 
 
 if __name__ == "__main__":

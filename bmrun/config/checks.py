@@ -98,6 +98,23 @@ def _check_fairness(config: TrainConfig, task) -> None:
             hint = f"loss.fairness_group={sensitive[0]}" if sensitive else "data.sensitive=[<column>] loss.fairness_group=<column>"
             raise ConfigError("loss.fairness_group", f"loss.fairness_penalty={loss.fairness_penalty} needs the group "
                               f"column the penalty compares: {hint}.")
+    _check_fairness_bound(config, task, sensitive)
+
+
+def _check_fairness_bound(config: TrainConfig, task, sensitive: list) -> None:
+    """``fairness.max_gap`` bounds a binary task's demographic-parity gap over one group column."""
+    bound = config.fairness.max_gap
+    if bound is None:
+        return
+    if task.kind != BINARY:
+        raise ConfigError("fairness.max_gap", f"bounds the demographic-parity gap (the groups' rates of predicting "
+                          f"the positive class), which needs a binary task; data={config.data.name} is {task.kind}.")
+    if config.loss.fairness_group is None:
+        hint = f"loss.fairness_group={sensitive[0]}" if sensitive else "data.sensitive=[<column>] loss.fairness_group=<column>"
+        raise ConfigError("fairness.max_gap", f"fairness.max_gap={bound} needs the group column whose gap it bounds: {hint}.")
+    if not getattr(config.data, "val_fraction", 1.0):
+        raise ConfigError("fairness.max_gap", "is met on the validation split, which this run does not have; "
+                                              "set data.val_fraction above 0.")
 
 
 def _check_augment(config: TrainConfig, inputs) -> None:
@@ -201,6 +218,7 @@ def _check_segmentation(config: TrainConfig) -> None:
 
 def _spectrogram(config: TrainConfig):
     """What a family reads of audio inputs: the log-mel image its model computes (frames x mels x 1)."""
+    # here, not at the top: only audio runs read it, and config validation stays light
     from bmrun.data.audio_folder import spectrogram_spec
 
     return spectrogram_spec(config.data)

@@ -24,7 +24,7 @@ SAFE_TO_CHANGE = ("trainer.max_epochs", "pretrain.max_epochs", "trainer.log_ever
                   "objective", "fail_on_job_error", "data.path", "data.download", "data.eval_batch_size",
                   "data.sensitive",
                   "device.intra_op_threads", "device.inter_op_threads", "device.memory_growth")
-_GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain")
+_GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "fairness")
 
 
 def _safe(key: str) -> bool:

@@ -2,10 +2,9 @@
 
 Each YAML file in ``conf/<group>/`` starts from one of these dataclasses (its defaults list names
 ``/schema/<group>/<name>@_here_``), so Hydra rejects unknown keys and wrong types while composing.
-The ``model`` and ``data`` schemas are not here: each family and dataset declares its own in its
-module, and :func:`register_schemas` takes them from :mod:`bmrun.registry`.
-Ranges and choices are checked in ``__post_init__``, which runs when :func:`bmrun.config.validate`
-turns the composed config into these objects. Nothing here imports TensorFlow.
+Each family and dataset declares its own schema in its module (:func:`register_schemas` takes
+them from :mod:`bmrun.registry`). Ranges and choices are checked in ``__post_init__``, when
+:func:`bmrun.config.validate` builds these objects. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from omegaconf import MISSING
 from bmrun import registry
 from bmrun.data.dataset import DataConfig
 from bmrun.errors import ConfigError
+from bmrun.fairness.config import FairnessConfig
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.pretrain.config import PretrainConfig
 
@@ -251,6 +251,7 @@ class TrainConfig:
     logger: Any = MISSING
     augment: Any = MISSING
     pretrain: Any = MISSING
+    fairness: Any = MISSING
     seed: int = 0
     resume: Optional[str] = None  # a run dir: continue that run with its own config
     verbose: int = 0  # 1: bmrun debug lines; 2: TensorFlow's own logs too
@@ -271,17 +272,17 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "logger": {"base": LoggerConfig},
     "augment": {"base": AugmentConfig},
     "pretrain": {"base": PretrainConfig},
+    "fairness": {"base": FairnessConfig},
 }
 
 
 def register_schemas() -> None:
     """Store every schema in Hydra's ConfigStore (idempotent).
 
-    Model and data schemas come from the registry: ``schema/model/<name>`` and
-    ``schema/data/<name>`` for every family and dataset (``schema/data/base`` for user configs
-    that want only the common keys). A plugin has no YAML file, so its option itself is stored
-    too (``model=<plugin>`` composes from its dataclass); a plugin that cannot be used gets a
-    bare ``name`` node, and validation then says why.
+    Model and data schemas come from the registry (``schema/model/<name>``, ``schema/data/<name>``,
+    and ``schema/data/base`` for user configs that want only the common keys). A plugin has no YAML
+    file, so its option is stored too; an unusable plugin gets a bare ``name`` node, and
+    validation then says why.
     """
     from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 

@@ -19,9 +19,11 @@ SIGNED_CMAP = "bmrun_attribution"  # red (against) through black (none) to green
 MIN_SIDE = 256  # per-image pictures: small images are enlarged (nearest neighbour) to at least this
 
 def pyplot():
+    # matplotlib: only when drawing, never at --help or config composition
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only: never look for a display
+    # matplotlib: only when drawing, never at --help or config composition
     import matplotlib.pyplot as plt
 
     return plt
@@ -65,6 +67,7 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
 def legend_cmap(method: str):
     """The colour map of ``method``'s overlay: :data:`HEAT_CMAP` for Grad-CAM; for signed
     attributions the colours :func:`signed_overlay` adds (exactly its pixels on a black image)."""
+    # matplotlib: only when drawing, never at --help or config composition
     import matplotlib
     from matplotlib.colors import LinearSegmentedColormap
 
@@ -75,6 +78,7 @@ def legend_cmap(method: str):
 
 def _legend(fig, rect: Sequence[float], method: str) -> None:
     """A horizontal colour bar in ``rect`` (figure fractions) from the overlay's own colour map."""
+    # matplotlib: only when drawing
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -150,11 +154,10 @@ def save_png(picture: np.ndarray, path, text: dict[str, str] | None = None) -> N
     """Write an RGB uint8/float array as PNG (through the run dir's atomic writes), with
     ``text`` as the file's PNG text fields (caption, method, colour map: what image viewers
     and scripts can read without looking at the pixels)."""
+    # Pillow and the run-dir writer: only when a PNG is written
     import io
-
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
-
     from bmrun.run_dir import atomic_write_bytes
 
     array = picture if picture.dtype == np.uint8 else (np.clip(picture, 0, 1) * 255).astype(np.uint8)
@@ -273,3 +276,20 @@ def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     colours = MASK_COLOURS[(mask[foreground].astype(np.int64) - 1) % len(MASK_COLOURS)]
     rgb[foreground] = (1 - MASK_ALPHA) * rgb[foreground] + MASK_ALPHA * colours
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def frontier(points: Sequence[tuple[float, float, str]], bounds: Sequence[float], title: str) -> np.ndarray:
+    """Accuracy against fairness gap, one labelled point per run, joined in order of gap; each
+    bound a dashed vertical line (``bmrun-report`` on a sweep of ``fairness.max_gap``)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    ordered = sorted(points)
+    ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", color="tab:blue")
+    for gap, accuracy, label in ordered:
+        ax.annotate(label, (gap, accuracy), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for bound in sorted(set(bounds)):
+        ax.axvline(bound, color="grey", linestyle="--", linewidth=0.8)
+    ax.set(title=title, xlabel="test demographic-parity gap (lower is fairer)", ylabel="test accuracy")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return to_array(fig)

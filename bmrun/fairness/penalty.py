@@ -3,8 +3,14 @@
 ``loss.fairness_penalty=λ`` with ``loss.fairness_group=<column>``: each training batch adds
 
     λ × (max − min over the groups present in the batch of the mean predicted positive probability)
+      × 2 √(p (1 − p))
 
-For two groups that is λ × |mean p(group A) − mean p(group B)|. With more groups the widest gap
+where p is the batch's share of positive labels. The factor is the spread of a label with that
+base rate (1 at p = 0.5): measured on one table at two base rates, the same unscaled λ cut the gap
+far more where positives were rare (the data loss is smaller there, so the penalty weighs more);
+the factor weighs the penalty down there (BENCHMARKS.md, "Fairness as a constraint").
+
+For two groups the gap is |mean p(group A) − mean p(group B)|. With more groups the widest gap
 is penalised (max − min, the batch's own demographic parity difference, measured on
 probabilities rather than on thresholded predictions so that it has a gradient). A batch with
 one group present adds nothing. The group of each example travels beside its label (an int32
@@ -35,3 +41,31 @@ def demographic_parity_gap(logits, group_ids, num_groups: int):
     overall = tf.reduce_sum(sums) / tf.maximum(tf.reduce_sum(counts), 1.0)
     filled = tf.where(present, means, overall)
     return tf.reduce_max(filled) - tf.reduce_min(filled)
+
+
+def base_rate_scale(labels):
+    """``2 √(p (1 − p))`` of the batch's positive share p, without gradient (at least 0.02)."""
+    rate = tf.reduce_mean(tf.cast(tf.reshape(labels, [-1]), tf.float32))
+    return tf.stop_gradient(2.0 * tf.sqrt(tf.maximum(rate * (1.0 - rate), 1e-4)))
+
+
+class Multiplier:
+    """λ of the penalty as checkpointed state, read by the compiled train step at each step.
+
+    A variable, not a Python float, so ``fairness.max_gap`` can move it between epochs without
+    retracing the step, and a resumed run continues with the λ it stopped at. ``path`` (JSON, one
+    entry per finished epoch) and ``best_feasible`` (the best epoch met the bound) travel in the
+    same checkpoint so that metrics.json and the best-epoch rule survive a resume too.
+
+    Args:
+        initial: λ at the start (``loss.fairness_penalty``).
+    """
+
+    def __init__(self, initial: float) -> None:
+        self.value = tf.Variable(float(initial), dtype=tf.float32, trainable=False)
+        self.path = tf.Variable("[]", dtype=tf.string, trainable=False)
+        self.best_feasible = tf.Variable(False, trainable=False)
+
+    def trackables(self) -> dict:
+        return {"fairness_multiplier": self.value, "fairness_multiplier_path": self.path,
+                "fairness_best_feasible": self.best_feasible}

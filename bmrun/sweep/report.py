@@ -133,3 +133,40 @@ def print_report(root: Path, rows: list[dict[str, Any]], *, sort_key: Optional[s
         sys.stdout.write(markdown(rows, shown, sort_key))
     else:
         console.out.print(rich_table(root, rows, shown, sort_key))
+
+
+_GAP = re.compile(r"^test/fairness/(.+)/demographic_parity_difference$")
+_BOUND = re.compile(r"(?:^|\s)fairness\.max_gap=([0-9.eE+-]+)")
+
+
+def frontier_points(rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[tuple[float, float, str]], list[float]]:
+    """The accuracy/demographic-parity frontier of finished runs: ``(group column, [(gap, accuracy,
+    label)], bounds)``; no points when fewer than two completed runs report both (the first group
+    column found is the one drawn)."""
+    columns = sorted({match.group(1) for row in rows for key in row if (match := _GAP.match(key))})
+    if not columns:
+        return "", [], []
+    key = f"test/fairness/{columns[0]}/demographic_parity_difference"
+    labels = varying_overrides(rows)
+    points, bounds = [], []
+    for row in rows:
+        if row.get("status") != COMPLETED or row.get(key) in (None, "") or row.get("test/accuracy") in (None, ""):
+            continue
+        bound = _BOUND.search(row.get("overrides", ""))
+        if bound:
+            bounds.append(float(bound.group(1)))
+        points.append((float(row[key]), float(row["test/accuracy"]), labels.get(row["job"], "") or "unconstrained"))
+    return (columns[0], points, bounds) if len(points) >= 2 else ("", [], [])
+
+
+def draw_frontier(root: Path, rows: Sequence[Mapping[str, Any]], path: Optional[Path] = None) -> Optional[Path]:
+    """Write the frontier of :func:`frontier_points` as a PNG (default ``root/fairness_frontier.png``);
+    None, writing nothing, when the runs have no frontier."""
+    column, points, bounds = frontier_points(rows)
+    if not points:
+        return None
+    from bmrun.explain.figures import frontier, save_png  # matplotlib only when there is a frontier to draw
+
+    path = path or root / "fairness_frontier.png"
+    save_png(frontier(points, bounds, f"accuracy against the demographic-parity gap by {column}"), path)
+    return path

@@ -20,6 +20,8 @@ from typing import Optional
 
 import tensorflow as tf
 
+from bmrun.console import err
+
 from bmrun.errors import ArtifactWriteError, RunDirError
 from bmrun.run_dir import atomic_path, atomic_write_json
 
@@ -154,7 +156,6 @@ class Checkpointer:
                 self._read(path)
                 if problems:
                     log.warning("went back to checkpoint %s: %s", Path(path).name, "; ".join(problems))
-                    from bmrun.console import err
 
                     err.print(f"[yellow]checkpoint problem:[/] {'; '.join(problems)}; resuming from "
                               f"{Path(path).name} instead")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+import json
 import math
 import statistics
 import time
@@ -20,6 +21,7 @@ import tensorflow as tf
 
 from bmrun.config.schema import EarlyStoppingConfig
 from bmrun.errors import DivergedError, TrainingInterrupted
+from bmrun.fairness import constraint
 from bmrun.objective import objective_direction
 
 
@@ -86,6 +88,9 @@ class EpochLoop:
         self.mode = objective_direction(monitor) if mode == "auto" else mode
         self.throughput = Throughput()
         self.fairness: dict = {}  # split -> {sensitive column: report} of its latest evaluation
+        # fairness.max_gap: the bound the multiplier of steps.fairness_multiplier is steered by
+        bound = job.config.fairness.max_gap
+        self.bound = bound if bound is not None and job.steps.fairness_multiplier is not None and self.has_val else None
 
     # ------------------------------------------------------------------ one epoch
     def train_epoch(self, epoch: int) -> EpochResult:
@@ -147,7 +152,12 @@ class EpochLoop:
         # checkpoint holds the raw weights (and the average) again.
         with self.job.average.swapped_in() if self.job.average else contextlib.nullcontext():
             val = self.evaluate("val") if self.has_val else {}
-            improved = self._track_best(epoch, train, val)
+            gap = constraint.gap_of(self.fairness.get("val", {}), self.job.config.loss.fairness_group)
+            if self.bound is not None:
+                train = {**train, "fairness_multiplier": float(self.job.steps.fairness_multiplier.value.numpy())}
+            improved = self._track_best(epoch, train, val, gap)
+            if self.bound is not None:
+                self._step_multiplier(epoch, gap)
             state.epoch.assign(epoch + 1)
             state.step_in_epoch.assign(0)
             state.write_epoch_sums(self._zero_sums())
@@ -205,7 +215,33 @@ class EpochLoop:
         self.job.checkpointer.save(step)
         raise TrainingInterrupted(self.stop.signum, f"stopped at step {step}; checkpoint saved")
 
-    def _track_best(self, epoch: int, train: dict, val: dict) -> bool:
+    # ------------------------------------------------------------------ fairness.max_gap
+    def _step_multiplier(self, epoch: int, gap: Optional[float]) -> None:
+        """Record the epoch's λ and validation gap, then move λ for the next epoch (see
+        :mod:`bmrun.fairness.constraint`). Both live in the checkpoint: a resume continues exactly."""
+        multiplier = self.job.steps.fairness_multiplier
+        used = float(multiplier.value.numpy())
+        path = json.loads(multiplier.path.numpy().decode()) + [{"epoch": epoch + 1, "multiplier": used, "val_gap": gap}]
+        multiplier.path.assign(json.dumps(path))
+        if gap is not None:  # no measured gap (one group in val): λ stays
+            rate = self.job.config.fairness.multiplier_rate
+            multiplier.value.assign(constraint.next_multiplier(used, gap, self.bound, rate))
+
+    def record(self, tested_epoch: int) -> dict[str, Any]:
+        """metrics.json's ``fairness_constraint`` under ``fairness.max_gap`` (else nothing): the
+        bound, the gaps of the tested weights on val and test, and λ's path by epoch."""
+        if self.bound is None:
+            return {}
+        column = self.job.config.loss.fairness_group
+        path = json.loads(self.job.steps.fairness_multiplier.path.numpy().decode())
+        val_gap = next((entry["val_gap"] for entry in path if entry["epoch"] == tested_epoch), None)
+        test_gap = constraint.gap_of(self.fairness.get("test", {}), column)
+        return {"fairness_constraint": {
+            "group": column, "metric": constraint.GAP, "max_gap": self.bound, "val_gap": val_gap, "test_gap": test_gap,
+            "met_on_val": constraint.meets(val_gap, self.bound), "met_on_test": constraint.meets(test_gap, self.bound),
+            "multiplier_path": path}}
+
+    def _track_best(self, epoch: int, train: dict, val: dict, gap: Optional[float] = None) -> bool:
         split, name = self.monitor.split("/", 1)
         value = (val if split == "val" else train).get(name)
         if value is None or not math.isfinite(value):
@@ -214,6 +250,13 @@ class EpochLoop:
         best = float(state.best_value.numpy())
         delta = self.trainer.early_stopping.min_delta
         better = math.isnan(best) or (value < best - delta if self.mode == "min" else value > best + delta)
+        if self.bound is not None:  # an epoch meeting the bound beats one that misses it
+            feasible = constraint.meets(gap, self.bound)
+            best_feasible = self.job.steps.fairness_multiplier.best_feasible
+            better = constraint.improves(feasible=feasible, best_feasible=bool(best_feasible.numpy()), better=better,
+                                         first=math.isnan(best))
+            if better:
+                best_feasible.assign(feasible)
         if better:
             state.best_value.assign(value)
             state.best_epoch.assign(epoch + 1)

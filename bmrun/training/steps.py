@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from bmrun import streams
-from bmrun.fairness.penalty import demographic_parity_gap
+from bmrun.fairness.penalty import Multiplier, base_rate_scale, demographic_parity_gap
 from bmrun.methods.base import Method
 from bmrun.tasks import task_for
 from bmrun.tasks.base import Task
@@ -76,7 +76,9 @@ class CompiledSteps:
             ``train_steps_resident`` (see :meth:`bmrun.data.pipeline.DataPipeline.batch_at`).
         l2: Coefficient of the L2 penalty ``l2 * sum(w**2)`` on kernels and embeddings (biases,
             normalisation and other parameters are left alone, as Keras's regularizers do).
-        fairness_penalty: λ of the demographic-parity penalty (:mod:`bmrun.fairness.penalty`).
+        fairness_penalty: λ of the demographic-parity penalty (:mod:`bmrun.fairness.penalty`),
+            or its starting value when ``fairness.max_gap`` moves it between epochs: it lives
+            in ``fairness_multiplier``, a checkpointed variable the step reads.
         fairness_groups: Number of groups of ``loss.fairness_group`` (0: no group travels with
             the batches). When set, every training batch is ``(x, y, group_ids)`` and the steps
             return the penalty's own named sum, ``fairness_penalty_sum``.
@@ -96,7 +98,8 @@ class CompiledSteps:
         self.variables = list(trainable_variables if trainable_variables is not None else model.trainable_variables)
         self.adversarial = adversarial
         self.l2 = l2
-        self.fairness_penalty, self.fairness_groups = float(fairness_penalty), int(fairness_groups)
+        self.fairness_groups = int(fairness_groups)
+        self.fairness_multiplier = Multiplier(fairness_penalty) if self.fairness_groups else None
         self.ema = ema  # bmrun.training.ema.WeightAverage, or None
         self._penalised = [v for v in self.variables if v.path.rsplit("/", 1)[-1] in ("kernel", "embeddings")]
         self.trace_count = 0
@@ -130,8 +133,8 @@ class CompiledSteps:
             terms = self.method.loss_terms(self.model, self.loss_fn, batch, targets, self.global_batch_size)
             loss = tf.reduce_sum(terms.per_example) / self.global_batch_size + terms.extra_loss + self._penalty()
             if group_ids is not None:
-                fairness = self.fairness_penalty * demographic_parity_gap(terms.outputs, group_ids,
-                                                                          self.fairness_groups)
+                gap = demographic_parity_gap(terms.outputs, group_ids, self.fairness_groups)
+                fairness = self.fairness_multiplier.value * gap * base_rate_scale(batch.y)
                 loss += fairness / self.strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.variables)
@@ -181,8 +184,9 @@ class CompiledSteps:
         return {**sums, "first_bad_step": first_bad}
 
     def trackables(self) -> dict:
-        """State of the method's own that checkpoints keep."""
-        return self.method.trackables()
+        """State of the method's own, and the fairness multiplier, that checkpoints keep."""
+        own = self.fairness_multiplier.trackables() if self.fairness_multiplier is not None else {}
+        return {**self.method.trackables(), **own}
 
     def train_metrics(self, sums: dict) -> dict:
         """Reported training metrics of named sums (a call's, or an epoch's running ones)."""

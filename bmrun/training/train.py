@@ -158,6 +158,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     if job.class_weight is not None:  # data.class_weight=balanced: the weights the loss used
         metrics["class_weight"] = job.class_weight
     metrics.update(job.record())
+    metrics.update(loop.record(metrics["tested_epoch"]))  # fairness.max_gap: the bound, gaps and λ's path
     if loop.fairness.get("test"):  # data.sensitive: fairness.<column> is the test report, .val the last val's
         metrics["fairness"] = {column: {**report, **({"val": loop.fairness["val"][column]}
                                                      if column in loop.fairness.get("val", {}) else {})}
