@@ -233,6 +233,8 @@ def forecast_image(truth: np.ndarray, forecast: np.ndarray, targets: Sequence[st
         ax.legend(fontsize=TEXT_PT, loc="upper left")
     axes[-1, 0].set_xlabel("time step (test block)", fontsize=TEXT_PT + 1)
     fig.suptitle(title if shown == count else f"{title} · first {shown} of {count} targets", fontsize=TITLE_PT)
+    fig.tight_layout()
+    return to_array(fig)
 
 
 def segmentation_image(images: np.ndarray, truths: np.ndarray, predictions: np.ndarray, captions: Sequence[str],
