@@ -18,6 +18,8 @@ import yaml
 from bmrun.config.paths import packaged_config_dir
 from bmrun.errors import ConfigError
 
+# conf/data/csv.yaml's ${if_text_pairs:${data.target_text},A,B} (bmrun.config.resolvers), shown as "B (text pairs: A)"
+_TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([^,}]+)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -133,7 +135,8 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    return str(value)
+    pairs = _TEXT_PAIRS.match(str(value))
+    return f"{pairs.group(2)} (text pairs: {pairs.group(1)})" if pairs else str(value)
 
 
 def print_keys(group: str, option: str, summary: str = "") -> None:

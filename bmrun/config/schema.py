@@ -284,6 +284,9 @@ def register_schemas() -> None:
     """
     from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 
+    from bmrun.config.resolvers import register_resolvers
+
+    register_resolvers()
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     for group, schemas in SCHEMAS.items():
@@ -296,3 +299,4 @@ def register_schemas() -> None:
                 store.store(group=f"schema/{group}", name=name, node=entry.config)
             if not entry.builtin:
                 store.store(group=group, name=name, node=entry.config or {"name": name})
+
