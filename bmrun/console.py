@@ -215,6 +215,7 @@ def _headline(metrics: Mapping[str, float]) -> list[str]:
     keys = [k for k in ("loss", "accuracy", "pixel_accuracy", "mean_iou", "dice", "f1", "roc_auc", "pr_auc", "mse",
                         "rmse", "mae", "r2") if k in metrics]
     keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
+    keys += [k for k in ("token_accuracy", "exact_match", "bleu", "chrf") if k in metrics]  # text pairs, decoded
     return keys or list(metrics)
 
 
