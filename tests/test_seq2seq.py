@@ -237,6 +237,15 @@ def test_a_run_predicts_texts_writes_decoded_tables_and_shows_decoded_metrics(tm
     predict.main([str(run), "--text", "89", "--file", str(lines), "--json"])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["input"] for r in records] == ["89", "123", "4567"] and all("output" in r for r in records)
+    # The exported model of strings: the same outputs, reloaded in safe mode.
+    import keras
+    import tensorflow as tf
+
+    import bmrun.models.text_model  # noqa: F401  (registers TextToText)
+
+    text_model = keras.saving.load_model(str(run / "model" / "text_model.keras"), safe_mode=True)
+    exported = [t.decode() for t in text_model(tf.constant(["89", "123", "4567"])).numpy()]
+    assert exported == [r["output"] for r in records]
     with pytest.raises(DataError, match="--text or --file"):
         predict.predict_files(str(run), [str(lines)])
 

@@ -53,7 +53,7 @@ def translate(run, texts: Sequence[str], beam_width: int = 1) -> list[dict[str, 
     if any(not t.strip() for t in texts):
         raise DataError("an empty --text: every source needs at least one character.")
     columns = run.model.columns
-    width = int(run.example_shape[0]) - 1  # the source's ids, then its end token
+    width = int(run.model.example_shape[0]) - 1  # the source's ids, then its end token
     ids, cut = encode(list(texts), columns["vocabulary"], columns["tokens"], width, start=False)
     if cut:
         log.warning("%d text(s) longer than the model's %d source %s tokens were cut", cut, width, columns["tokens"])

@@ -25,7 +25,7 @@ def decode_ids(model, source: np.ndarray, *, beam_size: int = 1, batch_size: int
     width = target_width(model, source.shape[1])
     if len(source) == 0:
         return np.zeros((0, width), np.int32)
-    run = _decoder(model, int(beam_size))
+    run = compiled(model, int(beam_size))
     order = np.argsort(np.count_nonzero(source, axis=1), kind="stable")  # similar lengths stop together
     written = np.concatenate([run(tf.constant(source[order[i:i + batch_size]]), tf.constant(width)).numpy()
                               for i in range(0, len(source), batch_size)])
@@ -38,11 +38,11 @@ def target_width(model, default: int) -> int:
     return int(shape[-1]) if shape else int(default)
 
 
-def _decoder(model, beam_size: int):
+def compiled(model, beam_size: int = 1):
     """The compiled decoding loop of ``model`` (one per model and beam size, traced once)."""
     cache = model.__dict__.setdefault("_bmrun_decoders", {})
     if beam_size not in cache:
-        step = _greedy if beam_size == 1 else (lambda m, s, w: _beam(m, s, w, beam_size))
+        step = greedy if beam_size == 1 else (lambda m, s, w: _beam(m, s, w, beam_size))
         spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)]
         cache[beam_size] = tf.function(lambda source, width: step(model, source, width), input_signature=spec,
                                        autograph=False)
@@ -55,7 +55,8 @@ def _logits_at(model, source, target, t):
     return tf.cast(logits[:, t], tf.float32)
 
 
-def _greedy(model, source, length):
+def greedy(model, source, length):
+    """The greedy loop: written ids ``[batch, length]``."""
     batch = tf.shape(source)[0]
     target = tf.concat([tf.fill([batch, 1], START), tf.zeros([batch, length - 1], tf.int32)], axis=1)
     written = tf.zeros([batch, length], tf.int32)
