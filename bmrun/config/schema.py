@@ -284,8 +284,7 @@ def register_schemas() -> None:
     """
     from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 
-    from bmrun.config.resolvers import register_resolvers
-
+    from bmrun.config.resolvers import register_resolvers  # conf/data/csv.yaml's ${if_text_pairs:...}
     register_resolvers()
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
@@ -299,4 +298,3 @@ def register_schemas() -> None:
                 store.store(group=f"schema/{group}", name=name, node=entry.config)
             if not entry.builtin:
                 store.store(group=group, name=name, node=entry.config or {"name": name})
-
