@@ -263,8 +263,11 @@ def print_next_steps(run_dir: str, status: str) -> None:
     parent = os.path.dirname(os.path.abspath(run_dir)) or "."
     steps = [f"run dir   {run_dir}"]
     if status == "completed":
+        # A text-pair run (it alone exports text_model.keras) reads texts, not files.
+        texts = os.path.isfile(os.path.join(run_dir, "model", "text_model.keras"))
+        inputs = '--text "..." | --file lines.txt' if texts else "<inputs.npy | images | rows.csv>"
         steps += [f"compare   bmrun-report {parent}",
-                  f"predict   bmrun-predict {run_dir} <inputs.npy | images | rows.csv>",
+                  f"predict   bmrun-predict {run_dir} {inputs}",
                   f"explain   bmrun-explain {run_dir}",
                   f"continue  bmrun resume={run_dir} trainer.max_epochs=<more>"]
     elif status in ("interrupted", "diverged"):

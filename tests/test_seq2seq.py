@@ -261,3 +261,14 @@ def test_a_run_predicts_texts_writes_decoded_tables_and_shows_decoded_metrics(tm
     for t in (0, 2, target.shape[1] - 1):
         prefix = np.asarray(run_model(source, target[:, :t + 1]))
         np.testing.assert_allclose(prefix[:, t], full[:, t], atol=1e-4)
+
+
+def test_next_steps_of_a_text_pair_run_say_predict_text(tmp_path, capsys):
+    from bmrun.console import print_next_steps
+
+    (tmp_path / "model").mkdir()
+    print_next_steps(str(tmp_path), "completed")
+    assert "--text" not in capsys.readouterr().out
+    (tmp_path / "model" / "text_model.keras").write_bytes(b"")
+    print_next_steps(str(tmp_path), "completed")
+    assert f'bmrun-predict {tmp_path} --text "..."' in capsys.readouterr().out
