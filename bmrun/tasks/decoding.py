@@ -42,7 +42,7 @@ def compiled(model, beam_size: int = 1):
     """The compiled decoding loop of ``model`` (one per model and beam size, traced once)."""
     cache = model.__dict__.setdefault("_bmrun_decoders", {})
     if beam_size not in cache:
-        step = greedy if beam_size == 1 else (lambda m, s, w: _beam(m, s, w, beam_size))
+        step = _greedy if beam_size == 1 else (lambda m, s, w: _beam(m, s, w, beam_size))
         spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)]
         cache[beam_size] = tf.function(lambda source, width: step(model, source, width), input_signature=spec,
                                        autograph=False)
@@ -55,7 +55,7 @@ def _logits_at(model, source, target, t):
     return tf.cast(logits[:, t], tf.float32)
 
 
-def greedy(model, source, length):
+def _greedy(model, source, length):
     """The greedy loop: written ids ``[batch, length]``."""
     batch = tf.shape(source)[0]
     target = tf.concat([tf.fill([batch, 1], START), tf.zeros([batch, length - 1], tf.int32)], axis=1)
