@@ -88,7 +88,9 @@ def run(family: str, pairs: Path, work: Path, extra: list[str]) -> dict:
         return {"family": family, "error": proc.stderr.strip()[-500:], "wall_s": wall}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     shown = " ".join(c for c in command[3:] if not c.startswith(("hydra.", "data.path=")))
+    timings = metrics.get("timings", {})
     return {"family": family, "command": f"bmrun {shown}", "wall_s": wall, "epochs": metrics["epochs"],
+            "train_s": timings.get("train_s", 0.0), "test_s": timings.get("test_s", 0.0),
             **{k: metrics["test"].get(k) for k in ("exact_match", "bleu", "chrf", "token_accuracy")}}
 
 
@@ -115,14 +117,15 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     pairs = write_pairs(work / "numbers_fr.csv")
     rows = [run(f, pairs, work, args.extra) for f in args.families.split(",")]
-    print("| command | exact match | BLEU | chrF | epochs | wall s |\n|---|---|---|---|---|---|")
+    print("| command | exact match | BLEU | chrF | epochs | train s | test (decoding) s | wall s |\n"
+          "|---|---|---|---|---|---|---|---|")
     for row in rows:
         if "error" in row:
             print(f"| {row['family']} | failed: {row['error']} |")
             continue
         print(f"| `{row['command']}` | {row['exact_match']:.3f} | {row['bleu']:.1f} | {row['chrf']:.1f} | "
-              f"{row['epochs']} | {row['wall_s']:.0f} |")
-    print(f"| copy baseline (output = source) | 0.000 | {copy_baseline(pairs):.1f} | | | |")
+              f"{row['epochs']} | {row['train_s']:.0f} | {row['test_s']:.0f} | {row['wall_s']:.0f} |")
+    print(f"| copy baseline (output = source) | 0.000 | {copy_baseline(pairs):.1f} | | | | | |")
 
 
 if __name__ == "__main__":

@@ -215,6 +215,7 @@ def _headline(metrics: Mapping[str, float]) -> list[str]:
     keys = [k for k in ("loss", "accuracy", "pixel_accuracy", "mean_iou", "dice", "f1", "roc_auc", "pr_auc", "mse",
                         "rmse", "mae", "r2") if k in metrics]
     keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
+    keys += [k for k in ("token_accuracy", "exact_match", "bleu", "chrf") if k in metrics]  # text pairs, decoded
     return keys or list(metrics)
 
 
@@ -262,8 +263,11 @@ def print_next_steps(run_dir: str, status: str) -> None:
     parent = os.path.dirname(os.path.abspath(run_dir)) or "."
     steps = [f"run dir   {run_dir}"]
     if status == "completed":
+        # A text-pair run (it alone exports text_model.keras) reads texts, not files.
+        texts = os.path.isfile(os.path.join(run_dir, "model", "text_model.keras"))
+        inputs = '--text "..." | --file lines.txt' if texts else "<inputs.npy | images | rows.csv>"
         steps += [f"compare   bmrun-report {parent}",
-                  f"predict   bmrun-predict {run_dir} <inputs.npy | images | rows.csv>",
+                  f"predict   bmrun-predict {run_dir} {inputs}",
                   f"explain   bmrun-explain {run_dir}",
                   f"continue  bmrun resume={run_dir} trainer.max_epochs=<more>"]
     elif status in ("interrupted", "diverged"):

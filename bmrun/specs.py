@@ -91,7 +91,8 @@ class InputSpec:
             ``tabular`` (features,), ``table`` (a dict of raw columns; shape: (columns,)),
             ``text`` (one raw string; shape: (tokens,) after the model's own vectorisation),
             ``interactions`` ((2,): a user id and an item id, as strings) or ``audio``
-            ((samples,): a waveform; the model computes its spectrogram).
+            ((samples,): a waveform; the model computes its spectrogram) or ``token_pairs``
+            ((source width, target width): ids of both sides of a text pair).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
     """

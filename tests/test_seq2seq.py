@@ -4,6 +4,7 @@ families, the masked loss, decoding, the decoded test metrics and every refused 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,12 @@ def test_ids_shift_the_target_and_mask_padding(tmp_path):
     data = prepared(write_pairs(tmp_path / "p.csv", [("ab", "xyz")] * 10 + [("b", "x")] * 10), "data.max_length=4")
     x, y = data.train.x, data.train.y
     row = data.train.texts["reference"].index("xyz")
-    assert x["target_in"][row, 0] == START and y[row, 3] == END and y[row, 4] == 0
+    assert x["target_in"][row, 0] == START and y[row, 3] == END
+    short = data.train.texts["reference"].index("x")
+    assert y[short, 1] == END and y[short, 2] == 0  # padding after the end token
+    # Each side as wide as the training split's longest text plus one: "ab" + end, "xyz" + end.
+    assert x["source"].shape[1] == 3 and y.shape[1] == x["target_in"].shape[1] == 4
+    assert data.inputs.shape == (3, 4)
     np.testing.assert_array_equal(x["target_in"][row, 1:4], y[row, :3])  # shifted right by one
     assert ids_to_texts(y[row:row + 1], data.columns["vocabulary"], "char") == ["xyz"]
 
@@ -65,7 +71,7 @@ def test_ids_shift_the_target_and_mask_padding(tmp_path):
 def test_long_texts_are_cut_and_counted_or_refused(tmp_path):
     path = write_pairs(tmp_path / "p.csv", [("abcdef", "x")] * 10 + [("a", "y")] * 10)
     data = prepared(path, "data.max_length=3")
-    assert "texts longer than data.max_length=3 cut" in data.notes
+    assert "texts longer than data.max_length=3" in data.notes
     with pytest.raises(DataError, match="data.max_length=3"):
         prepared(path, "data.max_length=3", "data.on_long=error")
 
@@ -145,7 +151,8 @@ def test_token_loss_ignores_padding():
 @pytest.mark.parametrize("family", ["transformer", "rnn"])
 def test_a_short_run_decodes_and_scores_the_test_split(tmp_path, family):
     path = reversal_pairs(tmp_path / "pairs.csv")
-    overrides = pairs_overrides(path, "data.max_length=8", "trainer.max_epochs=4", "logger.tensorboard=false")
+    overrides = pairs_overrides(path, "data.max_length=8", "trainer.max_epochs=4", "data.batch_size=64",
+                               "logger.tensorboard=false")
     if family == "rnn":  # the attention encoder-decoder instead of the transformer's
         overrides = [o for o in overrides if not o.startswith("model")] + [
             "model=rnn", "model.decoder=attention", "model.hidden_dim=64"]
@@ -174,3 +181,94 @@ def test_greedy_and_beam_decoding_stop_at_the_end_token():
     for beam in (1, 3):
         ids = decode_ids(Fixed(), source, beam_size=beam)
         np.testing.assert_array_equal(ids, np.tile([5, 5, END, 0, 0, 0], (3, 1)))
+
+
+# ---------------------------------------------------------------------------- the plain command's settings
+def test_text_pairs_get_their_own_training_settings(tmp_path):
+    """conf/data/csv.yaml: a few large batches for text pairs, a table's long schedule otherwise."""
+    path = write_pairs(tmp_path / "p.csv", [(str(i), f"n{i % 2}") for i in range(20)], header=("en", "fr"))
+    pairs = validated(pairs_overrides(path))
+    assert (pairs.data.batch_size, pairs.trainer.max_epochs, pairs.optimizer.schedule) == (128, 8, "cosine")
+    chosen = validated(pairs_overrides(path, "data.batch_size=16", "trainer.max_epochs=2"))
+    assert (chosen.data.batch_size, chosen.trainer.max_epochs) == (16, 2)  # the command line still wins
+    table = validated(["model=mlp", "data=csv", f"data.path={path}", "data.target=fr"])
+    assert (table.data.batch_size, table.trainer.max_epochs) == (64, 100)
+
+
+def test_help_shows_both_defaults(capsys):
+    from bmrun.cli.keys import print_keys
+
+    print_keys("data", "csv")
+    line = next(line for line in capsys.readouterr().out.splitlines() if "data.batch_size " in line)
+    assert "64 (text pairs: 128)" in line
+
+
+# ---------------------------------------------------------------------------- a run, end to end
+def test_a_run_predicts_texts_writes_decoded_tables_and_shows_decoded_metrics(tmp_path, capsys):
+    """One tiny run: bmrun-predict --text/--file, TensorBoard's text tables, the results table,
+    and the prefix-only decoding against the full-width model run step by step."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from bmrun.cli import predict
+    from bmrun.console import print_results
+    from bmrun.data.tokens import encode
+    from bmrun.models.loading import open_run
+    from bmrun.tasks.vocabulary import START
+
+    path = reversal_pairs(tmp_path / "pairs.csv", count=300)
+    run = tmp_path / "run"
+    metrics = train_in_process(run, pairs_overrides(path, "trainer.max_epochs=2", "data.batch_size=32"))
+    assert {"exact_match", "token_accuracy"} <= set(metrics["test"])
+
+    print_results(metrics, str(run))  # the decoded metrics are columns of the results table
+    header = capsys.readouterr().out
+    assert "token_accuracy" in header and "exact_match" in header
+
+    for split, rows in (("val", 8), ("test", 20)):
+        events = EventAccumulator(str(run / "tensorboard" / split), size_guidance={"tensors": 0})
+        events.Reload()
+        assert "decoded" in events.Tags()["tensors"], split
+        table = events.Tensors("decoded")[-1].tensor_proto.string_val[0].decode()
+        assert table.startswith("| source | reference | output |") and len(table.splitlines()) == rows + 2
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("123\n\n4567\n", encoding="utf-8")
+    predict.main([str(run), "--text", "89", "--file", str(lines), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in records] == ["89", "123", "4567"] and all("output" in r for r in records)
+    # The exported model of strings: the same outputs, reloaded in safe mode.
+    import keras
+    import tensorflow as tf
+
+    import bmrun.models.text_model  # noqa: F401  (registers TextToText)
+
+    text_model = keras.saving.load_model(str(run / "model" / "text_model.keras"), safe_mode=True)
+    exported = [t.decode() for t in text_model(tf.constant(["89", "123", "4567"])).numpy()]
+    assert exported == [r["output"] for r in records]
+    with pytest.raises(DataError, match="--text or --file"):
+        predict.predict_files(str(run), [str(lines)])
+
+    # Decoding runs the model on each prefix only: position t's logits equal the full width's.
+    model = open_run(str(run), "test").model
+    source, _ = encode(["1234", "98", "5"], model.columns["vocabulary"], "char", model.example_shape[0] - 1,
+                       start=False)
+    target = np.random.default_rng(0).integers(4, len(model.columns["vocabulary"]), (3, model.example_shape[1]),
+                                               dtype=np.int32)
+    target[:, 0] = START
+    spec = tf.TensorSpec([None, None], tf.int32)  # a prefix is shorter than the model's width: traced, as decoding is
+    run_model = tf.function(lambda s, t: model({"source": s, "target_in": t}, training=False), input_signature=[spec] * 2)
+    full = np.asarray(run_model(source, target))
+    for t in (0, 2, target.shape[1] - 1):
+        prefix = np.asarray(run_model(source, target[:, :t + 1]))
+        np.testing.assert_allclose(prefix[:, t], full[:, t], atol=1e-4)
+
+
+def test_next_steps_of_a_text_pair_run_say_predict_text(tmp_path, capsys):
+    from bmrun.console import print_next_steps
+
+    (tmp_path / "model").mkdir()
+    print_next_steps(str(tmp_path), "completed")
+    assert "--text" not in capsys.readouterr().out
+    (tmp_path / "model" / "text_model.keras").write_bytes(b"")
+    print_next_steps(str(tmp_path), "completed")
+    assert f'bmrun-predict {tmp_path} --text "..."' in capsys.readouterr().out

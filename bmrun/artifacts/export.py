@@ -1,4 +1,5 @@
-"""The trained model in deployable forms: ``model/model.keras`` and ``model/saved_model/``."""
+"""The trained model in deployable forms: ``model/model.keras`` and ``model/saved_model/``
+(and, for text pairs, ``model/text_model.keras``: strings to decoded strings)."""
 
 from __future__ import annotations
 
@@ -23,4 +24,20 @@ def export_model(model, model_dir: Path) -> dict[str, int]:
         model.export(str(tmp), format="tf_saved_model", verbose=False)
     sizes = {KERAS_FILE: keras_path.stat().st_size,
              SAVED_MODEL: sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())}
+    if getattr(model, "task_kind", None) == "seq2seq":  # text pairs: also strings in, decoded strings out
+        sizes[TEXT_MODEL] = _export_text_model(model, model_dir / TEXT_MODEL)
     return sizes
+
+
+TEXT_MODEL = "text_model.keras"
+
+
+def _export_text_model(model, path: Path) -> int:
+    """``model/text_model.keras``: the tokenizer and the greedy loop around ``model`` (bmrun.models.text_model)."""
+    from bmrun.models.text_model import TextToText
+
+    with atomic_path(path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        TextToText(model, model.columns["vocabulary"], model.columns["tokens"]).save(str(keras_tmp))
+        os.replace(keras_tmp, tmp)
+    return path.stat().st_size

@@ -20,6 +20,8 @@ from bmrun.errors import ConfigError
 from bmrun import registry
 from bmrun.config.schema import SCHEMAS
 
+# conf/data/csv.yaml's ${if_text_pairs:${data.target_text},A,B} (bmrun.config.resolvers), shown as "B (text pairs: A)"
+_TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([^,}]+)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -132,7 +134,8 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    return str(value)
+    pairs = _TEXT_PAIRS.match(str(value))
+    return f"{pairs.group(2)} (text pairs: {pairs.group(1)})" if pairs else str(value)
 
 
 def print_keys(group: str, option: str, summary: str = "") -> None:

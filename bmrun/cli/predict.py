@@ -145,10 +145,10 @@ def print_predictions(records: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="bmrun predict", title_justify="left")
-    columns = [c for c in ("input", "class", "name", "probability", "value", "transcript")
+    columns = [c for c in ("input", "class", "name", "probability", "value", "transcript", "output", "unknown tokens")
                if any(c in r for r in records)]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("input", "name", "transcript") else "right",
+        table.add_column(column, justify="left" if column in ("input", "name", "transcript", "output", "unknown tokens") else "right",
                          overflow="fold")  # a long path wraps rather than losing its file name
     for record in records:
         table.add_row(*[console.fmt(record.get(column, "")) for column in columns])
@@ -181,6 +181,12 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
         raise ConfigError("--explain", "bmrun-predict attributes the rows of a data=csv table model to its "
                           "columns; this run's model reads other inputs. For images and text use bmrun-explain "
                           f"{run_dir} <files> (or --text for a text column).")
+    if run.task_kind == "seq2seq":  # text pairs: each source decoded to its output text
+        from bmrun.cli.predict_pairs import translate
+
+        if paths:
+            raise DataError("this run writes text from text: give the sources with --text or --file, not files.")
+        return translate(run, texts, beam_width)
     if "audio" in columns:  # WAV clips, read as the training clips were (bmrun.data.wav)
         if texts:
             raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
@@ -221,12 +227,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         "data=csv runs, CSV files with the training columns (the target may be left out); for a "
                         "recommender run, one CSV of (user, item) rows")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
-                        help="a text to classify (runs trained with data.text=...); repeatable")
+                        help="a text to classify (runs trained with data.text=...) or to translate (text-pair "
+                        "runs, data.target_text=...); repeatable")
+    parser.add_argument("--file", action="append", default=[], metavar="LINES",
+                        help="a UTF-8 file of texts, one per line, read as --text each; repeatable")
     parser.add_argument("--explain", action="store_true",
                         help="data=csv table runs: each row's attributions by column (integrated gradients), "
                         "printed and written to <run dir>/explain/predictions.csv")
     parser.add_argument("--beam-width", type=int, default=1, metavar="N",
-                        help="speech-to-text runs: decode with a CTC beam search of N paths (1: greedy)")
+                        help="speech-to-text and text-pair runs: decode with a beam search of N (1: greedy)")
     parser.add_argument("--user", help="recommender runs: the top items for this user id")
     parser.add_argument("--top", type=int, default=10, help="recommender runs: how many items --user lists")
     parser.add_argument("--cold-start", action="store_true",
@@ -245,8 +254,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if recommend.is_recommender_args(args):
         recommend.main(args, parser)
         return
+    if args.file:
+        from bmrun.cli.predict_pairs import read_lines
+
+        args.text += read_lines(args.file)
     if not args.inputs and not args.text:
-        parser.error("give input files (or --text for a text model)")
+        parser.error("give input files (or --text / --file for a text model)")
     if args.beam_width < 1:
         parser.error("--beam-width is at least 1")
     records = predict_files(args.run_dir, args.inputs, args.text, explain=args.explain, beam_width=args.beam_width)

@@ -85,6 +85,7 @@ def validate(cfg: DictConfig) -> TrainConfig:
 
 
     cfg = migrate(cfg)  # keys that left the config: refused with a line, or dropped from old run dirs
+    cfg = _resolved(cfg)  # interpolations across groups (conf/data/csv.yaml's) before each group is typed alone
     missing = [group for group in GROUPS if group not in cfg and group not in _LATER_GROUPS]
     if missing:
         raise ConfigError(missing[0], "config group is missing from the config")
@@ -101,6 +102,16 @@ def validate(cfg: DictConfig) -> TrainConfig:
     _refuse_ignored_path(config)
     check_compatibility(config)
     return with_pretrain_budget(config)
+
+
+def _resolved(cfg: DictConfig) -> DictConfig:
+    """A resolved copy of ``cfg``: a group typed on its own cannot see the others."""
+    copy = cfg.copy()
+    try:
+        OmegaConf.resolve(copy)
+    except OmegaConfBaseException as error:
+        raise ConfigError(getattr(error, "full_key", "") or "config", str(error).splitlines()[0]) from None
+    return copy
 
 
 def _refuse_ignored_path(config: TrainConfig) -> None:

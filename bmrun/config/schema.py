@@ -286,6 +286,8 @@ def register_schemas() -> None:
     """
     from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 
+    from bmrun.config.resolvers import register_resolvers  # conf/data/csv.yaml's ${if_text_pairs:...}
+    register_resolvers()
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     for group, schemas in SCHEMAS.items():

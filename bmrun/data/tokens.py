@@ -9,6 +9,9 @@ or refused with ``data.on_long=error``.
 
 Each split becomes ``x = {"source": ids + end, "target_in": start + ids}`` and
 ``y = ids + end`` (teacher forcing: the decoder reads the target shifted right), padded with 0.
+Each side is as wide as the training split's longest text on that side (at most
+``data.max_length``) plus one: digits to French words pad the source to 6 ids, not 51, and the
+encoder, the cross-attention and every decoding step then cost that much less.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def encode(texts: Sequence[str], vocabulary: Sequence[str], tokens: str, max_len
 
 
 def longest(texts: Sequence[str], tokens: str) -> tuple[int, int]:
-    """The longest text's token count and its row."""
-    lengths = [len(split_tokens(t, tokens)) for t in texts]
+    """The longest text's token count and its row (0 and 0 for no texts)."""
+    lengths = [len(split_tokens(t, tokens)) for t in texts] or [0]
     row = int(np.argmax(lengths))
     return lengths[row], row
 
@@ -66,6 +69,8 @@ def encode_splits(prepared, layout: dict):
     tokens, max_length = layout["tokens"], int(layout["max_length"])
     train = prepared.train
     vocabulary = fit_vocabulary(list(train.x) + list(train.y), tokens, int(layout["vocab_size"]))
+    # Each side's width: the training split's longest text (the test split's lengths stay unseen).
+    widths = [min(longest([str(t) for t in texts], tokens)[0], max_length) for texts in (train.x, train.y)]
     cut = 0
     for name in ("train", "val", "test"):
         part = getattr(prepared, name)
@@ -78,19 +83,20 @@ def encode_splits(prepared, layout: dict):
                         raise DataError(f"a {side} text of the {name} split has {length} {tokens} tokens, more than "
                                         f"data.max_length={max_length} ({texts[row][:60]!r}); raise data.max_length, "
                                         f"or let bmrun cut long texts with data.on_long=truncate.")
-        source, long_source = encode(sources, vocabulary, tokens, max_length, start=False)
-        target_in, long_target = encode(references, vocabulary, tokens, max_length, start=True)
-        target_out, _ = encode(references, vocabulary, tokens, max_length, start=False)
+        source, long_source = encode(sources, vocabulary, tokens, widths[0], start=False)
+        target_in, long_target = encode(references, vocabulary, tokens, widths[1], start=True)
+        target_out, _ = encode(references, vocabulary, tokens, widths[1], start=False)
         cut += long_source + long_target
         setattr(prepared, name, replace(part, x={"source": source, "target_in": target_in}, y=target_out,
                                         texts={"source": sources, "reference": references}))
     prepared.task = replace(prepared.task, num_classes=len(vocabulary))
-    prepared.inputs = replace(prepared.inputs, vocab_size=len(vocabulary))
+    prepared.inputs = replace(prepared.inputs, shape=(widths[0] + 1, widths[1] + 1), vocab_size=len(vocabulary))
     prepared.columns = {"tokens": tokens, "max_length": max_length, "vocabulary": vocabulary,
                         "source": layout["source"], "target_text": layout["target_text"]}
     notes = [prepared.notes] if prepared.notes else []
     notes.append(f"vocabulary of {len(vocabulary)} {tokens} tokens from the training split")
     if cut:
-        notes.append(f"{cut} texts longer than data.max_length={max_length} cut")
+        notes.append(f"{cut} texts longer than data.max_length={max_length} or than the training split's longest "
+                     f"({widths[0]} source, {widths[1]} target tokens) cut")
     prepared.notes = "; ".join(notes)
     return prepared

@@ -53,8 +53,9 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         features = body((inputs, columns), config, spec)
         return keras.Model(inputs, features, name=name)
     if input_kind == TOKEN_PAIRS:  # teacher forcing: the source and the target shifted right
-        inputs = {name: keras.Input(shape=tuple(input_shape), dtype="int32", name=name)
-                  for name in ("source", "target_in")}
+        # Shape (source width, target width); one width for both in runs made before they differed.
+        inputs = {name: keras.Input(shape=(int(input_shape[i]),), dtype="int32", name=name)
+                  for i, name in ((0, "source"), (-1, "target_in"))}
         x = inputs
     elif input_kind in (TABLE, TEXT):  # raw columns: the model encodes them itself
 

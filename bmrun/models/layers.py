@@ -70,10 +70,10 @@ class PositionEmbedding(keras.layers.Layer):
                                              initializer=keras.initializers.RandomNormal(stddev=0.02))
 
     def call(self, x):
-        if self.mode == "learned":
-            return x + ops.cast(self.positions, x.dtype)
-        length, dim = x.shape[-2], x.shape[-1]
-        position = ops.arange(length, dtype="float32")[:, None]
+        if self.mode == "learned":  # a shorter sequence (a decoded prefix) takes the first positions
+            return x + ops.cast(self.positions[:ops.shape(x)[-2]], x.dtype)
+        length, dim = ops.shape(x)[-2], x.shape[-1]
+        position = ops.cast(ops.arange(length), "float32")[:, None]
         # Frequencies 1 / 10000^(2i/dim); sines fill the first half of the features, cosines the second.
         half = dim // 2
         frequency = ops.exp(ops.arange(half, dtype="float32") * (-math.log(10000.0) / max(half, 1)))

@@ -31,6 +31,7 @@ class Reporter:
         self.history = History(run_dir if writes else None)
         self.progress = console.TrainingProgress(logger.progress_bar and writes, config.trainer.max_epochs)
         self.insight = None  # set by attach_insight once the model exists
+        self.decoded = None  # text pairs: the decoded-text tables (attach_insight)
         self.mlflow = None
         if logger.mlflow and writes:  # an optional extra: MLflow is imported only when asked for
             # bmrun.tracking.mlflow_sink brings yaml: only when this runs, keeps --help light
@@ -44,6 +45,9 @@ class Reporter:
         from bmrun.tensorboard.insight import build_insight
 
         self.insight = build_insight(logger_cfg, self.tensorboard, **kwargs)
+        from bmrun.tensorboard.decoded import build_decoded_texts
+
+        self.decoded = build_decoded_texts(self.tensorboard, **kwargs)
 
     def start_epoch(self, epoch: int, total_steps: int, done_steps: int) -> None:
         self.progress.start_epoch(epoch, total_steps, done_steps)
@@ -63,6 +67,8 @@ class Reporter:
                              "epoch_s": seconds, "samples_per_s": samples_per_s if samples_per_s is not None else ""})
         if self.insight:
             self.insight.on_epoch_end(epoch, step)
+        if self.decoded:
+            self.decoded.on_epoch_end(step)
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
         if self.mlflow:
             self.mlflow.on_epoch(epoch, train, val, learning_rate)
@@ -86,6 +92,8 @@ class Reporter:
             self.mlflow.on_test(metrics, step)
         if self.insight:
             self.insight.on_test_end(step)
+        if self.decoded:
+            self.decoded.on_test_end(step)
 
     def rewind(self, epochs_done: int, step: int, run_dir: Path) -> None:
         """A resumed run restarts at its checkpoint: drop history rows and events past it."""

@@ -1,0 +1,21 @@
+"""The OmegaConf resolvers bmrun's YAML files use (no TensorFlow).
+
+``${if_text_pairs:${data.target_text},A,B}`` is A for text pairs and B otherwise: one dataset
+option, ``data=csv``, reads two kinds of data, and ``conf/data/csv.yaml`` trains a table for up
+to 100 epochs but text pairs for a few large-batch ones. A key set on the command line replaces
+the interpolation, so it still wins; a run dir's ``config.yaml`` is saved resolved.
+"""
+
+from __future__ import annotations
+
+
+def register_resolvers() -> None:
+    """Register every resolver once (called before any composition)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("if_text_pairs"):
+        OmegaConf.register_new_resolver("if_text_pairs", _if_text_pairs)
+
+
+def _if_text_pairs(target_text, pairs, other):
+    return pairs if target_text else other
