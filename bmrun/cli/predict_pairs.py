@@ -48,8 +48,8 @@ def translate(run, texts: Sequence[str], beam_width: int = 1) -> list[dict[str, 
     from bmrun.tasks.vocabulary import split_tokens
 
     if not texts:
-        raise DataError(f"this run writes text from text: give the sources with --text \"...\" (repeatable) or "
-                        f"--file lines.txt (one per line).")
+        raise DataError("this run writes text from text: give the sources with --text \"...\" (repeatable) or "
+                        "--file lines.txt (one per line).")
     if any(not t.strip() for t in texts):
         raise DataError("an empty --text: every source needs at least one character.")
     columns = run.model.columns

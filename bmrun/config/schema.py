@@ -148,12 +148,9 @@ class TrainerConfig:
     randaugment_ops: int = 2
 
     def __post_init__(self) -> None:
-        at_least("max_epochs", self.max_epochs, 1)
-        at_least("steps_per_call", self.steps_per_call, 0)
-        at_least("log_every_n_steps", self.log_every_n_steps, 1)
-        at_least("checkpoint_every_n_steps", self.checkpoint_every_n_steps, 0)
-        at_least("checkpoint_every_n_epochs", self.checkpoint_every_n_epochs, 1)
-        at_least("keep_checkpoints", self.keep_checkpoints, 1)
+        for key, low in (("max_epochs", 1), ("steps_per_call", 0), ("log_every_n_steps", 1),
+                         ("checkpoint_every_n_steps", 0), ("checkpoint_every_n_epochs", 1), ("keep_checkpoints", 1)):
+            at_least(key, getattr(self, key), low)
         choice("test_with", self.test_with, ("best", "last"))
         at_least("limit_train_batches", self.limit_train_batches, 0)
         choice("adversarial", self.adversarial, ("none", "fgsm", "pgd"))
