@@ -34,6 +34,7 @@ TEXT_MODEL = "text_model.keras"
 
 def _export_text_model(model, path: Path) -> int:
     """``model/text_model.keras``: the tokenizer and the greedy loop around ``model`` (bmrun.models.text_model)."""
+    # text pairs only: the strings-to-strings wrapper is built for seq2seq runs alone
     from bmrun.models.text_model import TextToText
 
     with atomic_path(path) as tmp:

@@ -182,6 +182,7 @@ def predict_files(run_dir: str, paths: Sequence[str], texts: Sequence[str] = (),
                           "columns; this run's model reads other inputs. For images and text use bmrun-explain "
                           f"{run_dir} <files> (or --text for a text column).")
     if run.task_kind == "seq2seq":  # text pairs: each source decoded to its output text
+        # text-pair runs only (TensorFlow decoding): never at --help
         from bmrun.cli.predict_pairs import translate
 
         if paths:
@@ -255,6 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         recommend.main(args, parser)
         return
     if args.file:
+        # only with --file: the text-pair helpers stay out of --help
         from bmrun.cli.predict_pairs import read_lines
 
         args.text += read_lines(args.file)

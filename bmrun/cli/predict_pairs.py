@@ -43,6 +43,7 @@ def translate(run, texts: Sequence[str], beam_width: int = 1) -> list[dict[str, 
     Raises:
         DataError: No texts, or an empty one.
     """
+    # TensorFlow-side: only when sources are decoded, never at --help
     from bmrun.data.tokens import encode
     from bmrun.tasks.seq2seq import Seq2Seq
     from bmrun.tasks.vocabulary import split_tokens

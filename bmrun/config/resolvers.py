@@ -11,6 +11,7 @@ from __future__ import annotations
 
 def register_resolvers() -> None:
     """Register every resolver once (called before any composition)."""
+    # OmegaConf only when a config is composed
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("if_text_pairs"):

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml  # PyYAML comes with OmegaConf
 
 from bmrun.run_dir import METRICS, atomic_write
-from bmrun.tracking.index import find_run_dirs
+from bmrun.tracking.index import find_run_dirs, number
 from bmrun.objective import objective_direction
 
 COMPLETED = "completed"
@@ -31,18 +31,6 @@ TAIL_COLUMNS = ["epochs", "tested_epoch", "duration_s", "samples_per_s", "model"
 # Throughput is the one reported number where higher is better that objective_direction (which
 # knows metrics, not timings) would rank the wrong way round.
 _HIGHER_IS_BETTER = {"samples_per_s", "train/samples_per_s"}
-
-
-def number(value: Any) -> Optional[float]:
-    """A float from a metrics.json value: numbers, and the strings ``nan``/``inf`` that
-    :func:`bmrun.run_dir.write_metrics` stores for non-finite floats."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        return float(value)
-    return None
 
 
 def _hydra_overrides(run_dir: Path) -> list[str]:

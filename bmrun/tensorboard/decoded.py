@@ -39,6 +39,7 @@ class DecodedTexts:
         self._write("test", TEST_EXAMPLES, step)
 
     def _write(self, split_name: str, count: int, step: int) -> None:
+        # the seq2seq task (sacrebleu): text-pair runs only
         from bmrun.tasks.seq2seq import Seq2Seq
 
         split = getattr(self.data, split_name)
@@ -53,6 +54,7 @@ class DecodedTexts:
 
 def markdown_table(sources: Sequence[str], references: Sequence[str], outputs: Sequence[str], tokens: str) -> str:
     """A Markdown table, one row per example; each output marked ✓ when it is an exact match."""
+    # text-pair runs only
     from bmrun.tasks.vocabulary import normalized
 
     rows = ["| source | reference | output | |", "|---|---|---|---|"]

@@ -45,6 +45,7 @@ class Reporter:
         from bmrun.tensorboard.insight import build_insight
 
         self.insight = build_insight(logger_cfg, self.tensorboard, **kwargs)
+        # the decoded-text tables: imported where the sinks are built, beside the other TensorBoard hooks
         from bmrun.tensorboard.decoded import build_decoded_texts
 
         self.decoded = build_decoded_texts(self.tensorboard, **kwargs)
