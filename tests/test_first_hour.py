@@ -258,3 +258,10 @@ def test_logger_print_config_chooses_compact_full_or_none(capsys):
     console.print_config(config, title="t", full=False)
     compact = capsys.readouterr().err
     assert "beta_1" in full and "beta_1" not in compact and "lr=0.01" in compact
+
+
+def test_a_value_hydra_cannot_parse_says_how_to_quote_it():
+    from bmrun.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^data.target: 'Preis \(\$\)' is not a plain value.*quote it"):
+        validated(["data=csv", "data.path=/x.csv", "data.target=Preis ($)"])

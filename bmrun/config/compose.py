@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from bmrun.errors import ConfigError
 from bmrun import registry
 
+_UNPARSED = re.compile(r"Error parsing override '([^']+)'")
 _UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'")
 _UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([^'/]+)/([^']+)'")
 
@@ -84,6 +85,11 @@ def _first_lines(message: str) -> str:
 def _explained(message: str, overrides: list[str], config_dir: Optional[str]):
     """A ConfigError naming the closest valid key or option, for the two common typos; else None."""
 
+    parsing = _UNPARSED.search(message)
+    if parsing:  # a value with spaces, $, (, ) ...: Hydra's grammar reads it as an expression
+        key, _, value = parsing.group(1).partition("=")
+        return ConfigError(key, f"{value!r} is not a plain value to Hydra's override grammar; quote it, "
+                                f"e.g. '{key}=\"{value}\"' (single quotes for the shell, double for Hydra).")
     option = _UNKNOWN_OPTION.search(message)
     if option:
         group, name = option.groups()
