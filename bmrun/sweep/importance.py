@@ -5,8 +5,8 @@ metrics.json) with ``optuna.trial.create_trial``, so a basic grid sweep is ranke
 study is. The swept keys are the config keys whose value differs between the completed runs.
 
 Evaluators: fANOVA (a random forest's functional ANOVA) always, and PED-ANOVA where the
-installed Optuna has it (3.6 and later; the sweeps extra pins 2.10 through
-hydra-optuna-sweeper, which has fANOVA and mean decrease impurity only). When the installed
+installed Optuna has it (3.6 and later: the ``importance`` extra; the sweeps extra pins 2.10
+through hydra-optuna-sweeper, which has fANOVA and mean decrease impurity only). When the installed
 versions leave only mean decrease impurity (Optuna 2.x's fANOVA fails on scikit-learn 1.4 and
 later), or Optuna is not installed, MDI is computed with scikit-learn directly
 (:func:`mdi_importance`, the forest Optuna's evaluator fits): importing Optuna costs about 1.5 s,
@@ -54,26 +54,31 @@ def _usable(runs: Sequence[Run]) -> list[Run]:
 
 
 def _distribution(values: list[Any]):
-    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
+    # Optuna (bmrun[sweeps] or bmrun[importance]): only when a sweep's importance is asked for
     import optuna.distributions as d
 
+    # Optuna 3 replaced the Uniform classes (deprecated, with a warning each) by Int/FloatDistribution
+    modern = hasattr(d, "FloatDistribution")
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return d.IntUniformDistribution(min(values), max(values))
+        low, high = min(values), max(values)
+        return d.IntDistribution(low, high) if modern else d.IntUniformDistribution(low, high)
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         low, high = float(min(values)), float(max(values))
-        if low > 0 and high / low >= _LOG_SPAN:
-            return d.LogUniformDistribution(low, high)
-        return d.UniformDistribution(low, high)
+        log = low > 0 and high / low >= _LOG_SPAN
+        if modern:
+            return d.FloatDistribution(low, high, log=log)
+        return d.LogUniformDistribution(low, high) if log else d.UniformDistribution(low, high)
     return d.CategoricalDistribution(sorted({str(v) for v in values}))
 
 
 def _param(value: Any, distribution) -> Any:
-    # Optuna (bmrun[sweeps]): only when a sweep's importance is asked for
-    from optuna.distributions import CategoricalDistribution, IntUniformDistribution
+    # Optuna (bmrun[sweeps] or bmrun[importance]): only when a sweep's importance is asked for
+    import optuna.distributions as d
 
-    if isinstance(distribution, CategoricalDistribution):
+    if isinstance(distribution, d.CategoricalDistribution):
         return str(value)
-    return int(value) if isinstance(distribution, IntUniformDistribution) else float(value)
+    integer = getattr(d, "IntDistribution", None) or d.IntUniformDistribution
+    return int(value) if isinstance(distribution, integer) else float(value)
 
 
 def _fanova_works() -> bool:
@@ -155,7 +160,8 @@ def _optuna_evaluators(usable: Sequence[Run], keys: Sequence[str], objective: st
     import optuna
 
     if "PED-ANOVA" not in evaluators():
-        result.notes.append(f"PED-ANOVA needs optuna >= 3.6 (installed: {optuna.__version__})")
+        result.notes.append(f"PED-ANOVA needs optuna >= 3.6 (installed: {optuna.__version__}; "
+                            f"pip install 'bmrun[importance]' in an environment without the sweeps extra)")
     if not _fanova_works():
         result.notes.append(f"fANOVA of optuna {optuna.__version__} cannot read scikit-learn {_sklearn_version()}'s "
                             f"trees (optuna >= 3 can); MDI is the mean decrease impurity of a random forest")
@@ -236,7 +242,8 @@ def _why_mdi_only() -> str:
     if optuna is None:
         return "Optuna is not installed (PED-ANOVA and fANOVA are Optuna's)"
     return (f"PED-ANOVA needs optuna >= 3.6 and fANOVA of optuna {optuna} cannot read scikit-learn "
-            f"{_installed('scikit-learn')}'s trees (optuna >= 3 can)")
+            f"{_installed('scikit-learn')}'s trees (both work with pip install 'bmrun[importance]', in an "
+            f"environment without the sweeps extra, whose Hydra sweeper pins optuna < 3)")
 
 
 def print_importance(result: Importance) -> None:
