@@ -187,3 +187,30 @@ def test_scikit_learns_mdi_is_optunas_mdi_and_optuna_is_not_imported_when_it_add
                 f"r = rank(load_runs([{str(sweep)!r}])); print(list(r.by_evaluator), 'optuna' in sys.modules)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert out.split() == ["['MDI']", "False"]
+
+
+def test_the_study_uses_optuna_3s_distributions_where_they_exist(monkeypatch):
+    """Optuna >= 3 (the importance extra) warns on every Uniform distribution: the new classes are used."""
+    import types
+
+    from bmrun.sweep import importance
+
+    made = []
+
+    def kind(name):
+        def build(*args, **kwargs):
+            made.append((name, args, kwargs))
+            return types.SimpleNamespace(kind=name)
+        return build
+
+    modern = types.ModuleType("optuna.distributions")
+    modern.FloatDistribution, modern.IntDistribution = kind("float"), kind("int")
+    modern.CategoricalDistribution = kind("categorical")
+    monkeypatch.setitem(sys.modules, "optuna", types.ModuleType("optuna"))
+    monkeypatch.setitem(sys.modules, "optuna.distributions", modern)
+    importance._distribution([1e-4, 1e-2, 3e-3])
+    importance._distribution([0.0, 0.5])
+    importance._distribution([32, 64])
+    importance._distribution(["cnn", "mlp"])
+    assert made == [("float", (1e-4, 1e-2), {"log": True}), ("float", (0.0, 0.5), {"log": False}),
+                    ("int", (32, 64), {}), ("categorical", (["cnn", "mlp"],), {})]
