@@ -104,3 +104,34 @@ def test_drop_modality_trains_without_it(tmp_path, table):
     train_in_process(tmp_path, _args(table, "trainer.max_epochs=1", "data.drop_modality=image"))
     assert set(open_run(str(tmp_path), "test").model.input) == {"price", "season", "title"}
     assert load_metrics(tmp_path)["test"]["accuracy"] >= 0
+
+
+def _first_batches(table, budget):
+    from bmrun import registry
+    from bmrun.data.arrays import prepare
+    from bmrun.data.catalog import describe
+    from bmrun.data.pipeline import DataPipeline
+
+    config = validated(_args(table, f"data.memory_budget={budget}"))
+    raw = registry.dataset("csv").load(config.data, 0)
+    task, inputs = describe(config.data)
+    data = prepare(raw, task, inputs, val_fraction=0.1, limit=None, normalize=True, seed=0)
+    pipeline = DataPipeline(data, batch_size=32, eval_batch_size=64, shuffle=True, seed=0)
+    batches = [next(iter(pipeline.train_dataset(1, skip_batches=1))), next(iter(pipeline.eval_dataset("test")))]
+    return raw, data, pipeline, batches
+
+
+def test_streamed_image_columns_give_the_resident_batches(table):
+    raw, data, resident, batches = _first_batches(table, "512MiB")
+    raw_s, data_s, streamed, batches_s = _first_batches(table, "1KiB")
+    assert streamed.streaming and not resident.streaming
+    assert "images streamed from disk" in raw_s.notes and "6 rows without a readable photo image" in raw_s.notes
+    assert data_s.columns == data.columns  # the same pixel statistics, from the files' sums
+    for (x, y), (x_s, y_s) in zip(batches, batches_s):
+        np.testing.assert_array_equal(y.numpy(), y_s.numpy())
+        assert set(x) == set(x_s)
+        for key in x:  # NaN (no image) rows included
+            assert x[key].dtype == x_s[key].dtype
+            np.testing.assert_array_equal(x[key].numpy(), x_s[key].numpy())
+    assert any(np.isnan(x["photo"].numpy()).any() for x, _ in batches_s)  # an absent image was compared
+    assert np.isnan(np.asarray(data_s.test.x["photo"])).any()  # decoded on demand, absent rows NaN
