@@ -85,16 +85,39 @@ def test_images_decode_to_pixels_with_nan_for_the_absent(table):
 
 
 @pytest.mark.slow
-def test_fused_run_trains_saves_and_predicts_raw_rows(tmp_path, table):
-    from bmrun.cli.predict import predict_files
-    from bmrun.models.loading import open_run
+def test_streamed_run_trains_and_its_raw_model_reads_image_paths(tmp_path, table, monkeypatch):
+    import csv
 
-    metrics = train_in_process(tmp_path, _args(table, "trainer.max_epochs=2", "model.fusion=attention"))
+    import keras
+
+    from bmrun.cli.predict import predict_files
+    from bmrun.cli.predict_rows import raw_column_batch
+    from bmrun.models.loading import open_run
+    import bmrun.models.raw_model  # noqa: F401  (registers bmrun's layers for safe mode)
+
+    metrics = train_in_process(tmp_path / "run", _args(table, "trainer.max_epochs=2", "model.fusion=attention",
+                                                       "data.memory_budget=1KiB"))
     assert {"accuracy", "roc_auc"} <= set(metrics["test"])
-    run = open_run(str(tmp_path), "test")  # the .keras file reloads in safe mode
+    run = open_run(str(tmp_path / "run"), "test")  # the .keras file reloads in safe mode
     assert set(run.model.input) == {"price", "season", "title", "photo"}
-    records = predict_files(str(tmp_path), [str(table)])
+    records = predict_files(str(tmp_path / "run"), [str(table)])
     assert len(records) == 240 and {r["name"] for r in records} <= {"yes", "no"}
+
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[1]["photo"] = ""  # no image, as an empty cell (row 0 names a file never written)
+    with open(table.with_name("edited.csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.chdir(table.parent)  # the CSV's relative paths, opened from its folder
+    raw = keras.saving.load_model(str(tmp_path / "run" / "model" / "raw_model.keras"), safe_mode=True)
+    given = {key: np.array([r[key] for r in rows], dtype=object) for key in ("photo", "title", "season")}
+    given["price"] = np.array([float(r["price"] or "nan") for r in rows], np.float32)
+    batch, _ = raw_column_batch(run.model.columns, [str(table.with_name("edited.csv"))], [])
+    expected = run.model.predict(batch, verbose=0)
+    assert sum(not (table.parent / r["photo"]).is_file() for r in rows) == 7  # 6 files never written, 1 empty
+    np.testing.assert_allclose(raw.predict(given, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
