@@ -95,7 +95,7 @@ def test_streamed_run_trains_and_its_raw_model_reads_image_paths(tmp_path, table
     from bmrun.models.loading import open_run
     import bmrun.models.raw_model  # noqa: F401  (registers bmrun's layers for safe mode)
 
-    metrics = train_in_process(tmp_path / "run", _args(table, "trainer.max_epochs=2", "model.fusion=attention",
+    metrics = train_in_process(tmp_path / "run", _args(table, "trainer.max_epochs=1", "model.fusion=attention",
                                                        "data.memory_budget=1KiB"))
     assert {"accuracy", "roc_auc"} <= set(metrics["test"])
     run = open_run(str(tmp_path / "run"), "test")  # the .keras file reloads in safe mode
