@@ -85,16 +85,39 @@ def test_images_decode_to_pixels_with_nan_for_the_absent(table):
 
 
 @pytest.mark.slow
-def test_fused_run_trains_saves_and_predicts_raw_rows(tmp_path, table):
-    from bmrun.cli.predict import predict_files
-    from bmrun.models.loading import open_run
+def test_streamed_run_trains_and_its_raw_model_reads_image_paths(tmp_path, table, monkeypatch):
+    import csv
 
-    metrics = train_in_process(tmp_path, _args(table, "trainer.max_epochs=2", "model.fusion=attention"))
+    import keras
+
+    from bmrun.cli.predict import predict_files
+    from bmrun.cli.predict_rows import raw_column_batch
+    from bmrun.models.loading import open_run
+    import bmrun.models.raw_model  # noqa: F401  (registers bmrun's layers for safe mode)
+
+    metrics = train_in_process(tmp_path / "run", _args(table, "trainer.max_epochs=1", "model.fusion=attention",
+                                                       "data.memory_budget=1KiB"))
     assert {"accuracy", "roc_auc"} <= set(metrics["test"])
-    run = open_run(str(tmp_path), "test")  # the .keras file reloads in safe mode
+    run = open_run(str(tmp_path / "run"), "test")  # the .keras file reloads in safe mode
     assert set(run.model.input) == {"price", "season", "title", "photo"}
-    records = predict_files(str(tmp_path), [str(table)])
+    records = predict_files(str(tmp_path / "run"), [str(table)])
     assert len(records) == 240 and {r["name"] for r in records} <= {"yes", "no"}
+
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[1]["photo"] = ""  # no image, as an empty cell (row 0 names a file never written)
+    with open(table.with_name("edited.csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.chdir(table.parent)  # the CSV's relative paths, opened from its folder
+    raw = keras.saving.load_model(str(tmp_path / "run" / "model" / "raw_model.keras"), safe_mode=True)
+    given = {key: np.array([r[key] for r in rows], dtype=object) for key in ("photo", "title", "season")}
+    given["price"] = np.array([float(r["price"] or "nan") for r in rows], np.float32)
+    batch, _ = raw_column_batch(run.model.columns, [str(table.with_name("edited.csv"))], [])
+    expected = run.model.predict(batch, verbose=0)
+    assert sum(not (table.parent / r["photo"]).is_file() for r in rows) == 7  # 6 files never written, 1 empty
+    np.testing.assert_allclose(raw.predict(given, verbose=0), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -104,3 +127,34 @@ def test_drop_modality_trains_without_it(tmp_path, table):
     train_in_process(tmp_path, _args(table, "trainer.max_epochs=1", "data.drop_modality=image"))
     assert set(open_run(str(tmp_path), "test").model.input) == {"price", "season", "title"}
     assert load_metrics(tmp_path)["test"]["accuracy"] >= 0
+
+
+def _first_batches(table, budget):
+    from bmrun import registry
+    from bmrun.data.arrays import prepare
+    from bmrun.data.catalog import describe
+    from bmrun.data.pipeline import DataPipeline
+
+    config = validated(_args(table, f"data.memory_budget={budget}"))
+    raw = registry.dataset("csv").load(config.data, 0)
+    task, inputs = describe(config.data)
+    data = prepare(raw, task, inputs, val_fraction=0.1, limit=None, normalize=True, seed=0)
+    pipeline = DataPipeline(data, batch_size=32, eval_batch_size=64, shuffle=True, seed=0)
+    batches = [next(iter(pipeline.train_dataset(1, skip_batches=1))), next(iter(pipeline.eval_dataset("test")))]
+    return raw, data, pipeline, batches
+
+
+def test_streamed_image_columns_give_the_resident_batches(table):
+    raw, data, resident, batches = _first_batches(table, "512MiB")
+    raw_s, data_s, streamed, batches_s = _first_batches(table, "1KiB")
+    assert streamed.streaming and not resident.streaming
+    assert "images streamed from disk" in raw_s.notes and "6 rows without a readable photo image" in raw_s.notes
+    assert data_s.columns == data.columns  # the same pixel statistics, from the files' sums
+    for (x, y), (x_s, y_s) in zip(batches, batches_s):
+        np.testing.assert_array_equal(y.numpy(), y_s.numpy())
+        assert set(x) == set(x_s)
+        for key in x:  # NaN (no image) rows included
+            assert x[key].dtype == x_s[key].dtype
+            np.testing.assert_array_equal(x[key].numpy(), x_s[key].numpy())
+    assert any(np.isnan(x["photo"].numpy()).any() for x, _ in batches_s)  # an absent image was compared
+    assert np.isnan(np.asarray(data_s.test.x["photo"])).any()  # decoded on demand, absent rows NaN

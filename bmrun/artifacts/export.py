@@ -1,5 +1,6 @@
 """The trained model in deployable forms: ``model/model.keras`` and ``model/saved_model/``
-(and, for text pairs, ``model/text_model.keras``: strings to decoded strings)."""
+(and, for text pairs, ``model/text_model.keras``: strings to decoded strings; for a table with
+image columns, ``model/raw_model.keras``: image paths read inside the model)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ def export_model(model, model_dir: Path) -> dict[str, int]:
              SAVED_MODEL: sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())}
     if getattr(model, "task_kind", None) == "seq2seq":  # text pairs: also strings in, decoded strings out
         sizes[TEXT_MODEL] = _export_text_model(model, model_dir / TEXT_MODEL)
+    if ((getattr(model, "columns", None) or {}).get("modalities") or {}).get("images"):
+        sizes[RAW_MODEL] = _export_raw_model(model, model_dir / RAW_MODEL)
     return sizes
 
 
 TEXT_MODEL = "text_model.keras"
+RAW_MODEL = "raw_model.keras"
 
 
 def _export_text_model(model, path: Path) -> int:
@@ -40,5 +44,17 @@ def _export_text_model(model, path: Path) -> int:
     with atomic_path(path) as tmp:
         keras_tmp = tmp.with_name(tmp.name + ".keras")
         TextToText(model, model.columns["vocabulary"], model.columns["tokens"]).save(str(keras_tmp))
+        os.replace(keras_tmp, tmp)
+    return path.stat().st_size
+
+
+def _export_raw_model(model, path: Path) -> int:
+    """``model/raw_model.keras``: ``model`` reading its image columns' files itself (bmrun.models.raw_model)."""
+    # tables with image columns only: the paths-reading wrapper is built for those runs alone
+    from bmrun.models.raw_model import raw_model
+
+    with atomic_path(path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        raw_model(model).save(str(keras_tmp))
         os.replace(keras_tmp, tmp)
     return path.stat().st_size

@@ -57,7 +57,8 @@ class CsvConfig(DataConfig):
             beside the table's other columns (several modalities).
         images: Columns of image paths, relative to the CSV's folder (several modalities).
         image_size: ``[height, width]`` images are resized to (default: the first image's size).
-        memory_budget: Largest decoded size of the image columns (held in memory).
+        memory_budget: Largest decoded size of the image columns held in memory; above it they are
+            streamed (decoded from their files every epoch).
         on_bad_file: A missing or unreadable image file: ``missing`` (the row has no image) or ``error``.
         drop_modality: ``none``, or ``image``, ``text``, ``table``: train without that modality.
         vocab_size: Words in the text vocabulary (with padding and out-of-vocabulary ids).

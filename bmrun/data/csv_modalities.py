@@ -10,8 +10,8 @@ way for ``bmrun-predict`` (:func:`read_rows`).
 
 Images are kept resident as float16 pixels, ``NaN`` where a row's image is absent (an empty
 cell, a missing or unreadable file): the model swaps those for a learned "absent" embedding.
-Tables whose decoded images exceed ``data.memory_budget`` are refused (streaming image columns
-is not supported). ``data.drop_modality`` leaves one modality out (the ablation runs).
+Tables whose decoded images exceed ``data.memory_budget`` keep their paths instead and the input
+pipeline decodes them every epoch (:mod:`bmrun.data.image_column`). ``data.drop_modality`` leaves one modality out (the ablation runs).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bmrun.data import csv_reader as reader
 from bmrun.errors import ConfigError, DataError
 from bmrun.rules import choice
 from bmrun.data.image_files import image_header
+from bmrun.data.image_column import existing, streamed, unreadable
 
 MODALITIES = ("image", "text", "table")
 
@@ -160,11 +161,12 @@ def describe_layout(lay: dict) -> str:
 
 
 def decoded(raw, cfg: Any):
-    """``raw`` with each image column's paths replaced by float16 pixels (NaN: no image).
+    """``raw`` with each image column's paths replaced by float16 pixels (NaN: no image), or, when
+    they would exceed ``data.memory_budget``, by a streamed :class:`~bmrun.data.image_column.ImageColumn`.
 
     Raises:
-        DataError: Decoded images over ``data.memory_budget``; with ``data.on_bad_file=error``
-            a missing or unreadable file; an image column none of whose files is readable.
+        DataError: With ``data.on_bad_file=error`` a missing or unreadable file; an image column
+            none of whose files is readable.
     """
     # bmrun.data.image_folder brings omegaconf: only when this runs, keeps --help light
     from bmrun.data.image_folder import parse_bytes
@@ -175,18 +177,19 @@ def decoded(raw, cfg: Any):
     shape = tuple(lay["image_shape"])
     rows = len(raw.y_train) + len(raw.y_test)
     size = rows * len(lay["images"]) * int(np.prod(shape)) * 2
-    if size > parse_bytes(cfg.memory_budget):
-        raise DataError(f"the table's images decode to {size / 2**20:.0f} MiB, more than data.memory_budget="
-                        f"{cfg.memory_budget}; image columns of a CSV are held in memory (not streamed): raise "
-                        f"data.memory_budget or make them smaller with data.image_size=[height,width].")
+    stream = size > parse_bytes(cfg.memory_budget)
     x_train, x_test, notes = dict(raw.x_train), dict(raw.x_test), [raw.notes] if raw.notes else []
+    if stream:
+        notes.append(f"images streamed from disk (decoded size {size / 2**20:.0f} MiB > data.memory_budget="
+                     f"{cfg.memory_budget})")
     for name in lay["images"]:
         key = lay["keys"][name]
         absent = 0
         for x in (x_train, x_test):
-            x[key], missing = pixels(x[key], shape, name, strict=cfg.on_bad_file == "error")
+            x[key], missing = (streamed if stream else pixels)(x[key], shape, name, strict=cfg.on_bad_file == "error")
             absent += missing
-        present = np.isfinite(x_train[key].reshape(len(x_train[key]), -1)[:, 0])
+        column = x_train[key]
+        present = column.present if stream else np.isfinite(column.reshape(len(column), -1)[:, 0])
         if not present.any():
             raise DataError(f"no image of column {name!r} could be read in the training rows (every file is missing "
                             f"or unreadable); check the paths (relative to the CSV's folder) or leave the column out.")
@@ -201,17 +204,11 @@ def pixels(paths: np.ndarray, shape: tuple, name: str, *, strict: bool) -> tuple
     from bmrun.data.image_decode import check_files
 
     out = np.full((len(paths), *shape), np.nan, np.float16)
-    given = np.array([bool(p) and Path(p).is_file() for p in paths], bool)
-    if strict and (~given & np.array([bool(p) for p in paths], bool)).any():
-        first = next(p for p, ok in zip(paths, given) if p and not ok)
-        raise DataError(f"{first}: this file of image column {name!r} does not exist (data.on_bad_file=error); "
-                        f"fix the path or use data.on_bad_file=missing to treat it as a missing image.")
-    index = np.flatnonzero(given)
+    index = existing(paths, name, strict=strict)
     if len(index):
         check = check_files(np.array([paths[i] for i in index], dtype=str), shape, keep_pixels=True)
         if strict and len(check.bad):
-            raise DataError(f"{paths[index[check.bad[0]]]}: not a readable image (data.on_bad_file=error); use "
-                            f"data.on_bad_file=missing to treat it as a missing image.")
+            unreadable(paths[index[check.bad[0]]])
         for start in range(0, len(check.ok), 4096):  # float16 in chunks: no float32 copy of every image
             rows = index[check.ok[start:start + 4096]]
             out[rows] = check.images[start:start + 4096].astype(np.float16)

@@ -135,3 +135,49 @@ def file_dataset(paths: np.ndarray, labels: np.ndarray, shape: tuple[int, int, i
 
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64))
     return dataset.map(read, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
+
+
+def exists(path: tf.Tensor) -> tf.Tensor:
+    """Whether the file ``path`` exists, in-graph: a glob of the path with its wildcards escaped."""
+    literal = tf.strings.regex_replace(path, r"([\\*?\[\]])", r"\\\1")
+    return tf.logical_and(tf.not_equal(path, ""), tf.size(tf.io.matching_files(literal)) > 0)
+
+
+def cell_reader(shape: tuple[int, int, int], *, missing_files: bool = False):
+    """``read(path) -> float32 image of shape``, NaN everywhere for ``""`` (a row without an image).
+
+    The one reading of an image column's cell, for the streamed pipeline and the exported model
+    alike, through :func:`decoder`: the pixels equal the resident float16 ones exactly.
+
+    Args:
+        missing_files: Also read a file that does not exist as ``""`` (the exported model: the
+            loader checked training's files beforehand, a caller's files are not).
+    """
+    decode = decoder(shape)
+    shape = tuple(int(d) for d in shape)
+
+    def read(path):
+        if missing_files:
+            path = tf.where(exists(path), path, "")
+        return tf.cond(tf.equal(path, ""), lambda: tf.fill(shape, float("nan")),
+                       lambda: tf.cast(decode(path)[0], tf.float32))
+
+    return read
+
+
+def column_dataset(columns: dict, labels: np.ndarray, order: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches of ``(dict of columns, labels)`` in ``order``: a table's columns gathered, its
+    streamed image columns (:class:`bmrun.data.image_column.ImageColumn`) decoded from their files."""
+    shapes = {key: column.shape for key, column in columns.items() if getattr(column, "streamed", False)}
+    tables = {key: tf.constant(column.paths.astype(str) if key in shapes else column)
+              for key, column in columns.items()}
+    readers = {key: cell_reader(shape) for key, shape in shapes.items()}
+    label_table = tf.constant(labels)
+
+    def read(i):
+        row = {key: table[i] for key, table in tables.items()}
+        row.update({key: reader(row[key]) for key, reader in readers.items()})
+        return row, label_table[i]
+
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64))
+    return dataset.map(read, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from bmrun.data.arrays import PreparedData, Split, take
 from bmrun.data.augment import Augmenter
-from bmrun.data.image_decode import cached_dataset, file_dataset
+from bmrun.data.image_decode import cached_dataset, column_dataset, file_dataset
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -55,7 +55,8 @@ class DataPipeline:
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
         # Image files too big to hold (data=image_folder over data.memory_budget) are read from
         # disk every epoch instead: train_dataset and eval_dataset decode them, batch_at cannot.
-        self.streaming = bool(getattr(data.train.x, "streamed", False))
+        # A table's image columns over data.memory_budget likewise (bmrun.data.image_column).
+        self.streaming = _streamed(data.train.x)
         self._train_groups = None
         if not self.streaming:
             with tf.device("/cpu:0"):
@@ -117,7 +118,9 @@ class DataPipeline:
 
     @staticmethod
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
-        if part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
+        if isinstance(part.x, dict):  # a table whose image columns are streamed: the other columns gathered
+            dataset = column_dataset(part.x, part.y, order, batch)
+        elif part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
             dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
         else:
             dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
@@ -156,6 +159,12 @@ class DataPipeline:
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.eval_batch_size)
         dataset = dataset.map(lambda a, b: (as_model_input(a), b), num_parallel_calls=AUTOTUNE)
         return dataset.cache().prefetch(AUTOTUNE).with_options(_options())
+
+
+def _streamed(x) -> bool:
+    """Whether ``x`` (an array, or a dict of columns) holds images read from files every epoch."""
+    columns = x.values() if isinstance(x, dict) else [x]
+    return any(getattr(column, "streamed", False) for column in columns)
 
 
 def _resident(split: Split) -> tuple[tf.Variable, tf.Variable]:
