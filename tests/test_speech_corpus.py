@@ -41,10 +41,11 @@ def test_keyword_clips_load_as_their_class_with_held_out_voices_in_test(tmp_path
 def test_digit_strings_carry_their_split_in_the_transcripts(tmp_path):
     from bmrun.data.transcripts import read_transcripts
 
-    root = speech_corpus.write_digit_strings(tmp_path / "dg", per_voice=1, voice_split=SPLIT)
+    # Seeded: six strings per training voice use every letter the held-out voice's strings use.
+    root = speech_corpus.write_digit_strings(tmp_path / "dg", per_voice=6, voice_split=SPLIT)
     with open(root / "transcripts.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["split"] for r in rows] == ["train", "train", "test"]
+    assert [r["split"] for r in rows] == ["train"] * 12 + ["test"] * 6
     assert all(set(r["text"].split()) <= set(speech_corpus.WORDS) for r in rows)
     layout = read_transcripts(str(root), "transcripts.csv", 0.2, "error")
-    assert [Path(p).name for p in layout.splits["test"][0]] == ["en_f2-0.wav"]
+    assert [Path(p).name for p in layout.splits["test"][0]] == [f"en_f2-{n}.wav" for n in range(6)]
