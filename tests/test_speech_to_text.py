@@ -61,6 +61,25 @@ def test_transcript_rows_missing_clips_and_unknown_characters(tmp_path):
     assert encode(["ab", "b"], ("a", "b")).tolist() == [[1, 2], [2, 0]]
 
 
+def test_a_split_column_chooses_the_test_clips(tmp_path):
+    from bmrun.data.transcripts import read_transcripts
+
+    root = make_transcribed(tmp_path / "clips", count=6)
+    with open(root / "split.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "text", "split"])
+        writer.writerows([(f"{i}.wav", "ab", "test" if i in (1, 4) else "train") for i in range(6)])
+    layout = read_transcripts(str(root), "split.csv", 0.2, "error")
+    assert [Path(p).name for p in layout.splits["test"][0]] == ["1.wav", "4.wav"]
+    assert len(layout.splits["train"][0]) == 4
+    (root / "bad.csv").write_text("file,text,split\n0.wav,ab,train\n1.wav,ab,dev\n")
+    with pytest.raises(DataError, match="line 3: the split column says 'dev'; it must be train or test"):
+        read_transcripts(str(root), "bad.csv", 0.2, "error")
+    (root / "one.csv").write_text("file,text,split\n0.wav,ab,train\n1.wav,ab,train\n")
+    with pytest.raises(DataError, match="0 in test; both need at least one"):
+        read_transcripts(str(root), "one.csv", 0.2, "error")
+
+
 def test_greedy_and_beam_decoding_merge_repeats_and_drop_blanks():
     from bmrun.tasks.ctc import decode
 

@@ -2,7 +2,9 @@
 
 The CSV has a ``file`` column (a WAV path, relative to ``data.path`` unless absolute) and a
 ``text`` column. Rows are split into train and test by a fixed seeded draw of
-``data.test_fraction`` (the test set never moves between runs). The alphabet is every character
+``data.test_fraction`` (the test set never moves between runs), or, when the CSV has a ``split``
+column, by its ``train`` and ``test`` values (as an audio folder's ``train/`` and ``test/``): a
+user who must score speakers the model never heard puts theirs under ``test``. The alphabet is every character
 of the training transcripts, sorted; label ``i`` is ``alphabet[i - 1]`` and 0 is CTC's blank
 (and the padding of shorter transcripts). A row whose file is missing, or a test transcript
 with characters the training ones lack, stops the run with one paragraph, unless
@@ -61,10 +63,15 @@ def read_transcripts(root: str, transcripts: str, test_fraction: float, on_bad_f
         if missing:
             raise DataError(f"{table}: needs the columns file and text; it lacks {', '.join(sorted(missing))} "
                             f"(its header: {', '.join(reader.fieldnames or ()) or 'empty'}).")
-        rows = [(row["file"] or "", row["text"] or "") for row in reader]
+        given = "split" in (reader.fieldnames or ())
+        rows = [(row["file"] or "", row["text"] or "", (row["split"] or "").strip() if given else "")
+                for row in reader]
     skipped = []
-    kept = []
-    for number, (name, text) in enumerate(rows, start=2):
+    kept, splits = [], []
+    for number, (name, text, split) in enumerate(rows, start=2):
+        if given and split not in ("train", "test"):
+            raise DataError(f"{table}, line {number}: the split column says {split!r}; it must be train or test "
+                            f"(or drop the column for a seeded data.test_fraction split).")
         path = Path(name).expanduser()
         path = path if path.is_absolute() else base / path
         if not name or not path.is_file():
@@ -72,11 +79,19 @@ def read_transcripts(root: str, transcripts: str, test_fraction: float, on_bad_f
                  on_bad_file, skipped)
             continue
         kept.append((str(path), text))
+        splits.append(split)
     if len(kept) < 2:
         raise DataError(f"{table} lists {len(kept)} readable clips; speech to text needs a train and a test split.")
-    order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(kept))
-    n_test = max(1, int(round(len(kept) * test_fraction)))
-    test, train = sorted(order[:n_test]), sorted(order[n_test:])
+    if given:
+        train = [i for i, s in enumerate(splits) if s == "train"]
+        test = [i for i, s in enumerate(splits) if s == "test"]
+        if not train or not test:
+            raise DataError(f"{table}: its split column puts {len(train)} readable clips in train and {len(test)} in "
+                            f"test; both need at least one.")
+    else:
+        order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(kept))
+        n_test = max(1, int(round(len(kept) * test_fraction)))
+        test, train = sorted(order[:n_test]), sorted(order[n_test:])
     alphabet = tuple(sorted({c for i in train for c in kept[i][1]}))
     known = set(alphabet)
     test_rows = []
