@@ -120,7 +120,7 @@ def biased(tmp_path_factory) -> Path:
 
 def run_args(path: Path, *extra: str) -> list[str]:
     return ["data=csv", f"data.path={path}", "data.target=label", "data.sensitive=[sex]", "model=linear",
-            "optimizer.lr=0.05", "trainer.max_epochs=4", "seed=0", *extra]
+            "model.solve=start", "optimizer.lr=0.05", "trainer.max_epochs=4", "seed=0", *extra]
 
 
 def tensorboard_tags(folder: Path) -> set[str]:

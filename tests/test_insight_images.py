@@ -97,7 +97,8 @@ def test_pictures_do_not_change_training(digits_runs):
 
 
 def test_regression_run_logs_a_predicted_vs_true_scatter(tmp_path):
-    metrics = train_in_process(tmp_path, ["data=diabetes", "model=linear", "logger=images", "trainer.max_epochs=2"])
+    metrics = train_in_process(tmp_path, ["data=diabetes", "model=linear", "model.solve=start", "logger=images",
+                                                "trainer.max_epochs=2"])
     assert metrics["status"] == "completed"
     events = read_events(tmp_path)
     assert len(events[("val", "predicted_vs_true")]) == 2

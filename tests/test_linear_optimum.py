@@ -1,4 +1,5 @@
-"""model=linear on a numeric regression table reaches the least-squares optimum (scikit-learn's)."""
+"""model=linear on a table is solved: scikit-learn's least-squares / logistic-regression optimum,
+with no gradient step after it unless the run asks for one."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def test_a_linear_regression_matches_scikit_learn_on_correlated_badly_scaled_col
     design = lambda x: np.stack([x[k] for k in columns], axis=1)  # noqa: E731
     sklearn = LinearRegression().fit(design(raw.x_train), raw.y_train)
     expected = r2_score(raw.y_test, sklearn.predict(design(raw.x_test)))
-    metrics = train_in_process(tmp_path / "run", args + ["trainer.max_epochs=2"])
+    metrics = train_in_process(tmp_path / "run", args)
     # sklearn: R² 0.41 here; gradient steps alone (2 epochs of Adam) end at -0.11
     assert metrics["test"]["r2"] == pytest.approx(expected, abs=0.005)
+    assert metrics["epochs"] == 1 and metrics["best_epoch"] == 1  # validated once, no step taken
 
 
 def _classes_table(path, n: int, classes: int, seed: int):
@@ -61,19 +63,52 @@ def _classes_table(path, n: int, classes: int, seed: int):
 
 
 @pytest.mark.parametrize("classes", [2, 3])
-def test_a_linear_classifier_matches_scikit_learn_logistic_regression(tmp_path, classes):
+def test_a_linear_classifier_is_scikit_learn_logistic_regression_with_its_defaults(tmp_path, classes):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from bmrun.data.csv import parse
+    from bmrun.data import load_prepared
 
     columns = _classes_table(tmp_path / "table.csv", 4000, classes, seed=classes)
     args = ["data=csv", f"data.path={tmp_path / 'table.csv'}", "data.target=label", "model=linear"]
-    raw = parse(validated(args).data).raw
-    design = lambda x: np.stack([x[k] for k in columns], axis=1)  # noqa: E731
-    scale = StandardScaler().fit(design(raw.x_train))
-    sklearn = LogisticRegression(C=1e4, max_iter=5000).fit(scale.transform(design(raw.x_train)), raw.y_train)
-    expected = float(np.mean(sklearn.predict(scale.transform(design(raw.x_test))) == np.asarray(raw.y_test)))
-    metrics = train_in_process(tmp_path / "run", args + ["trainer.max_epochs=1", "optimizer.lr=0.001"])
-    # without the warm start this short run ends near chance (measured: 0.35 and 0.36 against 0.87 and 0.75)
+    config = validated(args)
+    data = load_prepared(config.data, config.seed)  # bmrun's training rows: validation rows held out
+    design = lambda x: np.stack([np.asarray(x[k], np.float64) for k in columns], axis=1)  # noqa: E731
+    keys = {c["name"]: c["key"] for c in data.columns["numeric"]}
+    columns = [keys[name] for name in columns]
+    scale = StandardScaler().fit(design(data.train.x))
+    sklearn = LogisticRegression().fit(scale.transform(design(data.train.x)), data.train.y)
+    expected = float(np.mean(sklearn.predict(scale.transform(design(data.test.x))) == np.asarray(data.test.y)))
+    metrics = train_in_process(tmp_path / "run", args)  # the plain command: 100 epochs, early stopping
+    # gradient steps alone (one epoch of Adam at lr 0.001) end near chance: 0.35 and 0.36 against 0.87 and 0.75
     assert metrics["test"]["accuracy"] == pytest.approx(expected, abs=0.005)
+    assert metrics["epochs"] == 1 and not metrics["stopped_early"]
+
+    started = train_in_process(tmp_path / "start", args + ["model.solve=start", "trainer.max_epochs=2"])
+    assert started["epochs"] == 2  # solve=start: the solution is a start, the epochs train on from it
+
+
+@pytest.mark.parametrize("extra, solved", [
+    ([], True),
+    (["model.solve=start"], False),
+    (["model.dropout_rate=0.2"], False),
+    (["loss.label_smoothing=0.1"], False),
+    (["loss.l2=0.001"], False),
+    (["data.class_weight=balanced"], False),
+])
+def test_a_solution_is_the_model_only_when_the_run_adds_nothing_the_solve_left_out(extra, solved):
+    from bmrun.data import load_prepared
+    from bmrun.models import build_model
+    from bmrun.training.job import _solved
+
+    config = validated(["data=breast_cancer", "model=linear", *extra])
+    model = build_model(config.model, load_prepared(config.data, config.seed))
+    assert _solved(config, model) is solved
+
+
+@pytest.mark.parametrize("override, key", [("model.solve=closed_form", "solve"), ("model.C=0", "C")])
+def test_bad_solve_settings_are_refused_by_key(override, key):
+    from bmrun.errors import BmrunError
+
+    with pytest.raises(BmrunError, match=key):
+        validated(["data=breast_cancer", "model=linear", override])

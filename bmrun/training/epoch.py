@@ -118,6 +118,13 @@ class EpochLoop:
             self.throughput.epoch_samples_per_s.append(float(rate))
         return self.end_epoch(epoch, self.job.steps.train_metrics(sums), rate, epoch_start)
 
+    def solved_epoch(self, epoch: int) -> EpochResult:
+        """The one epoch of a model solved when built (``job.solved``): no step, its training-split
+        metrics, then the usual end (validation, best weights, history, checkpoint)."""
+        start = time.perf_counter()
+        train = self.job.evaluator.evaluate("train").metrics
+        return self.end_epoch(epoch, train, None, start)
+
     def run_call(self, source: Callable, done: int, n: int) -> tuple[dict, float]:
         """Train ``n`` steps from batch ``done`` of the epoch; the call's named sums and seconds.
 

@@ -61,6 +61,7 @@ class Job:
     trained_model: Any = None
     method: Any = None  # the learning method (bmrun.methods.base.Method)
     average: Any = None  # optimizer.ema_decay: the weights' moving average (WeightAverage), or None
+    solved: bool = False  # the model was solved exactly when built: the run takes no gradient step
 
     def __post_init__(self) -> None:
         if self.trained_model is None:
@@ -207,7 +208,20 @@ def build_job(config, run_dir: Path, device, *, checkpoint_root: Path, announce:
                                 extra={**steps.trackables(), **(average.trackables() if average else {})})
     return Job(config, Path(run_dir), device, data, pipeline, model, optimizer, loss_fn, steps, state, checkpointer,
                resident, evaluator, class_weight_record(config, data), trained_model=trained, method=method,
-               average=average)
+               average=average, solved=_solved(config, model))
+
+
+def _solved(config, model) -> bool:
+    """Whether the model's exact solution (``model.solved``, a linear model on a table) is the run's
+    model: only when the run's objective is the plain loss the solve minimised. Any further term
+    (label smoothing, ``loss.l2``, fairness, class weights, adversarial or semi-supervised training)
+    or a start from another run's weights makes the solution a start, trained on as usual."""
+    loss, trainer = config.loss, config.trainer
+    extra_terms = (loss.label_smoothing or loss.l2 or loss.fairness_penalty or config.fairness.max_gap is not None
+                   or getattr(config.data, "class_weight", "none") != "none" or trainer.adversarial != "none"
+                   or trainer.semi_supervised != "none" or config.pretrain.enabled or config.model.init_from)
+    plain_loss = loss.name in ("auto", "cross_entropy", "binary_cross_entropy", "mse")
+    return bool(getattr(model, "solved", False)) and plain_loss and not extra_terms
 
 
 def _build_model(config, data, *, announce: bool):

@@ -104,8 +104,9 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
             _restore(job, reporter)
         with reporter.progress, stop:
             for epoch in range(int(job.state.epoch.numpy()), config.trainer.max_epochs):
-                last = loop.train_epoch(epoch)
-                if loop.should_stop_early():
+                # a solved model (model=linear on a table) is validated once; steps would only move it away
+                last = loop.solved_epoch(epoch) if job.solved else loop.train_epoch(epoch)
+                if job.solved or loop.should_stop_early():
                     break
         phases.lap("train")
         if job.average is not None:  # optimizer.ema_decay: the average is the model from now on
