@@ -91,6 +91,17 @@ def assert_same_results(got: dict, expected: dict) -> None:
     assert {**got["train"], "samples_per_s": 0} == {**expected["train"], "samples_per_s": 0}
 
 
+def assert_accuracy_from_its_counts(test: dict, examples: Optional[int] = None) -> None:
+    """A classification test block's accuracy is what its per-class table counts: the hits
+    (recall x support) over every test example (``examples``, where the test knows it)."""
+    table = test["per_class"]
+    support = sum(row["support"] for row in table.values())
+    hits = sum(row["recall"] * row["support"] for row in table.values())
+    assert support > 0 and test["accuracy"] == pytest.approx(hits / support, abs=1e-9), test
+    if examples is not None:
+        assert support == examples
+
+
 def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeout: float = 600,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run ``python -m bmrun ARGS`` in ``cwd`` and capture its output."""

@@ -201,8 +201,10 @@ def test_semi_supervised_run_logs_mask_rate_unlabeled_loss_and_pseudo_label_accu
     assert metrics["semi_supervised"] == "consistency"
     assert metrics["labels"] == {"labeled": 72, "unlabeled": 288, "fraction": 0.2}
     train = metrics["train"]
-    assert 0 < train["mask_rate"] <= 1 and train["unlabeled_loss"] > 0 and 0 <= train["pseudo_label_accuracy"] <= 1
+    # Four epochs on 72 labels learn too little for a floor above chance; some pseudo-labels are right.
+    assert 0 < train["mask_rate"] <= 1 and train["unlabeled_loss"] > 0 and train["pseudo_label_accuracy"] > 0
     row = _history(tmp_path / "fixmatch")[-1]
+    assert float(row["train_pseudo_label_accuracy"]) == pytest.approx(train["pseudo_label_accuracy"], rel=1e-5)
     assert {"train_mask_rate", "train_unlabeled_loss", "train_pseudo_label_accuracy"} <= set(row)
     assert {"train/mask_rate", "train/unlabeled_loss"} <= _scalar_tags(tmp_path / "fixmatch" / "tensorboard")
 
@@ -224,7 +226,7 @@ def test_fixmatch_with_the_weights_average_resumes_exactly(tmp_path):
     fixmatch = [*SEMI, "trainer.semi_supervised=consistency", "trainer.confidence_threshold=0.2",
                 "optimizer.ema_decay=0.9", "optimizer.lr=0.01", "trainer.max_epochs=4"]
     reference = train_in_process(tmp_path / "reference", fixmatch)
-    assert 0 < reference["train"]["mask_rate"] <= 1 and math.isfinite(reference["test"]["loss"])
+    assert 0 < reference["train"]["mask_rate"] <= 1 and reference["test"]["accuracy"] > 0.2  # twice chance
     first = train_in_process(tmp_path / "resumed", [*fixmatch, "trainer.max_epochs=2"])
     assert first["epochs"] == 2
     assert_same_results(resume_in_process(tmp_path / "resumed", ["trainer.max_epochs=4"]), reference)

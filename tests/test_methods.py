@@ -68,7 +68,10 @@ def test_supported_pairs_train_with_the_option_in_effect(method, option, plain_r
     metrics = train_in_process(tmp_path / "run", [*TINY, *METHOD_OVERRIDES[method], *OPTION_OVERRIDES[option]])
     assert metrics["status"] == "completed" and math.isfinite(metrics["train"]["loss"])
     if option == "trainer.adv_eval_epsilon":
-        assert 0 <= metrics["test"]["adv_accuracy"] < 1 and metrics["test"]["adv_epsilon"] == 0.1
+        # Measured only: the same training as without it, and the attack costs accuracy.
+        assert metrics["test"]["adv_epsilon"] == 0.1 and "adv_accuracy" not in plain_runs[method]["test"]
+        assert metrics["test"]["accuracy"] == plain_runs[method]["test"]["accuracy"]
+        assert metrics["test"]["adv_accuracy"] <= metrics["test"]["accuracy"] + 1e-6  # float32 vs float64 shares
     else:  # the option changed what was learnt or how it was tested
         assert _signature(metrics) != _signature(plain_runs[method])
 
@@ -83,7 +86,7 @@ def test_consistency_with_pgd_attacks_the_labeled_batches(tmp_path):
     assert clean["test"]["accuracy"] > 0.3  # learnt something: the attack has a classifier to move
     assert attacked["train"]["loss"] != clean["train"]["loss"]
     assert attacked["test"]["adv_accuracy"] != clean["test"]["adv_accuracy"]
-    assert attacked["semi_supervised"] == "consistency" and attacked["train"]["mask_rate"] >= 0
+    assert attacked["semi_supervised"] == "consistency" and attacked["train"]["mask_rate"] > 0
 
 
 def test_matrix_table_lists_every_option_and_method():

@@ -169,10 +169,9 @@ def test_weight_decay_shrinks_the_weights(tmp_path, optimizer, lr):
     common = [*LINEAR, f"optimizer={optimizer}", f"optimizer.lr={lr}", "trainer.max_epochs=3",
               "trainer.test_with=last"]
     train_in_process(tmp_path / "plain", [*common, "optimizer.weight_decay=0"])
-    decayed = train_in_process(tmp_path / "decayed", [*common, "optimizer.weight_decay=4.0"])
+    train_in_process(tmp_path / "decayed", [*common, "optimizer.weight_decay=4.0"])
     norm = lambda run: math.sqrt(sum(float(np.sum(np.square(w))) for w in _weights(tmp_path / run)))  # noqa: E731
-    assert norm("decayed") < 0.9 * norm("plain")
-    assert math.isfinite(decayed["train"]["loss"])
+    assert norm("decayed") < 0.9 * norm("plain")  # NaN weights (a diverged run) fail this too
 
 
 # ----------------------------------------------------------------------------- batch norm

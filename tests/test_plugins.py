@@ -162,6 +162,8 @@ def test_init_from_and_freeze_with_a_plugin_model(plugin_run, tmp_path):
     assert sorted(v.path for v in model.trainable_variables) == ["head/bias", "head/kernel"]
     metrics = train_in_process(tmp_path, BARS + [f"model.init_from={plugin_run}", "model.freeze=backbone"] + TINY)
     assert metrics["status"] == "completed"
+    # The run trained the head alone: its trainable parameters are the head's kernel and bias.
+    assert metrics["num_params"] == sum(int(np.prod(v.shape)) for v in model.trainable_variables)
 
 
 # ----------------------------------------------------------------------------- custom targets

@@ -42,3 +42,45 @@ def test_help_states_no_figures_of_its_own():
 
     assert "digits" in FOOTER
     assert not re.search(r"\d+(\.\d+)?\s*s\b|accuracy|\b0\.\d+", FOOTER)  # times and scores live in BENCHMARKS.md
+
+
+# A measured figure: a decimal, a percentage, a duration or a rate, on a line that says what was
+# measured (a metric, a time, "measured"). Bars (">= 0.91") are targets, not measurements.
+_FIGURE = re.compile(r"(?<![\w.=/^-])(\d+\.\d+|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?\s?(?:s|min|GB|GiB)\b"
+                     r"|\d+(?:\.\d+)?k samples/s)")
+_MEASURE_WORDS = re.compile(r"accura|rmse|\bmse\b|\bmae\b|r\^?2|r²|\bf1\b|auc|ndcg|recall|samples/s|\bs\b|seconds|"
+                            r"points|measured|faster|slower|exact match|dice|iou", re.I)
+_BAR = re.compile(r"(>=|<=|≥|≤)\s*~?\d+(\.\d+)?\s?%?")
+_COMMAND = re.compile(r"^\s{2,}.*\b(bmrun|python)\b")  # a header's command line, with its own notes
+
+
+def measured_lines(text: str) -> list[str]:
+    """The comment lines of a YAML file that state a measured figure."""
+    found = []
+    for line in text.splitlines():
+        if "#" not in line:
+            continue
+        comment = line[line.index("#") + 1:]
+        if _COMMAND.match(comment):
+            continue
+        stripped = _BAR.sub("", comment)
+        if _FIGURE.search(stripped) and _MEASURE_WORDS.search(stripped):
+            found.append(line.strip())
+    return found
+
+
+def test_a_config_file_states_at_most_one_measured_line():
+    """A preset header keeps its command and one measured line; the rest lives in BENCHMARKS.md."""
+    crowded = {str(path.relative_to(REPO)): lines for path in sorted((REPO / "conf").rglob("*.yaml"))
+               if len(lines := measured_lines(path.read_text(encoding="utf-8"))) > 1}
+    assert not crowded, f"move these figures to BENCHMARKS.md: {crowded}"
+
+
+def test_the_measured_line_detector_sees_what_it_must():
+    header = ("# Linear regression on diabetes: test R^2 0.46 (least squares: 0.45).\n"
+              "#   bmrun experiment=diabetes_linear   # 14 s\n"
+              "# Measured (2 cores, seed 0): test R^2 0.458, MSE 3498, 35 s depending on load.\n"
+              "# Fast CNN: >= 0.91 test accuracy in under a minute.\n"
+              "  lr: 0.05  # the default lr=1e-3 stops short\n"
+              "# dropout 0.2 took 64 s for 0.912; 2.7x faster than one step, 8.8k samples/s\n")
+    assert [line[:12] for line in measured_lines(header)] == ["# Linear reg", "# Measured (", "# dropout 0."]

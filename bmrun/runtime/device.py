@@ -97,8 +97,8 @@ def _freeze_library_objects() -> None:
     """Move everything alive before the first job out of the garbage collector's reach, once per
     process (TensorFlow and Keras themselves were frozen as they were imported: see
     :mod:`bmrun.runtime.tfimport`). The collection ``clear_session`` runs between sweep jobs then
-    scans only what jobs created: measured 0.20 s -> a few ms per job. No collection first: it
-    would scan the whole heap once more (~0.2 s) to free a few import-time leftovers."""
+    scans only what jobs created (BENCHMARKS.md, "Overheads"). No collection first: it would scan
+    the whole heap once more to free a few import-time leftovers."""
     global _GC_FROZEN
     if not _GC_FROZEN:
         gc.freeze()

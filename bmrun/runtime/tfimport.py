@@ -45,7 +45,8 @@ def _without_sklearn_wrappers():
     """Hide scikit-learn while TensorFlow (and with it Keras) imports.
 
     Keras imports scikit-learn, and through it SciPy, for its ``keras.wrappers`` estimators
-    whenever scikit-learn is installed: ~0.7 s of every start-up, for wrappers bmrun never uses.
+    whenever scikit-learn is installed: a visible share of every start-up (BENCHMARKS.md, "Why
+    `experiment=fashion_speedrun` is set as it is"), for wrappers bmrun never uses.
     With scikit-learn hidden Keras defines them without it; scikit-learn itself imports
     normally afterwards (the bundled tables load through it). Nothing is hidden when
     scikit-learn is already imported.
@@ -66,7 +67,8 @@ def _no_garbage_collection():
     """Import with the cyclic garbage collector paused, then freeze what was imported.
 
     Importing TensorFlow and Keras allocates millions of long-lived objects, and the collector
-    rescans them all again and again while they arrive: ~0.7 s of the import. Library objects
+    rescans them all again and again while they arrive (a measured share of the import:
+    BENCHMARKS.md, "Why `experiment=fashion_speedrun` is set as it is"). Library objects
     live as long as the process, so they go to the permanent generation (``gc.freeze``) where
     later collections (``keras.backend.clear_session`` between jobs) never scan them.
     """

@@ -9,8 +9,8 @@ installed Optuna has it (3.6 and later: the ``importance`` extra; the sweeps ext
 through hydra-optuna-sweeper, which has fANOVA and mean decrease impurity only). When the installed
 versions leave only mean decrease impurity (Optuna 2.x's fANOVA fails on scikit-learn 1.4 and
 later), or Optuna is not installed, MDI is computed with scikit-learn directly
-(:func:`mdi_importance`, the forest Optuna's evaluator fits): importing Optuna costs about 1.5 s,
-more than the ranking of a 1,000-trial sweep. Optuna and scikit-learn are imported inside the
+(:func:`mdi_importance`, the forest Optuna's evaluator fits): importing Optuna costs more than
+the ranking of a 1,000-trial sweep (BENCHMARKS.md, "Comparing runs"). Optuna and scikit-learn are imported inside the
 functions that use them.
 """
 

@@ -106,3 +106,32 @@ class Task:
     def example_metrics(self, y, outputs, groups: Optional[Mapping]) -> tuple[dict, dict]:
         """Metrics that need each example's output: ``(scalars, per-column fairness reports)``."""
         return {}, {}
+
+
+class ConfusionTask(Task):
+    """A task kind scored from one confusion matrix of class indices summed over the split.
+
+    Subclasses say what a predicted class is (:meth:`predicted`), which key the training accuracy
+    is reported under (``accuracy_key``) and which metrics derive from the summed matrix.
+    """
+
+    accuracy_key = "accuracy"
+
+    def predicted(self, outputs) -> tf.Tensor:
+        """Predicted class indices of a batch's outputs (any shape matching the labels')."""
+        raise NotImplementedError
+
+    def train_metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
+        result = super().train_metrics(sums)
+        result[self.accuracy_key] = float(sums["correct"]) / max(float(sums["count"]), 1.0)
+        return result
+
+    def zero_sums(self) -> dict:
+        k = self.spec.num_classes
+        return {**super().zero_sums(), "confusion": tf.zeros([k, k], tf.float64)}
+
+    def eval_sums(self, y, outputs, per_example_loss) -> dict:
+        confusion = tf.math.confusion_matrix(tf.reshape(tf.cast(y, tf.int32), [-1]),
+                                             tf.reshape(self.predicted(outputs), [-1]),
+                                             num_classes=self.spec.num_classes, dtype=tf.float64)
+        return {**super().eval_sums(y, outputs, per_example_loss), "confusion": confusion}

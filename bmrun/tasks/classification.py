@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Optional
 
 import tensorflow as tf
 
 from bmrun.confusion import classification_metrics, per_class_metrics
 from bmrun.outputs import example_metrics, predicted_classes
 from bmrun.specs import BINARY, MULTICLASS
-from bmrun.tasks.base import Task
+from bmrun.tasks.base import ConfusionTask
 
 
-class Multiclass(Task):
+class Multiclass(ConfusionTask):
     """Accuracy, the confusion matrix and what derives from it; fairness gaps per example."""
 
     kind = MULTICLASS
 
+    def predicted(self, outputs) -> tf.Tensor:
+        return predicted_classes(outputs, self.kind)
+
     def correct(self, y, outputs) -> tf.Tensor:
-        hits = tf.equal(predicted_classes(outputs, self.kind), tf.reshape(tf.cast(y, tf.int32), [-1]))
+        hits = tf.equal(self.predicted(outputs), tf.reshape(tf.cast(y, tf.int32), [-1]))
         return tf.reduce_sum(tf.cast(hits, tf.float32))
-
-    def train_metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
-        result = super().train_metrics(sums)
-        result["accuracy"] = float(sums["correct"]) / max(float(sums["count"]), 1.0)
-        return result
-
-    def zero_sums(self) -> dict:
-        k = self.spec.num_classes
-        return {**super().zero_sums(), "confusion": tf.zeros([k, k], tf.float64)}
-
-    def eval_sums(self, y, outputs, per_example_loss) -> dict:
-        confusion = tf.math.confusion_matrix(tf.reshape(tf.cast(y, tf.int32), [-1]),
-                                             predicted_classes(outputs, self.kind),
-                                             num_classes=self.spec.num_classes, dtype=tf.float64)
-        return {**super().eval_sums(y, outputs, per_example_loss), "confusion": confusion}
 
     def metrics(self, sums) -> dict[str, float]:
         return {**super().metrics(sums), **classification_metrics(sums["confusion"])}

@@ -7,22 +7,24 @@ the final test and ``bmrun-eval`` agree exactly (:mod:`bmrun.confusion` turns it
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Optional
 
 import tensorflow as tf
 
 from bmrun.confusion import segmentation_metrics, segmentation_per_class
 from bmrun.specs import SEGMENTATION
-from bmrun.tasks.base import Task
+from bmrun.tasks.base import ConfusionTask
 import keras
 
 
-class Segmentation(Task):
+class Segmentation(ConfusionTask):
     """Pixel accuracy, per-class and mean IoU, the foreground's Dice."""
 
     kind = SEGMENTATION
     # The best epoch (trainer.test_with=best) is the one with the best overlap, not the lowest loss.
     default_monitor = "val/mean_iou"
+    # The training accuracy is each image's share of correct pixels (see correct()).
+    accuracy_key = "pixel_accuracy"
 
     @staticmethod
     def build_head(features, num_outputs: int):
@@ -30,25 +32,13 @@ class Segmentation(Task):
 
         return keras.layers.Conv2D(num_outputs, 1, dtype="float32", name="head")(features)
 
+    def predicted(self, outputs) -> tf.Tensor:
+        return tf.argmax(outputs, -1, output_type=tf.int32)
+
     def correct(self, y, outputs) -> tf.Tensor:
         """Each image's share of correct pixels, summed: the training accuracy is pixel accuracy."""
-        hits = tf.cast(tf.equal(tf.argmax(outputs, -1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
+        hits = tf.cast(tf.equal(self.predicted(outputs), tf.cast(y, tf.int32)), tf.float32)
         return tf.reduce_sum(tf.reduce_mean(hits, axis=[1, 2]))
-
-    def train_metrics(self, sums: Mapping[str, Any]) -> dict[str, float]:
-        result = super().train_metrics(sums)
-        result["pixel_accuracy"] = float(sums["correct"]) / max(float(sums["count"]), 1.0)
-        return result
-
-    def zero_sums(self) -> dict:
-        k = self.spec.num_classes
-        return {**super().zero_sums(), "confusion": tf.zeros([k, k], tf.float64)}
-
-    def eval_sums(self, y, outputs, per_example_loss) -> dict:
-        confusion = tf.math.confusion_matrix(tf.reshape(tf.cast(y, tf.int32), [-1]),
-                                             tf.reshape(tf.argmax(outputs, -1, output_type=tf.int32), [-1]),
-                                             num_classes=self.spec.num_classes, dtype=tf.float64)
-        return {**super().eval_sums(y, outputs, per_example_loss), "confusion": confusion}
 
     def metrics(self, sums) -> dict[str, float]:
         return {**super().metrics(sums), **segmentation_metrics(sums["confusion"])}

@@ -30,7 +30,7 @@ _VERSION = 1
 SPLITS = ("test", "val", "train")
 # Columns every run has; a config key with one of these names is shown as ``config.<name>``.
 FIELDS = ("run", "status", "date", "duration_s", "epochs", "objective", "objective_key")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser is ~10x faster
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser, where PyYAML has it: BENCHMARKS.md, "Comparing runs"
 
 
 def number(value: Any) -> Optional[float]:

@@ -73,8 +73,8 @@ class EpochLoop:
         self.trainer = trainer
         self.task = job.task
         # auto: one call per logging interval, so the host syncs only when it has something to
-        # log. Measured (BENCHMARKS.md): 50 fused steps run softmax regression 2.7x and the CNN
-        # 1.3x faster than one step per call; 200 steps gain nothing more.
+        # log. Fusing steps speeds small models most, and 200 gain nothing over 50 (BENCHMARKS.md,
+        # "Where the time goes, and what was tried").
         self.steps_per_call = trainer.steps_per_call or trainer.log_every_n_steps
         self.has_val = len(job.data.val) > 0
         monitor = trainer.early_stopping.monitor

@@ -45,7 +45,8 @@ def add_sums(total: dict, extra: dict) -> dict:
 
 def fold_range(count, body: Callable, state):
     """``for i in range(count): state = body(i, state)`` as one graph loop; returns ``state``.
-    Written out so the compiled functions need no AutoGraph, whose conversions cost ~1 s a start."""
+    Written out so the compiled functions need no AutoGraph, whose conversions cost every start
+    (BENCHMARKS.md, "Why `experiment=fashion_speedrun` is set as it is")."""
     count = tf.convert_to_tensor(count)
     _, state = tf.while_loop(lambda i, _: i < count, lambda i, s: (i + 1, body(i, s)),
                              (tf.zeros([], count.dtype), state))
