@@ -1,8 +1,10 @@
 """``bmrun-explain <run dir> [--method M] [--n N] [inputs...]``: why the run's model predicts what it does.
 
 Without inputs it explains the first ``--n`` examples of the run's own test split (tables: every
-test row, for the global importance; forecasts: the last test windows, by lag and column). Writes ``<run dir>/explain/`` (see
-:mod:`bmrun.explain.report`) and the same pictures to TensorBoard.
+test row, for the global importance; forecasts: the last test windows, by lag and column; text
+pairs: the cross-attention map of the first test source, or of the one ``--text``). Writes
+``<run dir>/explain/`` (see :mod:`bmrun.explain.report` and :mod:`bmrun.explain.attention`) and
+the same pictures to TensorBoard.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-explain``."""
     parser = finished_run_parser(
         "bmrun-explain", "Attribution maps (images), feature importance (tables), lag and column importance "
-        "(forecasts) or token attributions (text) of a finished run's model, "
+        "(forecasts), token attributions (text) or the cross-attention map of one source (text pairs) "
+        "of a finished run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
     parser.add_argument("--method", default="integrated_gradients", choices=METHODS,
                         help="how each input's share of the prediction is measured (default: integrated_gradients)")
@@ -200,7 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
                         "data=csv runs, CSV files with the training columns")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
-                        help="a text to explain (runs trained with data.text=...); repeatable")
+                        help="a text to explain (runs trained with data.text=...; repeatable), or the one source "
+                        "whose cross-attention map a text-pair run draws")
     args = parser.parse_args(argv)
     result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
     # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
