@@ -25,7 +25,7 @@ CASES = {
                    "trainer.max_epochs=2"],  # data.path: a table written by the test
     # text pairs (the file is written per test): the decoded metrics come back too, beams included
     "seq2seq": ["model=transformer", "model.decoder_layers=1", "data=csv", "data.source=en", "data.target_text=fr",
-                "data.max_length=6", "trainer.max_epochs=2", "trainer.beam_size=2"],
+                "data.max_length=6", "trainer.max_epochs=2", "test.beam_size=2"],
 }
 # What each case's test block must hold besides loss (the kind's own metrics, the options').
 EXPECTED_KEYS = {

@@ -195,12 +195,29 @@ def test_text_pairs_get_their_own_training_settings(tmp_path):
     assert (table.data.batch_size, table.trainer.max_epochs) == (64, 100)
 
 
+def test_the_rnn_encoder_decoder_gets_its_own_learning_rate(tmp_path):
+    """conf/optimizer/adam.yaml: 3e-3 for model=rnn on text pairs, 1e-3 for every other use."""
+    path = write_pairs(tmp_path / "p.csv", [(str(i), f"n{i % 2}") for i in range(20)], header=("en", "fr"))
+    rnn = ["model=rnn", "model.decoder=attention", *pairs_overrides(path)[2:]]
+    lr = lambda *extra: validated(list(extra)).optimizer.lr  # noqa: E731
+    assert lr(*rnn) == 3e-3
+    assert lr(*rnn, "optimizer=adamw") == 3e-3
+    assert lr(*pairs_overrides(path)) == 1e-3  # the transformer
+    assert lr("model=rnn", "data=csv", f"data.path={path}", "data.text=en", "data.target=fr") == 1e-3  # a label
+    assert lr("model=rnn", "data=adding") == 1e-3
+    assert lr(*rnn, "optimizer.lr=5e-4") == 5e-4  # the command line still wins
+    assert lr(*rnn, "optimizer=sgd") == 0.05  # SGD keeps its own
+
+
 def test_help_shows_both_defaults(capsys):
     from bmrun.cli.keys import print_keys
 
     print_keys("data", "csv")
     line = next(line for line in capsys.readouterr().out.splitlines() if "data.batch_size " in line)
     assert "64 for a table, 128 for text pairs" in line
+    print_keys("optimizer", "adam")
+    line = next(line for line in capsys.readouterr().out.splitlines() if "optimizer.lr " in line)
+    assert "1e-3 (model=rnn on text pairs: 3e-3)" in line
 
 
 # ---------------------------------------------------------------------------- a run, end to end

@@ -1,8 +1,10 @@
 """``bmrun-explain <run dir> [--method M] [--n N] [inputs...]``: why the run's model predicts what it does.
 
 Without inputs it explains the first ``--n`` examples of the run's own test split (tables: every
-test row, for the global importance; forecasts: the last test windows, by lag and column). Writes ``<run dir>/explain/`` (see
-:mod:`bmrun.explain.report`) and the same pictures to TensorBoard.
+test row, for the global importance; forecasts: the last test windows, by lag and column; text
+pairs: the cross-attention map of the first test source, or of the one ``--text``). Writes
+``<run dir>/explain/`` (see :mod:`bmrun.explain.report` and :mod:`bmrun.explain.attention`) and
+the same pictures to TensorBoard.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bmrun.run_dir import require_finished_run
 from bmrun.data import load_prepared
 from bmrun.cli.predict_rows import raw_column_batch
 from bmrun.data.arrays import take
-from bmrun.specs import MULTIMODAL, SERIES
+from bmrun.specs import MULTIMODAL, SERIES, TOKEN_PAIRS
 
 MAX_WINDOWS = 1024  # forecasts: the last test windows explained (integrated gradients on each)
 
@@ -46,9 +48,13 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
     from bmrun.explain.report import EXPLAIN, check_explainable, log_to_tensorboard
 
     kind = check_explainable(run.model, method)
+    out = run.run_dir / EXPLAIN
+    if kind == TOKEN_PAIRS:
+        result = _explain_pair(run, inputs, texts, out)
+        log_to_tensorboard(run.run_dir, "cross_attention", result.pop("picture_array"))
+        return result
     if texts and kind != TEXT:
         raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
-    out = run.run_dir / EXPLAIN
     if kind == IMAGE:
         result = _explain_images(run, method, n, inputs, out)
         log_to_tensorboard(run.run_dir, method, result.pop("picture_array"))
@@ -101,6 +107,37 @@ def _explain_series(run, inputs: Sequence[str], out) -> dict:
     else:
         x = np.asarray(_test_split(run).test.x)[-MAX_WINDOWS:]
     return explain_series(run.model, np.asarray(x, np.float32), run.model.columns["series"], out)
+
+
+def _explain_pair(run, inputs: Sequence[str], texts: Sequence[str], out) -> dict:
+    """The cross-attention map of one source: the one ``--text``, else the first test source."""
+    # TensorFlow side (bmrun.explain.attention, decoding): only when this runs, never at --help
+    from bmrun.data.tokens import encode
+    from bmrun.explain.attention import explain_pair
+    from bmrun.explain.report import ExplainError
+    from bmrun.tasks.decoding import decode_ids
+    from bmrun.tasks.vocabulary import ids_to_texts, split_tokens
+
+    if inputs or len(texts) > 1:
+        raise ExplainError("a text-pair run is explained by the cross-attention map of one source: give it as "
+                           "one --text \"...\", or nothing for the run's first test source.")
+    columns = run.model.columns
+    if texts:
+        source = texts[0]
+        unknown = sorted({t for t in split_tokens(source, columns["tokens"]) if t not in set(columns["vocabulary"])})
+        if not source.strip() or unknown:
+            why = "is empty" if not source.strip() else f"has tokens the run's vocabulary does not know " \
+                                                         f"({' '.join(repr(t) for t in unknown)})"
+            raise ExplainError(f"--text {source!r} {why}: the map would show where the model looked for "
+                               f"<unk>; explain a text of the training split's tokens.")
+        ids = encode([source], columns["vocabulary"], columns["tokens"], int(run.model.example_shape[0]) - 1,
+                     start=False)[0][0]
+    else:
+        test = _test_split(run).test
+        source, ids = test.texts["source"][0], np.asarray(test.x["source"][0])
+    output_ids = decode_ids(run.model, ids[None])[0]
+    output = ids_to_texts(output_ids[None], columns["vocabulary"], columns["tokens"])[0]
+    return explain_pair(run.model, ids, output_ids, source, output, out)
 
 
 def _raw_rows(run, paths: Sequence[str], texts: Sequence[str] = ()):
@@ -157,7 +194,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-explain``."""
     parser = finished_run_parser(
         "bmrun-explain", "Attribution maps (images), feature importance (tables), lag and column importance "
-        "(forecasts) or token attributions (text) of a finished run's model, "
+        "(forecasts), token attributions (text) or the cross-attention map of one source (text pairs) "
+        "of a finished run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
     parser.add_argument("--method", default="integrated_gradients", choices=METHODS,
                         help="how each input's share of the prediction is measured (default: integrated_gradients)")
@@ -165,7 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
                         "data=csv runs, CSV files with the training columns")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
-                        help="a text to explain (runs trained with data.text=...); repeatable")
+                        help="a text to explain (runs trained with data.text=...; repeatable), or the one source "
+                        "whose cross-attention map a text-pair run draws")
     args = parser.parse_args(argv)
     result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
     # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition

@@ -22,6 +22,8 @@ from bmrun.config.schema import SCHEMAS
 
 # conf/data/csv.yaml's ${if_text_pairs:${data.target_text},A,B} (bmrun.config.resolvers), shown as "B (text pairs: A)"
 _TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([^,}]+)\}$")
+# conf/optimizer/adam.yaml's ${if_rnn_pairs:...,A,B}, shown as "B (model=rnn on text pairs: A)"
+_RNN_PAIRS = re.compile(r"^\$\{if_rnn_pairs:.*\},([^,]+),([^,}]+)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -135,7 +137,10 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     pairs = _TEXT_PAIRS.match(str(value))
-    return f"{pairs.group(2)} (text pairs: {pairs.group(1)})" if pairs else str(value)
+    if pairs:
+        return f"{pairs.group(2)} (text pairs: {pairs.group(1)})"
+    rnn_pairs = _RNN_PAIRS.match(str(value))
+    return f"{rnn_pairs.group(2)} (model=rnn on text pairs: {rnn_pairs.group(1)})" if rnn_pairs else str(value)
 
 
 def print_keys(group: str, option: str, summary: str = "") -> None:

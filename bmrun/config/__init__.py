@@ -25,9 +25,10 @@ __all__ = ["compose", "validate"]
 
 # Datasets that read no file (bundled with scikit-learn, or generated): a data.path is a mistake.
 _NO_FILES = ("digits", "diabetes", "breast_cancer", "adding")
-GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "fairness")
+GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "fairness",
+          "test")
 # Groups added after runs were recorded: a run dir's config.yaml without them gets their default.
-_LATER_GROUPS = ("pretrain", "fairness")
+_LATER_GROUPS = ("pretrain", "fairness", "test")
 
 
 def _schema_for(group: str, node: Any) -> type:

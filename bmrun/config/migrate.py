@@ -33,6 +33,9 @@ REMOVED: dict[str, tuple[Any, str]] = {
     "trainer.similarity_temperature": (0.1, "SimMatch was removed. " + _FIXMATCH),
     "trainer.neighbour_weight": (0.1, "SimMatch was removed. " + _FIXMATCH),
 }
+# Keys that moved to another group: old key -> new key. Commands and run dirs' config.yaml that
+# use the old one keep working, with a one-line note.
+MOVED: dict[str, str] = {"trainer.beam_size": "test.beam_size"}  # the final test's, not training's
 # (key, value) -> what to tell a user who chooses it
 REMOVED_VALUES: dict[tuple[str, str], str] = {
     ("trainer.semi_supervised", "pseudo_label"): "pseudo_label was removed: FixMatch's consistency scored above it "
@@ -55,14 +58,15 @@ def removed_override(overrides: Iterable[str]) -> Optional[ConfigError]:
 
 
 def current_names(overrides: Iterable[str]) -> list[str]:
-    """Overrides with renamed family keys under their current names, each rename noted once."""
+    """Overrides with renamed or moved keys under their current names, each rename noted once."""
     result = []
     for text in overrides:
         prefix = text[:len(text) - len(text.lstrip("+~"))]
         key, sep, value = text[len(prefix):].partition("=")
         group, _, leaf = key.rpartition(".")
-        if group == "model" and leaf in RENAMED_MODEL_KEYS:
-            new = f"model.{RENAMED_MODEL_KEYS[leaf]}"
+        new = f"model.{RENAMED_MODEL_KEYS[leaf]}" if group == "model" and leaf in RENAMED_MODEL_KEYS \
+            else MOVED.get(key)
+        if new:
             log.warning("%s is now called %s (the old name still works)", key, new)
             text = f"{prefix}{new}{sep}{value}"
         result.append(text)
@@ -70,8 +74,9 @@ def current_names(overrides: Iterable[str]) -> list[str]:
 
 
 def migrate(cfg: DictConfig) -> DictConfig:
-    """``cfg`` as today's schema reads it: removed keys at their old defaults dropped, and an older
-    image folder run's two classes kept multiclass (a copy when anything changes).
+    """``cfg`` as today's schema reads it: removed keys at their old defaults dropped, moved keys
+    in their new group, and an older image folder run's two classes kept multiclass (a copy when
+    anything changes).
 
     Raises:
         ConfigError: A removed key holds another value, or a removed value is chosen.
@@ -91,6 +96,16 @@ def migrate(cfg: DictConfig) -> DictConfig:
         with _writable(cfg.model):
             for key in old_names:
                 cfg.model[RENAMED_MODEL_KEYS[key]] = cfg.model.pop(key)
+    moved = [key for key in MOVED if OmegaConf.select(cfg, key, default=None) is not None]
+    if moved:  # a run dir written before the key moved group (trainer.beam_size)
+        cfg = copy.deepcopy(cfg)
+        for key in moved:
+            group, leaf = key.rsplit(".", 1)
+            node = OmegaConf.select(cfg, group)
+            with _writable(node):
+                value = node.pop(leaf)
+            with _writable(cfg):
+                OmegaConf.update(cfg, MOVED[key], value, force_add=True)
     present = [key for key in REMOVED if OmegaConf.select(cfg, key, default=None) is not None]
     if not present:
         return cfg

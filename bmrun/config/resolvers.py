@@ -2,8 +2,16 @@
 
 ``${if_text_pairs:${data.target_text},A,B}`` is A for text pairs and B otherwise: one dataset
 option, ``data=csv``, reads two kinds of data, and ``conf/data/csv.yaml`` trains a table for up
-to 100 epochs but text pairs for a few large-batch ones. A key set on the command line replaces
-the interpolation, so it still wins; a run dir's ``config.yaml`` is saved resolved.
+to 100 epochs but text pairs for a few large-batch ones.
+
+``${if_rnn_pairs:${model.name},${oc.select:data.target_text,null},A,B}`` is A for the RNN
+encoder–decoder (``model=rnn`` on text pairs) and B otherwise: Adam's learning rate, which the
+recurrent encoder–decoder needs larger than every other model (BENCHMARKS.md, "Sequence to
+sequence"). It lives in the optimizer's file because the dataset's file would replace every
+optimizer's own default.
+
+A key set on the command line replaces the interpolation, so it still wins; a run dir's
+``config.yaml`` is saved resolved.
 """
 
 from __future__ import annotations
@@ -16,7 +24,13 @@ def register_resolvers() -> None:
 
     if not OmegaConf.has_resolver("if_text_pairs"):
         OmegaConf.register_new_resolver("if_text_pairs", _if_text_pairs)
+    if not OmegaConf.has_resolver("if_rnn_pairs"):
+        OmegaConf.register_new_resolver("if_rnn_pairs", _if_rnn_pairs)
 
 
 def _if_text_pairs(target_text, pairs, other):
     return pairs if target_text else other
+
+
+def _if_rnn_pairs(model_name, target_text, rnn_pairs, other):
+    return rnn_pairs if model_name == "rnn" and target_text else other

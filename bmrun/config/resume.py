@@ -13,6 +13,7 @@ from typing import Iterable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from bmrun.config.migrate import migrate
 from bmrun.errors import ConfigError, RunAlreadyFinished, RunDirBusy, RunDirError
 from bmrun.run_dir import CHECKPOINTS, CONFIG, METRICS, read_metrics, require_run_dir
 from bmrun.run_lock import RunLock
@@ -20,11 +21,12 @@ from bmrun.run_lock import RunLock
 # Keys a resumed run may change: how long and how it reports, not what it learns.
 SAFE_TO_CHANGE = ("trainer.max_epochs", "pretrain.max_epochs", "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps",
                   "trainer.checkpoint_every_n_epochs",
-                  "trainer.keep_checkpoints", "trainer.test_with", "trainer.early_stopping.", "logger.", "verbose",
+                  "trainer.keep_checkpoints", "trainer.test_with", "test.", "trainer.early_stopping.", "logger.", "verbose",
                   "objective", "fail_on_job_error", "data.path", "data.download", "data.eval_batch_size",
                   "data.sensitive",
                   "device.intra_op_threads", "device.inter_op_threads", "device.memory_growth")
-_GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "fairness")
+_GROUPS = ("data", "model", "loss", "optimizer", "device", "trainer", "logger", "augment", "pretrain", "fairness",
+           "test")
 
 
 def _safe(key: str) -> bool:
@@ -46,7 +48,7 @@ def config_for_resume(run_dir: Path, overrides: Iterable[str]) -> tuple[DictConf
     if not (run_dir / CHECKPOINTS).is_dir():
         raise RunDirError(f"resume={run_dir}: the run has no checkpoints/ folder, so there is nothing to resume; "
                           f"start a new run instead.")
-    cfg = OmegaConf.load(run_dir / CONFIG)
+    cfg = migrate(OmegaConf.load(run_dir / CONFIG))  # moved keys where an override names them now
     leaves = _leaf_keys(cfg)
     # Hydra: only when composing or parsing overrides, not for --help
     from hydra.core.override_parser.overrides_parser import OverridesParser

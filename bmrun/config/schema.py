@@ -67,9 +67,8 @@ class OptimizerConfig:
         if not self.lr > 0:
             raise ConfigError("lr", f"must be > 0, got {self.lr}")
         at_least("weight_decay", self.weight_decay, 0.0)
-        in_unit_interval("momentum", self.momentum)
-        in_unit_interval("beta_1", self.beta_1)
-        in_unit_interval("beta_2", self.beta_2)
+        for key in ("momentum", "beta_1", "beta_2"):
+            in_unit_interval(key, getattr(self, key))
         for key in ("clip_norm", "clip_value"):
             value = getattr(self, key)
             if value is not None and not value > 0:
@@ -132,9 +131,6 @@ class TrainerConfig:
     adv_step_size: float = 0.03  # pgd
     adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     adv_eval_epsilon: float = 0.0  # > 0: report test/adv_accuracy under FGSM at this epsilon
-    # Text pairs (data.target_text): the final test decodes greedily (1) or keeps this many beams.
-    # A trainer key beside adv_eval_epsilon: both shape the final test, not the model or the data.
-    beam_size: int = 1
     # Semi-supervised training (images, data.label_fraction < 1), FixMatch: every step also trains
     # on an unlabeled batch unlabeled_ratio times larger; confident predictions on a weak view of
     # each unlabeled image are the targets of a strong view (bmrun/methods/consistency.py).
@@ -154,12 +150,9 @@ class TrainerConfig:
         choice("test_with", self.test_with, ("best", "last"))
         at_least("limit_train_batches", self.limit_train_batches, 0)
         choice("adversarial", self.adversarial, ("none", "fgsm", "pgd"))
-        in_unit_interval("adv_epsilon", self.adv_epsilon, closed_top=True)
         at_least("adv_steps", self.adv_steps, 1)
-        in_unit_interval("adv_step_size", self.adv_step_size, closed_top=True)
-        in_unit_interval("adv_fraction", self.adv_fraction, closed_top=True)
-        in_unit_interval("adv_eval_epsilon", self.adv_eval_epsilon, closed_top=True)
-        at_least("beam_size", self.beam_size, 1)
+        for key in ("adv_epsilon", "adv_step_size", "adv_fraction", "adv_eval_epsilon"):
+            in_unit_interval(key, getattr(self, key), closed_top=True)
         choice("semi_supervised", self.semi_supervised, ("none", "consistency"))
         at_least("unlabeled_ratio", self.unlabeled_ratio, 1)
         if not 0.0 < self.confidence_threshold <= 1.0:
@@ -169,13 +162,24 @@ class TrainerConfig:
         at_least("randaugment_ops", self.randaugment_ops, 1)
 
 
+# ----------------------------------------------------------------------------- test
+@dataclass
+class TestConfig:
+    """The final test's settings, which ``bmrun-eval`` shares (``test.beam_size``)."""
+
+    name: str = "default"
+    beam_size: int = 1  # text pairs: 1 decodes greedily, more keeps that many beams (trainer.beam_size before)
+
+    def __post_init__(self) -> None:
+        at_least("beam_size", self.beam_size, 1)
+
+
 # ----------------------------------------------------------------------------- logger
 @dataclass
 class LoggerConfig:
     tensorboard: bool = True
     progress_bar: bool = True
-    # compact: each group's option and the keys that differ from their defaults; full: the whole
-    # tree; false: none (true reads as compact, as before this key took a choice)
+    # compact: group options and keys off their defaults; full: the whole tree; false: none (true: compact)
     print_config: str = "compact"
     hparams: bool = True
     confusion_matrix: bool = False
@@ -231,9 +235,8 @@ class AugmentConfig:
         if self.rotation > 180:
             raise ConfigError("rotation", f"is a largest angle in degrees, at most 180, got {self.rotation}")
         at_least("noise_std", self.noise_std, 0.0)
-        in_unit_interval("cutout", self.cutout)
-        in_unit_interval("time_mask", self.time_mask)
-        in_unit_interval("freq_mask", self.freq_mask)
+        for key in ("cutout", "time_mask", "freq_mask"):
+            in_unit_interval(key, getattr(self, key))
 
 
 # ----------------------------------------------------------------------------- top level
@@ -249,6 +252,7 @@ class TrainConfig:
     augment: Any = MISSING
     pretrain: Any = MISSING
     fairness: Any = MISSING
+    test: Any = MISSING
     seed: int = 0
     resume: Optional[str] = None  # a run dir: continue that run with its own config
     verbose: int = 0  # 1: bmrun debug lines; 2: TensorFlow's own logs too
@@ -270,17 +274,14 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "augment": {"base": AugmentConfig},
     "pretrain": {"base": PretrainConfig},
     "fairness": {"base": FairnessConfig},
+    "test": {"base": TestConfig},
 }
 
 
 def register_schemas() -> None:
-    """Store every schema in Hydra's ConfigStore (idempotent).
-
-    Model and data schemas come from the registry (``schema/model/<name>``, ``schema/data/<name>``,
-    and ``schema/data/base`` for user configs that want only the common keys). A plugin has no YAML
-    file, so its option is stored too; an unusable plugin gets a bare ``name`` node, and
-    validation then says why.
-    """
+    """Store every schema in Hydra's ConfigStore (idempotent); model and data schemas come from the
+    registry (and ``schema/data/base``). A plugin has no YAML file, so its option is stored too (an
+    unusable one as a bare ``name`` node: validation then says why)."""
     from hydra.core.config_store import ConfigStore  # Hydra only when composing, not for --help
 
     from bmrun.config.resolvers import register_resolvers  # conf/data/csv.yaml's ${if_text_pairs:...}

@@ -25,7 +25,7 @@ from bmrun.errors import BmrunError
 from bmrun.outputs import REGRESSION, class_probabilities_np, predicted_classes, predicted_classes_np, target_outputs
 from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
-from bmrun.specs import MULTIMODAL, SERIES
+from bmrun.specs import MULTIMODAL, SERIES, TOKEN_PAIRS
 
 EXPLAIN = "explain"
 TITLES = {"integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -55,6 +55,11 @@ def check_explainable(model, method: str) -> str:
     if method not in METHODS:
         raise ExplainError(f"--method {method}: choose one of {', '.join(METHODS)}.")
     kind = input_kind(model)
+    if kind == TOKEN_PAIRS:
+        if method != "integrated_gradients":
+            raise ExplainError(f"--method {method}: a text-pair run is explained by its cross-attention map, "
+                               f"which takes no method; leave --method out.")
+        return kind
     if kind in (TOKENS, TEXT):
         # bmrun.explain.text loads TensorFlow: only when this runs, never at --help or config composition
         from bmrun.explain.text import token_layer

@@ -1,4 +1,4 @@
-"""Decoding a trained encoder–decoder: greedy (the default) and beam search (``trainer.beam_size``).
+"""Decoding a trained encoder–decoder: greedy (the default) and beam search (``test.beam_size``).
 
 The model is the teacher-forced one (:mod:`bmrun.models.encoder_decoder`): it maps
 ``{"source", "target_in"}`` to logits at every target position, and position ``t`` depends only

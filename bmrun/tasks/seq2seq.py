@@ -4,7 +4,7 @@ Training and every evaluation pass are teacher-forced (:mod:`bmrun.models.encode
 the loss is the cross-entropy of each real target token (padding masked), averaged per
 example, and the token accuracy counts correct next tokens among the real ones. The final test
 also *decodes* each source (:mod:`bmrun.tasks.decoding`: greedy, or beam search with
-``trainer.beam_size``) and scores the texts against the references: exact match, and BLEU and
+``test.beam_size``) and scores the texts against the references: exact match, and BLEU and
 chrF by sacrebleu, the reference implementation (``pip install bmrun[text]``; without it those
 two are left out with a warning).
 """

@@ -249,7 +249,7 @@ def make_evaluator(config, model, loss_fn, task, data, pipeline, strategy, *, me
     return Evaluator(model, loss_fn, task, data, pipeline, strategy, method=method,
                      tta_flip=config.augment.tta == "flip", resident=resident, distribute=distributor(strategy),
                      adv_eval_epsilon=config.trainer.adv_eval_epsilon, ranking_k=getattr(config.data, "ranking_k", None),
-                     beam_size=config.trainer.beam_size)
+                     beam_size=config.test.beam_size)
 
 
 def build_evaluation(config, model) -> Evaluator:
