@@ -96,7 +96,8 @@ def test_palette_masks_are_read_as_their_indices(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, key", [
-    (["model=cnn"], "model"),
+    (["model=mlp"], "model"),
+    (["model=rnn"], "model"),
     (["augment.tta=flip"], "augment.tta"),
     (["loss=binary_cross_entropy"], "loss"),
 ])
@@ -155,3 +156,11 @@ def test_results_table_shows_pixel_accuracy_mean_iou_and_dice_not_per_class(caps
     shown = capsys.readouterr().out
     assert all(key in shown for key in ("pixel_accuracy", "mean_iou", "dice", "0.8912", "0.9043"))
     assert "per_class" not in shown
+
+
+def test_a_family_without_spatial_features_is_refused_naming_the_dense_ones(tmp_path):
+    from bmrun.errors import ConfigError
+
+    make_scans(tmp_path, count=6)
+    with pytest.raises(ConfigError, match=r"model=unet\|cnn\|transformer"):
+        describe_scans(tmp_path, "model=linear")
