@@ -271,7 +271,10 @@ def load(cfg, budget: int):
                 raise DataError(f"{paths[check.bad[0]]}: not a readable image (corrupt or truncated). Fix or remove "
                                 f"it, or pass data.on_bad_file=skip to leave unreadable files out.")
             found.bad += [(p, "is not a readable image") for p in paths[check.bad]]
-        arrays[split] = (check.images, masks[check.ok])
+        arrays[split] = (check.images, masks if len(check.ok) == len(masks) else masks[check.ok])
+    # The scan's masks now live in the returned arrays: the cache must not keep a second hold on
+    # them for the whole run (a later look at the folder scans it again).
+    _cache.clear()
     if found.bad:
         shown = ", ".join(str(p) for p, _ in found.bad[:3]) + (f" and {len(found.bad) - 3} more"
                                                               if len(found.bad) > 3 else "")
