@@ -164,3 +164,21 @@ def test_a_family_without_spatial_features_is_refused_naming_the_dense_ones(tmp_
     make_scans(tmp_path, count=6)
     with pytest.raises(ConfigError, match=r"model=unet\|cnn\|transformer"):
         describe_scans(tmp_path, "model=linear")
+
+
+def test_segmentation_splits_are_compacted_in_place_and_equal_the_copied_ones():
+    from bmrun.data.arrays import RawData, prepare
+    from bmrun.specs import SEGMENTATION, InputSpec, TaskSpec
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (600, 4, 4, 1), dtype=np.uint8), rng.integers(0, 2, (600, 4, 4), dtype=np.uint8)
+    x_copy, y_copy = x.copy(), y.copy()
+    task, inputs = TaskSpec(SEGMENTATION, 2, ("a", "b")), InputSpec("image", (4, 4, 1))
+    data = prepare(RawData(x, y, x[:3].copy(), y[:3].copy()), task, inputs, val_fraction=0.1, limit=None,
+                   normalize=False, seed=3)
+    order = np.random.default_rng(3).permutation(600)
+    train, val = np.sort(order[60:]), np.sort(order[:60])
+    np.testing.assert_array_equal(data.train.x, x_copy[train])
+    np.testing.assert_array_equal(data.train.y, y_copy[train])
+    np.testing.assert_array_equal(data.val.x, x_copy[val])
+    assert np.shares_memory(data.train.x, x)  # no second copy of the images

@@ -144,10 +144,15 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     groups = raw.groups_train
     if len(train_idx) == len(raw.y_train) and isinstance(raw.x_train, np.ndarray):  # all, in order: no copy
         train_idx = slice(None)
-    train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
-                  groups and take(groups, train_idx))
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
+    if task.kind == SEGMENTATION and not isinstance(train_idx, slice) and isinstance(raw.x_train, np.ndarray):
+        # The loader's image and mask arrays are this run's own (masks.load): the training rows move
+        # to their front in place instead of into a copy, which would hold both at the peak.
+        train = Split(_compact(raw.x_train, train_idx), _compact(raw.y_train, train_idx))
+    else:
+        train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
+                      groups and take(groups, train_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
     if inputs.kind == TOKEN_PAIRS:  # strings to ids, the vocabulary fitted on the training split
@@ -191,6 +196,17 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
 
         prepared.train, prepared.unlabeled = split_labels(train, label_fraction, seed, task)
     return prepared
+
+
+def _compact(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` for sorted ``rows``, written over ``x``'s first rows (a view, no full copy).
+
+    Safe in place: ``rows[j] >= j``, so each chunk reads rows that no earlier chunk overwrote.
+    """
+    for start in range(0, len(rows), 256):
+        chunk = rows[start:start + 256]
+        x[start:start + len(chunk)] = x[chunk]
+    return x[:len(rows)]
 
 
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:

@@ -110,10 +110,12 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
     top = max((int(m.max()) for _, arrays in read.values() for m in arrays), default=1)
     if classes is None:
         found.classes = tuple(f"class_{i}" for i in range(max(top + 1, 2)))
-    for split, (good, arrays) in read.items():
+    for split in list(read):
+        good, arrays = read.pop(split)  # each mask list freed once stacked: one copy of the masks at a time
         keep = [i for i, m in enumerate(arrays) if _in_range(good[i], m, found)]
         found.splits[split] = (np.array([good[i] for i in keep]),
-                               np.stack([arrays[i] for i in keep]).astype(np.uint8) if keep else None)
+                               np.stack([arrays[i] for i in keep]) if keep else None)  # uint8 already
+        del arrays
     return found
 
 
