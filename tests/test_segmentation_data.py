@@ -182,3 +182,22 @@ def test_segmentation_splits_are_compacted_in_place_and_equal_the_copied_ones():
     np.testing.assert_array_equal(data.train.y, y_copy[train])
     np.testing.assert_array_equal(data.val.x, x_copy[val])
     assert np.shares_memory(data.train.x, x)  # no second copy of the images
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_image_statistics_are_exact_and_their_temporaries_bounded_in_pixels(monkeypatch, dtype):
+    """Chunks count pixels, not images: np.bincount's int64 copy of 4,096 images of 256x256 is 2 GiB."""
+    import tracemalloc
+
+    from bmrun.data import arrays
+    from bmrun.specs import IMAGE, InputSpec
+
+    x = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 1)).astype(dtype)
+    monkeypatch.setattr(arrays, "CHUNK_PIXELS", 2**14)  # 16 images a chunk: 128 KiB as int64
+    tracemalloc.start()
+    mean, variance = arrays._input_stats(x, InputSpec(IMAGE, (32, 32, 1)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20  # the whole split at once would take 2.4 MiB as int64 or float64
+    np.testing.assert_allclose([mean, variance], [x.astype(np.float64).mean(), x.astype(np.float64).var()],
+                               rtol=1e-6)

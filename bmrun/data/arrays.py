@@ -223,10 +223,13 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
         return x.pixel_stats()
     if inputs.kind == IMAGE and x.dtype == np.uint8:
         # Exact statistics from the histogram of pixel values, chunk by chunk: twice as fast
-        # as float sums and no large temporary (a float64 copy of 60k images is ~400 MB).
+        # as float sums and no large temporary. Chunks are sized in pixels, not images:
+        # np.bincount casts its input to int64 (8 bytes a pixel), so 4096 images of 256x256
+        # would be a 2 GiB temporary.
         counts = np.zeros(256, np.int64)
-        for start in range(0, len(x), 4096):
-            counts += np.bincount(x[start:start + 4096].reshape(-1), minlength=256)
+        rows = _rows_per_chunk(x)
+        for start in range(0, len(x), rows):
+            counts += np.bincount(x[start:start + rows].reshape(-1), minlength=256)
         values = np.arange(256, dtype=np.float64)
         mean = (counts * values).sum() / x.size
         variance = (counts * values * values).sum() / x.size - mean ** 2
@@ -234,8 +237,9 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
     if inputs.kind == IMAGE:
         # Chunked sums: a float64 copy of 60k images would add ~700 MB to the peak memory.
         total, squares, count = 0.0, 0.0, x.size
-        for start in range(0, len(x), 4096):
-            chunk = x[start:start + 4096].astype(np.float64)
+        rows = _rows_per_chunk(x)
+        for start in range(0, len(x), rows):
+            chunk = x[start:start + rows].astype(np.float64)
             total += chunk.sum()
             squares += np.square(chunk).sum()
         mean = total / count
@@ -244,3 +248,11 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
     mean = x.astype(np.float64).mean(axis=axes)
     variance = np.maximum(x.astype(np.float64).var(axis=axes), 1e-12)
     return mean.astype(np.float32), variance.astype(np.float32)
+
+
+CHUNK_PIXELS = 2**22  # statistics' temporaries: 32 MiB as int64 or float64
+
+
+def _rows_per_chunk(x: np.ndarray) -> int:
+    """How many images of ``x`` make about :data:`CHUNK_PIXELS` values (at least one image)."""
+    return max(1, CHUNK_PIXELS // max(1, int(np.prod(x.shape[1:]))))
