@@ -97,7 +97,7 @@ def run_bmrun(root: Path, epochs: int, extra: list[str]) -> tuple[dict, float]:
     run_dir = root / "run"
     command = [sys.executable, "-m", "bmrun", "data=image_folder", f"data.path={root / 'scans'}",
                f"data.masks={root / 'masks'}", "model=unet", f"trainer.max_epochs={epochs}",
-               "data.memory_budget=2GiB", "logger.progress_bar=false", f"hydra.run.dir={run_dir}", *extra]
+               "logger.progress_bar=false", f"hydra.run.dir={run_dir}", *extra]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     subprocess.run(command, check=True, env=env)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB on Linux

@@ -95,8 +95,11 @@ class InputSpec:
             ((source width, target width): ids of both sides of a text pair).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
+        dense: The body keeps its spatial features (feature maps, patch tokens) instead of
+            pooling them: a dense head reads them (segmentation).
     """
 
     kind: str
     shape: tuple[int, ...]
     vocab_size: Optional[int] = None
+    dense: bool = False

@@ -135,3 +135,78 @@ def test_predict_writes_index_masks_overlays_and_areas(seg_run):
     rows = (run / "predictions" / "areas.csv").read_text().splitlines()
     assert rows[0] == "input,mask,class_0,class_1,pixels" and len(rows) == 3
     assert records[0]["areas"]["class_1"] == int((mask == 1).sum())
+
+
+@pytest.mark.slow
+def test_explain_follows_one_class_over_a_chosen_region(seg_run):
+    from PIL import Image
+
+    from bmrun.cli.explain import explain
+
+    _, run = seg_run
+    result = explain(str(run), n=2, region="2,3,12,10", class_name="class_1")  # Grad-CAM by default
+    assert result["method"] == "gradcam" and result["region"] == "2,3,12,10" and result["classes"] == "class_1"
+    assert result["layer"] == "bottom_conv_1"  # the U-Net's bottleneck, not the 1x1 head
+    near = np.load(run / "explain" / "gradcam.npy")
+    assert near.shape == (2, 18, 22) and 0.0 <= near.min() and near.max() <= 1.0
+    one = Image.open(run / "explain" / "gradcam" / "001.png")
+    assert min(one.size) >= 256 and "class_1 over region 2,3,12,10" in one.text["Caption"]
+    assert (run / "explain" / "gradcam.png").is_file()
+    # The score is the class's logits summed over the region: another region, another map.
+    explain(str(run), n=2, region="14,10,22,18", class_name="1")
+    assert not np.allclose(np.load(run / "explain" / "gradcam.npy"), near)
+    assert explain(str(run), n=2)["region"] == "0,0,22,18"  # default: the whole image, a foreground class
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("option, message", [
+    ({"region": "2,3,12"}, "four whole pixel numbers"), ({"region": "5,3,2,9"}, "inside the 22x18 image"),
+    ({"region": "0,0,23,18"}, "inside the 22x18 image"), ({"class_name": "lesion"}, "class_0, class_1"),
+    ({"class_name": "2"}, "index 0..1"), ({"method": "smoothgrad"}, "explained with --method gradcam")])
+def test_a_bad_region_or_class_is_one_line_naming_what_fits(seg_run, option, message):
+    from bmrun.cli.explain import explain
+    from bmrun.errors import BmrunError
+
+    _, run = seg_run
+    with pytest.raises(BmrunError, match=message) as error:
+        explain(str(run), n=1, **option)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_path, monkeypatch):
+    """Ctrl-C after step 6 (mid-epoch 2 of 3, augmented): the resumed run ends as the uninterrupted one."""
+    import signal
+
+    import keras
+
+    from conftest import resume_in_process
+    from bmrun.errors import BmrunError
+    from bmrun.models.loading import register_model_classes
+    from bmrun.training.epoch import EpochLoop
+
+    root = make_scans(tmp_path, count=24, size=(16, 16))
+    args = [*scan_overrides(root), *TINY[:3], "data.batch_size=4", "trainer.max_epochs=3", "trainer.steps_per_call=1",
+            "trainer.deterministic=true", "augment=standard", "loss=dice_ce", "logger=none", "seed=5"]
+    expected = train_in_process(tmp_path / "reference", args)
+    run_call = EpochLoop.run_call
+
+    def stop_after_step_6(loop, source, done, n):
+        result = run_call(loop, source, done, n)
+        if int(loop.job.state.global_step.numpy()) == 6:
+            loop.stop.signum = signal.SIGINT  # what Ctrl-C sets: the loop checkpoints and stops here
+        return result
+
+    monkeypatch.setattr(EpochLoop, "run_call", stop_after_step_6)
+    with pytest.raises(BmrunError, match="stopped at step 6"):
+        train_in_process(tmp_path / "stopped", args)
+    monkeypatch.setattr(EpochLoop, "run_call", run_call)
+    assert load_metrics(tmp_path / "stopped")["status"] == "interrupted"
+    got = resume_in_process(tmp_path / "stopped")
+    assert got["status"] == "completed" and got["epochs"] == 3
+    assert got["test"] == expected["test"] and got["val"] == expected["val"]  # identical, not approximately
+    weights = []
+    for run in ("reference", "stopped"):
+        register_model_classes(tmp_path / run)
+        weights.append(keras.saving.load_model(tmp_path / run / "model" / "model.keras", safe_mode=True).get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))

@@ -96,7 +96,8 @@ def test_palette_masks_are_read_as_their_indices(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, key", [
-    (["model=cnn"], "model"),
+    (["model=mlp"], "model"),
+    (["model=rnn"], "model"),
     (["augment.tta=flip"], "augment.tta"),
     (["loss=binary_cross_entropy"], "loss"),
 ])
@@ -155,3 +156,48 @@ def test_results_table_shows_pixel_accuracy_mean_iou_and_dice_not_per_class(caps
     shown = capsys.readouterr().out
     assert all(key in shown for key in ("pixel_accuracy", "mean_iou", "dice", "0.8912", "0.9043"))
     assert "per_class" not in shown
+
+
+def test_a_family_without_spatial_features_is_refused_naming_the_dense_ones(tmp_path):
+    from bmrun.errors import ConfigError
+
+    make_scans(tmp_path, count=6)
+    with pytest.raises(ConfigError, match=r"model=unet\|cnn\|transformer"):
+        describe_scans(tmp_path, "model=linear")
+
+
+def test_segmentation_splits_are_compacted_in_place_and_equal_the_copied_ones():
+    from bmrun.data.arrays import RawData, prepare
+    from bmrun.specs import SEGMENTATION, InputSpec, TaskSpec
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (600, 4, 4, 1), dtype=np.uint8), rng.integers(0, 2, (600, 4, 4), dtype=np.uint8)
+    x_copy, y_copy = x.copy(), y.copy()
+    task, inputs = TaskSpec(SEGMENTATION, 2, ("a", "b")), InputSpec("image", (4, 4, 1))
+    data = prepare(RawData(x, y, x[:3].copy(), y[:3].copy()), task, inputs, val_fraction=0.1, limit=None,
+                   normalize=False, seed=3)
+    order = np.random.default_rng(3).permutation(600)
+    train, val = np.sort(order[60:]), np.sort(order[:60])
+    np.testing.assert_array_equal(data.train.x, x_copy[train])
+    np.testing.assert_array_equal(data.train.y, y_copy[train])
+    np.testing.assert_array_equal(data.val.x, x_copy[val])
+    assert np.shares_memory(data.train.x, x)  # no second copy of the images
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_image_statistics_are_exact_and_their_temporaries_bounded_in_pixels(monkeypatch, dtype):
+    """Chunks count pixels, not images: np.bincount's int64 copy of 4,096 images of 256x256 is 2 GiB."""
+    import tracemalloc
+
+    from bmrun.data import arrays
+    from bmrun.specs import IMAGE, InputSpec
+
+    x = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 1)).astype(dtype)
+    monkeypatch.setattr(arrays, "CHUNK_PIXELS", 2**14)  # 16 images a chunk: 128 KiB as int64
+    tracemalloc.start()
+    mean, variance = arrays._input_stats(x, InputSpec(IMAGE, (32, 32, 1)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20  # the whole split at once would take 2.4 MiB as int64 or float64
+    np.testing.assert_allclose([mean, variance], [x.astype(np.float64).mean(), x.astype(np.float64).var()],
+                               rtol=1e-6)

@@ -23,7 +23,7 @@ from bmrun.run_dir import require_finished_run
 from bmrun.data import load_prepared
 from bmrun.cli.predict_rows import raw_column_batch
 from bmrun.data.arrays import take
-from bmrun.specs import MULTIMODAL, SERIES, TOKEN_PAIRS
+from bmrun.specs import MULTIMODAL, SEGMENTATION, SERIES, TOKEN_PAIRS
 
 MAX_WINDOWS = 1024  # forecasts: the last test windows explained (integrated gradients on each)
 
@@ -36,9 +36,18 @@ def _test_split(run):
     return load_prepared(config.data, config.seed)
 
 
-def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
-            inputs: Sequence[str] = (), texts: Sequence[str] = ()) -> dict:
-    """Explain ``n`` test examples (or ``inputs``, ``texts``) of the run at ``run_dir``; returns a summary."""
+def explain(run_dir: str, method: Optional[str] = None, n: int = 16, inputs: Sequence[str] = (),
+            texts: Sequence[str] = (), region: Optional[str] = None, class_name: Optional[str] = None) -> dict:
+    """Explain ``n`` test examples (or ``inputs``, ``texts``) of the run at ``run_dir``; returns a summary.
+
+    Args:
+        method: One of :data:`bmrun.explain.METHODS`; default Grad-CAM for segmentation runs,
+            integrated gradients otherwise.
+        region: Segmentation runs: the box ``x0,y0,x1,y1`` whose pixels' logits Grad-CAM follows
+            (default: the whole image).
+        class_name: Segmentation runs: the class followed, a name or an index (default: each
+            image's most frequent predicted foreground class in the region).
+    """
     # TensorFlow side (bmrun.models.loading): kept out of --help and config composition
     from bmrun.models.loading import open_run
 
@@ -47,6 +56,14 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
     # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import EXPLAIN, check_explainable, log_to_tensorboard
 
+    segmentation = run.task_kind == SEGMENTATION
+    method = method or ("gradcam" if segmentation else "integrated_gradients")
+    if (region or class_name is not None) and not segmentation:
+        raise DataError("--region and --class choose the pixels and class of a segmentation run's mask; this run "
+                        f"predicts {run.task_kind} outputs.")
+    if segmentation and method != "gradcam":
+        raise DataError(f"--method {method}: a segmentation run is explained with --method gradcam (the default), "
+                        "for a class over a region (--class, --region).")
     kind = check_explainable(run.model, method)
     out = run.run_dir / EXPLAIN
     if kind == TOKEN_PAIRS:
@@ -55,6 +72,10 @@ def explain(run_dir: str, method: str = "integrated_gradients", n: int = 16,
         return result
     if texts and kind != TEXT:
         raise DataError("--text is for models trained on a text column (data=csv data.text=...).")
+    if segmentation:
+        result = _explain_region(run, n, inputs, region, class_name, out)
+        log_to_tensorboard(run.run_dir, method, result.pop("picture_array"))
+        return result
     if kind == IMAGE:
         result = _explain_images(run, method, n, inputs, out)
         log_to_tensorboard(run.run_dir, method, result.pop("picture_array"))
@@ -169,6 +190,19 @@ def _explain_images(run, method: str, n: int, inputs: Sequence[str], out) -> dic
     return explain_images(run.model, x, run.task_kind, method, labels, _predicted_names(run, outputs), out)
 
 
+def _explain_region(run, n: int, inputs: Sequence[str], region: Optional[str], class_name: Optional[str],
+                    out) -> dict:
+    # bmrun.explain.regions loads TensorFlow: only when this runs, never at --help or config composition
+    from bmrun.explain.regions import explain_regions
+
+    if inputs:
+        x, labels = read_inputs(inputs, run.example_shape, "float32")
+    else:
+        test = _test_split(run).test
+        x, labels = test.x[:n].astype(np.float32), [f"test[{i}]" for i in range(min(n, len(test)))]
+    return explain_regions(run.model, x, labels, _class_names(run.cfg) or [], region, class_name, out)
+
+
 def _explain_text(run, n: int, inputs: Sequence[str], texts: Sequence[str], out) -> dict:
     # bmrun.explain.inner loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.inner import as_model_input
@@ -197,8 +231,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "(forecasts), token attributions (text) or the cross-attention map of one source (text pairs) "
         "of a finished run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
-    parser.add_argument("--method", default="integrated_gradients", choices=METHODS,
-                        help="how each input's share of the prediction is measured (default: integrated_gradients)")
+    parser.add_argument("--method", default=None, choices=METHODS,
+                        help="how each input's share of the prediction is measured (default: integrated_gradients; "
+                        "gradcam for segmentation runs)")
+    parser.add_argument("--region", default=None, metavar="X0,Y0,X1,Y1",
+                        help="segmentation runs: the pixel box (a crop box) whose summed class logit Grad-CAM "
+                        "follows (default: the whole image)")
+    parser.add_argument("--class", dest="class_name", default=None, metavar="NAME|INDEX",
+                        help="segmentation runs: the class followed (default: each image's most frequent predicted "
+                        "foreground class in the region)")
     parser.add_argument("--n", type=int, default=16, help="test examples to explain (images; default 16)")
     parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
                         "data=csv runs, CSV files with the training columns")
@@ -206,7 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         help="a text to explain (runs trained with data.text=...; repeatable), or the one source "
                         "whose cross-attention map a text-pair run draws")
     args = parser.parse_args(argv)
-    result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text)
+    result = explain(args.run_dir, args.method, max(args.n, 1), args.inputs, args.text, args.region,
+                     args.class_name)
     # bmrun.explain.report loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.report import completeness_note
 

@@ -19,6 +19,8 @@ LOSS_FOR_TASK = {MULTICLASS: "cross_entropy", BINARY: "binary_cross_entropy", RE
                  SEGMENTATION: "cross_entropy", FORECAST: "mse", CTC: "ctc",
                  SEQ2SEQ: "token_cross_entropy"}
 # Losses a task kind takes besides its natural one.
+# The families whose backbone keeps spatial features a dense (per-pixel) head can read.
+DENSE_FAMILIES = ("unet", "cnn", "transformer")
 OTHER_LOSSES = {SEGMENTATION: ("dice", "dice_ce"), FORECAST: ("mae",)}
 
 
@@ -208,9 +210,9 @@ def _check_segmentation(config: TrainConfig) -> None:
     for key in ("confusion_matrix", "misclassified", "saliency"):
         refused[f"logger.{key}"] = (bool(getattr(config.logger, key, False)), "draws a classifier's pictures; "
                                     "segmentation runs draw image | truth | prediction (logger.segmentation)")
-    if config.model.name != "unet":
-        refused["model"] = (True, f"model={config.model.name} gives one output per image; use model=unet, which "
-                            f"gives one per pixel")
+    if config.model.name not in DENSE_FAMILIES:
+        refused["model"] = (True, f"model={config.model.name} has no spatial features for a mask; use "
+                            f"model=unet|cnn|transformer")
     for key, (used, why) in refused.items():
         if used:
             raise ConfigError(key, f"{why} (data={config.data.name} data.masks=... is a segmentation task).")

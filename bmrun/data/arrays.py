@@ -144,10 +144,15 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     groups = raw.groups_train
     if len(train_idx) == len(raw.y_train) and isinstance(raw.x_train, np.ndarray):  # all, in order: no copy
         train_idx = slice(None)
-    train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
-                  groups and take(groups, train_idx))
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
+    if task.kind == SEGMENTATION and not isinstance(train_idx, slice) and isinstance(raw.x_train, np.ndarray):
+        # The loader's image and mask arrays are this run's own (masks.load): the training rows move
+        # to their front in place instead of into a copy, which would hold both at the peak.
+        train = Split(_compact(raw.x_train, train_idx), _compact(raw.y_train, train_idx))
+    else:
+        train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
+                      groups and take(groups, train_idx))
     test = Split(raw.x_test, _labels(raw.y_test, task), raw.groups_test)
     prepared = PreparedData(task, inputs, train, val, test, notes=raw.notes)
     if inputs.kind == TOKEN_PAIRS:  # strings to ids, the vocabulary fitted on the training split
@@ -193,6 +198,17 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
     return prepared
 
 
+def _compact(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` for sorted ``rows``, written over ``x``'s first rows (a view, no full copy).
+
+    Safe in place: ``rows[j] >= j``, so each chunk reads rows that no earlier chunk overwrote.
+    """
+    for start in range(0, len(rows), 256):
+        chunk = rows[start:start + 256]
+        x[start:start + len(chunk)] = x[chunk]
+    return x[:len(rows)]
+
+
 def _labels(y: np.ndarray, task: TaskSpec) -> np.ndarray:
     if task.kind == SEQ2SEQ:  # target strings: bmrun.data.tokens encodes them
         return y
@@ -207,10 +223,13 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
         return x.pixel_stats()
     if inputs.kind == IMAGE and x.dtype == np.uint8:
         # Exact statistics from the histogram of pixel values, chunk by chunk: twice as fast
-        # as float sums and no large temporary (a float64 copy of 60k images is ~400 MB).
+        # as float sums and no large temporary. Chunks are sized in pixels, not images:
+        # np.bincount casts its input to int64 (8 bytes a pixel), so 4096 images of 256x256
+        # would be a 2 GiB temporary.
         counts = np.zeros(256, np.int64)
-        for start in range(0, len(x), 4096):
-            counts += np.bincount(x[start:start + 4096].reshape(-1), minlength=256)
+        rows = _rows_per_chunk(x)
+        for start in range(0, len(x), rows):
+            counts += np.bincount(x[start:start + rows].reshape(-1), minlength=256)
         values = np.arange(256, dtype=np.float64)
         mean = (counts * values).sum() / x.size
         variance = (counts * values * values).sum() / x.size - mean ** 2
@@ -218,8 +237,9 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
     if inputs.kind == IMAGE:
         # Chunked sums: a float64 copy of 60k images would add ~700 MB to the peak memory.
         total, squares, count = 0.0, 0.0, x.size
-        for start in range(0, len(x), 4096):
-            chunk = x[start:start + 4096].astype(np.float64)
+        rows = _rows_per_chunk(x)
+        for start in range(0, len(x), rows):
+            chunk = x[start:start + rows].astype(np.float64)
             total += chunk.sum()
             squares += np.square(chunk).sum()
         mean = total / count
@@ -228,3 +248,11 @@ def _input_stats(x: np.ndarray, inputs: InputSpec) -> tuple[np.ndarray, np.ndarr
     mean = x.astype(np.float64).mean(axis=axes)
     variance = np.maximum(x.astype(np.float64).var(axis=axes), 1e-12)
     return mean.astype(np.float32), variance.astype(np.float32)
+
+
+CHUNK_PIXELS = 2**22  # statistics' temporaries: 32 MiB as int64 or float64
+
+
+def _rows_per_chunk(x: np.ndarray) -> int:
+    """How many images of ``x`` make about :data:`CHUNK_PIXELS` values (at least one image)."""
+    return max(1, CHUNK_PIXELS // max(1, int(np.prod(x.shape[1:]))))

@@ -94,7 +94,9 @@ def check_files(paths: np.ndarray, shape: tuple[int, int, int], *, keep_pixels: 
         if images is not None:
             images[index] = pixels
     ok, bad = np.flatnonzero(seen), np.flatnonzero(~seen)
-    return FileCheck(ok, bad, resized, sums[ok], squares[ok], None if images is None else images[ok])
+    if images is not None and len(bad):  # a copy only when files are left out: the images are the largest array
+        images = images[ok]
+    return FileCheck(ok, bad, resized, sums[ok], squares[ok], images)
 
 
 def decode_files(paths: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

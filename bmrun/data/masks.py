@@ -110,10 +110,12 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
     top = max((int(m.max()) for _, arrays in read.values() for m in arrays), default=1)
     if classes is None:
         found.classes = tuple(f"class_{i}" for i in range(max(top + 1, 2)))
-    for split, (good, arrays) in read.items():
+    for split in list(read):
+        good, arrays = read.pop(split)  # each mask list freed once stacked: one copy of the masks at a time
         keep = [i for i, m in enumerate(arrays) if _in_range(good[i], m, found)]
         found.splits[split] = (np.array([good[i] for i in keep]),
-                               np.stack([arrays[i] for i in keep]).astype(np.uint8) if keep else None)
+                               np.stack([arrays[i] for i in keep]) if keep else None)  # uint8 already
+        del arrays
     return found
 
 
@@ -271,7 +273,10 @@ def load(cfg, budget: int):
                 raise DataError(f"{paths[check.bad[0]]}: not a readable image (corrupt or truncated). Fix or remove "
                                 f"it, or pass data.on_bad_file=skip to leave unreadable files out.")
             found.bad += [(p, "is not a readable image") for p in paths[check.bad]]
-        arrays[split] = (check.images, masks[check.ok])
+        arrays[split] = (check.images, masks if len(check.ok) == len(masks) else masks[check.ok])
+    # The scan's masks now live in the returned arrays: the cache must not keep a second hold on
+    # them for the whole run (a later look at the folder scans it again).
+    _cache.clear()
     if found.bad:
         shown = ", ".join(str(p) for p, _ in found.bad[:3]) + (f" and {len(found.bad) - 3} more"
                                                               if len(found.bad) > 3 else "")

@@ -140,12 +140,14 @@ class DataPipeline:
                            *extra)
 
     def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
-        """``val`` or ``test`` as model-ready tensors (converted once per run, then reused)."""
+        """``val`` or ``test`` as tensors (made once per run, then reused), in their stored dtypes:
+        images stay uint8 and each batch goes through :func:`as_model_input` when it is used (a
+        float32 copy of a split of 256x256 images would be four times their size)."""
         if split not in self._eval_tensors:
             part: Split = getattr(self.data, split)
             with tf.device("/cpu:0"):
                 x = tf.nest.map_structure(tf.constant, part.x)
-                self._eval_tensors[split] = (as_model_input(x), tf.constant(part.y))
+                self._eval_tensors[split] = (x, tf.constant(part.y))
         return self._eval_tensors[split]
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:

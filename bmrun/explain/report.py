@@ -108,11 +108,16 @@ def explain_images(model, x: np.ndarray, task_kind: str, method: str, labels: Se
         figures.save_png(figures.example_picture(tile, caption, method), out / method / f"{i:03d}.png",
                          {"Caption": caption, "Method": method, "Colormap": colormap})
     figures.save_png(picture, out / f"{method}.png")
-    buffer = io.BytesIO()
-    np.save(buffer, maps.astype(np.float32))
-    atomic_write_bytes(out / f"{method}.npy", buffer.getvalue())
+    write_npy(out / f"{method}.npy", maps)
     result.update(picture=str(out / f"{method}.png"), picture_array=picture)
     return result
+
+
+def write_npy(path: Path, maps: np.ndarray) -> None:
+    """The raw attributions or heatmaps as a float32 ``.npy`` (atomic write)."""
+    buffer = io.BytesIO()
+    np.save(buffer, maps.astype(np.float32))
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def example_captions(outputs: np.ndarray, task_kind: str, method: str, labels: Sequence[str],

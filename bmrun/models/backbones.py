@@ -31,7 +31,7 @@ from bmrun.tasks.series import LastValueOffset
 
 def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kind: str,
                    vocab_size: Optional[int] = None, input_mean: Any = None, input_variance: Any = None,
-                   columns: Optional[dict] = None, name: str = "backbone") -> keras.Model:
+                   columns: Optional[dict] = None, name: str = "backbone", dense: bool = False) -> keras.Model:
     """A built-in family's backbone: raw examples to features.
 
     Args:
@@ -43,11 +43,12 @@ def build_backbone(body: Callable, config: Any, *, input_shape: tuple, input_kin
         columns: ``table``/``text`` inputs: the fitted column encoding; the backbone then takes
             raw column values.
         name: The Keras model's name.
+        dense: The body keeps spatial features for a dense head (see :func:`spatial_features`).
 
     Returns:
         A functional Keras model from raw examples to the body's features.
     """
-    spec = InputSpec(input_kind, tuple(input_shape), vocab_size)
+    spec = InputSpec(input_kind, tuple(input_shape), vocab_size, dense)
     if input_kind == MULTIMODAL:  # one input per column: the body adds them to `inputs` as it encodes
         inputs: dict = {}
         features = body((inputs, columns), config, spec)
@@ -121,3 +122,29 @@ def with_head(model, head: Callable, *, keep_outputs: bool = False, name: Option
     out = head(body.output)
     outputs = [*model.outputs, out] if keep_outputs else out
     return keras.Model(body.input, outputs, name=name or f"{model.name}_with_head")
+
+
+def spatial_features(body: keras.Model) -> dict:
+    """A dense backbone's features as maps a dense head can upsample (segmentation).
+
+    Three shapes of body output are understood: a full-size map (``unet``: used as it is), a
+    smaller map (``cnn``: its blocks' activations before each pooling are the skips, finest
+    first) and patch tokens (``transformer``: the class token dropped, the rest laid back on
+    the patch grid).
+
+    Returns:
+        ``{"maps": [finest, ..., coarsest], "size": (height, width)}``: the head upsamples to ``size``.
+    """
+    height, width = (int(side) for side in body.input.shape[1:3])
+    out = body.output
+    if len(out.shape) == 3:  # tokens (batch, patches (+ class token), hidden)
+        if any(layer.name == "class_token" for layer in body.layers):
+            out = out[:, 1:]
+        side = int(round((height * width / out.shape[1]) ** 0.5))  # the patch size
+        out = keras.layers.Reshape((height // side, width // side, out.shape[-1]), name="token_grid")(out)
+        return {"maps": [out], "size": (height, width)}
+    skips = [layer.output for layer in body.layers
+             if layer.name.startswith("act_") and len(layer.output.shape) == 4
+             and layer.output.shape[1] > out.shape[1]]
+    skips.sort(key=lambda t: -int(t.shape[1]))
+    return {"maps": [*skips, out], "size": (height, width)}

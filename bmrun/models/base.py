@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 import keras
 import numpy as np
 
-from bmrun.models.backbones import build_backbone
+from bmrun.models.backbones import build_backbone, spatial_features
 from bmrun.models.keys import COMMON_MODEL_KEYS, with_current_names
 from bmrun.specs import MULTICLASS, REGRESSION
 from bmrun.tasks import task_class
@@ -65,12 +65,13 @@ class BasicModel(keras.Model):
         # The family's dataclass fills in defaults and checks ranges, as for a composed config.
         config = entry.config(name=family, **arguments)
         input_shape = tuple(int(d) for d in input_shape)
+        # The task kind owns its head (a dense layer for classification and regression; a
+        # dense head on spatial features for segmentation).
+        task = task_class(task_kind or _vector_kind(num_outputs))
         body = build_backbone(entry.body, config, input_shape=input_shape, input_kind=input_kind,
                               vocab_size=vocab_size, input_mean=input_mean, input_variance=input_variance,
-                              columns=columns, name=f"{name or family}_backbone")
-        # The task kind owns its head (a dense layer for classification and regression).
-        task = task_class(task_kind or _vector_kind(num_outputs))
-        outputs = task.build_head(body.output, num_outputs)
+                              columns=columns, name=f"{name or family}_backbone", dense=task.dense)
+        outputs = task.build_head(spatial_features(body) if task.dense else body.output, num_outputs)
         if target_mean is not None:
             outputs = task.scale_outputs(outputs, body.input, target_mean, target_std, columns)
         super().__init__(inputs=body.input, outputs=outputs, name=name or family, trainable=trainable)

@@ -72,7 +72,7 @@ def checks(config, task, inputs) -> None:
 
 
 def body(x, config: CnnConfig, inputs):
-    """Convolutional blocks, flatten, dense layers."""
+    """Convolutional blocks, flatten, dense layers (``inputs.dense``: the last blocks' maps)."""
     # TensorFlow: only when this runs, never at --help or config composition
     import keras
 
@@ -89,6 +89,8 @@ def body(x, config: CnnConfig, inputs):
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         if config.pool_size > 1:
             x = keras.layers.MaxPooling2D(config.pool_size, name=f"pool_{i}")(x)
+    if inputs.dense:  # segmentation: the maps themselves; the task's head upsamples them with the act_ skips
+        return x
     x = keras.layers.Flatten(name="flatten")(x)
     if config.dropout_rate:
         x = keras.layers.Dropout(config.dropout_rate, name="dropout_flat")(x)

@@ -116,6 +116,8 @@ def body(x, config: TransformerConfig, inputs):
     for i in range(config.num_layers):
         x = _encoder_block(x, attention_mask, i, config)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    if inputs.dense:  # segmentation: every patch token; the task's head lays them on the patch grid
+        return x
     return x[:, 0] if config.pooling == "cls" else masked_mean(x, mask)
 
 

@@ -34,6 +34,9 @@ class Task:
         """Width of the head."""
         return self.spec.num_outputs
 
+    # True: the head reads spatial features (maps a dense head upsamples), not a pooled vector.
+    dense = False
+
     @staticmethod
     def build_head(features, num_outputs: int):
         """The task's head on the backbone's features (a Keras tensor): a float32 dense layer, so

@@ -26,11 +26,34 @@ class Segmentation(ConfusionTask):
     # The training accuracy is each image's share of correct pixels (see correct()).
     accuracy_key = "pixel_accuracy"
 
+    dense = True
+
     @staticmethod
     def build_head(features, num_outputs: int):
-        """A 1x1 convolution: one float32 logit per class at every pixel of the features."""
+        """One float32 logit per class at every pixel.
 
-        return keras.layers.Conv2D(num_outputs, 1, dtype="float32", name="head")(features)
+        Args:
+            features: A full-size feature map (a U-Net's), or ``{"maps": [finest, ...,
+                coarsest], "size": (height, width)}`` from a backbone that pools
+                (:func:`bmrun.models.backbones.spatial_features`): the coarsest map is upsampled
+                to each finer one in turn, concatenated with it and convolved (the skips bring
+                back the detail the pooling dropped), the 1x1 head gives logits at the finest
+                scale and a bilinear resize brings them to the image's size.
+            num_outputs: Classes.
+        """
+        if not isinstance(features, dict):
+            return keras.layers.Conv2D(num_outputs, 1, dtype="float32", name="head")(features)
+        *skips, x = features["maps"]
+        for i, skip in enumerate(reversed(skips)):
+            x = keras.layers.Resizing(int(skip.shape[1]), int(skip.shape[2]), name=f"head_up_{i}")(x)
+            x = keras.layers.Concatenate(name=f"head_skip_{i}")([x, skip])
+            x = keras.layers.Conv2D(int(skip.shape[-1]), 3, padding="same", activation="relu",
+                                    name=f"head_conv_{i}")(x)
+        x = keras.layers.Conv2D(num_outputs, 1, dtype="float32", name="head")(x)
+        height, width = features["size"]
+        if tuple(x.shape[1:3]) != (height, width):
+            x = keras.layers.Resizing(height, width, dtype="float32", name="head_resize")(x)
+        return x
 
     def predicted(self, outputs) -> tf.Tensor:
         return tf.argmax(outputs, -1, output_type=tf.int32)

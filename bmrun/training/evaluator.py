@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from bmrun.data.pipeline import as_model_input
 from bmrun.specs import INTERACTIONS
 from bmrun.training import adversarial as attacks
 from bmrun.training.steps import add_sums, fold_range, sum_over_replicas
@@ -167,7 +168,7 @@ class Evaluator:
 
         def one_batch(i, sums):
             x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)  # a dict for table inputs
-            return add_sums(sums, self._batch_sums(x_batch, y[i * batch:(i + 1) * batch]))
+            return add_sums(sums, self._batch_sums(as_model_input(x_batch), y[i * batch:(i + 1) * batch]))
 
         return fold_range(num_batches, one_batch, self._zero_sums())
 
@@ -176,7 +177,8 @@ class Evaluator:
         num_batches = (tf.shape(tf.nest.flatten(x)[0])[0] + batch - 1) // batch
 
         def one_batch(i, outputs):
-            return outputs.write(i, self._outputs(tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)))
+            x_batch = tf.nest.map_structure(lambda t: t[i * batch:(i + 1) * batch], x)
+            return outputs.write(i, self._outputs(as_model_input(x_batch)))
 
         return fold_range(num_batches, one_batch, tf.TensorArray(tf.float32, size=num_batches,
                                                                  infer_shape=False)).concat()
