@@ -4,6 +4,8 @@
 * :mod:`bmrun.explain.inner`: integrated gradients at an inner layer's output (TensorFlow).
 * :mod:`bmrun.explain.columns`: a CSV model's attributions by the user's columns.
 * :mod:`bmrun.explain.text`: a text model's attributions by token.
+* :mod:`bmrun.explain.audio`: a speech model's saliency on its log-mel spectrogram (TensorFlow).
+* :mod:`bmrun.explain.spectrograms`: pictures of spectrograms, captioned or under their saliency.
 * :mod:`bmrun.explain.figures`: the one home of matplotlib: overlays, bar charts, figure helpers.
 * :mod:`bmrun.explain.report`: ``explain_run`` — what ``bmrun-explain`` writes into a run dir.
 
