@@ -50,7 +50,7 @@ def _png(blob: bytes) -> np.ndarray:
 
 
 def _clip_table(events) -> list[str]:
-    return events.Tensors("clips")[-1].tensor_proto.string_val[0].decode().splitlines()[2:]
+    return events.Tensors("clips_table")[-1].tensor_proto.string_val[0].decode().splitlines()[2:]
 
 
 def test_results_tables_show_accuracy_and_error_rates(keyword_run, ctc_run, capsys):
@@ -70,17 +70,24 @@ def test_tensorboard_spectrograms_each_epoch_and_clips_mistakes_first(which, key
     root, run, metrics = keyword_run if which == "keyword" else ctc_run
     events = _events(run / "tensorboard" / "test")
     tags = events.Tags()["tensors"]
-    assert {"spectrograms", "clips"} <= set(tags)
+    assert {"spectrograms", "clips", "clips_table"} <= set(tags)
     pictures = events.Tensors("spectrograms")
     assert len(pictures) == metrics["epochs"] + 1  # each epoch, and the final test
     picture = _png(pictures[-1].tensor_proto.string_val[2])
     assert min(picture.shape[:2]) >= 256 and picture.std() > 10
-    audio = [e for e in events.Tensors("clips") if e.tensor_proto.dtype == 7 and len(e.tensor_proto.string_val) > 2]
-    assert audio and len(audio[-1].tensor_proto.string_val) // 2 >= 1  # (wav bytes, label) per clip
-    assert audio[-1].tensor_proto.string_val[0][:4] == b"RIFF"
-    rows = _clip_table(events)
+    rows = _clip_table(events)  # one row per clip in the Audio tab
     marks = [row.rstrip(" |")[-1] for row in rows]
     assert 1 <= len(rows) <= 4 and marks == sorted(marks, key=lambda m: m != "✗")  # mistakes first
+    audio = events.Tensors("clips")[-1].tensor_proto  # (wav bytes, label) per clip
+    assert [d.size for d in audio.tensor_shape.dim] == [len(rows), 2] and audio.string_val[0][:4] == b"RIFF"
+
+
+def test_the_clips_to_listen_to_are_the_mistakes_first():
+    from bmrun.tensorboard.audio import listening_order
+
+    truths, guesses = ["a", "b", "c", "d", "e"], ["a", "x", "c", "y", "e"]
+    assert listening_order(truths, guesses, 4) == [1, 3, 0, 2]
+    assert listening_order(truths, truths, 2) == [0, 1]
 
 
 def test_captions_of_each_task_kind_name_truth_and_prediction():

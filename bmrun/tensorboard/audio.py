@@ -5,7 +5,8 @@ After each validation, the first :data:`SHOWN` test clips (the same every epoch,
 shows the predictions change) are drawn as the model's own log-mel spectrograms, each captioned
 with its truth and the model's prediction (``spectrograms`` in the Images tab of the ``test``
 writer). After the final test, up to :data:`LISTEN` test clips go to the Audio tab
-(``clips``), mistakes first, with a table saying which clip is which (``clips`` in the Text tab).
+(``clips``), mistakes first, with a table saying which clip is which (``clips_table`` in the Text
+tab).
 The words come from the task kind (:meth:`bmrun.tasks.base.Task.captions`: class names for
 keyword spotting, greedy transcripts for CTC), so this hook never branches on it. Nothing is
 written for other inputs or when TensorBoard is off.
@@ -75,8 +76,8 @@ class AudioViews:
         outputs = np.concatenate([np.asarray(self.model(tf.constant(waves[i:i + 64]), training=False), np.float32)
                                   for i in range(0, len(waves), 64)])
         truths, guesses = self.task.captions(y, outputs)
+        chosen = listening_order(truths, guesses, LISTEN)
         wrong = [i for i in range(len(y)) if truths[i] != guesses[i]]
-        chosen = (wrong + [i for i in range(len(y)) if truths[i] == guesses[i]])[:LISTEN]
         rows = ["| clip | test index | true | predicted |", "|---|---|---|---|"]
         rows += [f"| {n + 1} | {i} | {_cell(truths[i])} | {_cell(guesses[i])} {'✗' if i in wrong else '✓'} |"
                  for n, i in enumerate(chosen)]
@@ -85,8 +86,15 @@ class AudioViews:
         with self.tensorboard.writer("test").as_default(step=int(step)):
             tf.summary.audio("clips", audio, self.sample_rate, max_outputs=LISTEN,
                              description=f"{len(wrong)} of {len(y)} test clips wrong; mistakes first")
-            tf.summary.text("clips", "\n".join(rows))
+            tf.summary.text("clips_table", "\n".join(rows))  # its own tag: one tag, one plugin
         self.tensorboard.flush()
+
+
+def listening_order(truths, guesses, count: int) -> list[int]:
+    """The first ``count`` clips to listen to: the mistakes in test order, then the right ones."""
+    wrong = [i for i, (t, g) in enumerate(zip(truths, guesses)) if t != g]
+    right = [i for i, (t, g) in enumerate(zip(truths, guesses)) if t == g]
+    return (wrong + right)[:count]
 
 
 def _cell(text: str) -> str:
