@@ -43,8 +43,9 @@ def spectrogram_grid(spectrograms: np.ndarray, truths: Sequence[str], prediction
         _show(ax, spectrogram, SPECTROGRAM_CMAP)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.text(0.0, -0.06, f"true: {truth}", transform=ax.transAxes, ha="left", va="top", fontsize=TEXT_PT)
-        ax.text(0.0, -0.22, f"pred: {guess}", transform=ax.transAxes, ha="left", va="top", fontsize=TEXT_PT,
+        ax.text(0.0, -0.06, f"true: {_short(truth)}", transform=ax.transAxes, ha="left", va="top",
+                fontsize=TEXT_PT)
+        ax.text(0.0, -0.22, f"pred: {_short(guess)}", transform=ax.transAxes, ha="left", va="top", fontsize=TEXT_PT,
                 color=RIGHT if guess == truth else WRONG)
     fig.suptitle(title, fontsize=TITLE_PT)
     fig.tight_layout()
@@ -64,22 +65,24 @@ def saliency_picture(spectrogram: np.ndarray, saliency: np.ndarray, caption: str
     saliency = np.asarray(saliency, np.float64)
     share = saliency / max(float(saliency.max()), 1e-12)
     fig = plt.figure(figsize=(9.0, 7.2), dpi=DPI)
-    grid = fig.add_gridspec(3, 2, width_ratios=(5, 1), height_ratios=(2, 2, 1))
+    grid = fig.add_gridspec(3, 3, width_ratios=(5, 1, 0.15), height_ratios=(2, 2, 1))
     top, middle, bottom = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[2, 0])
-    side = fig.add_subplot(grid[1, 1])
+    side, legend = fig.add_subplot(grid[1, 1]), fig.add_subplot(grid[1, 2])
     _show(top, spectrogram, SPECTROGRAM_CMAP)
     top.set_title("log-mel spectrogram (standardised)", fontsize=TEXT_PT)
     heat = _show(middle, share, SALIENCY_CMAP, vmin=0.0, vmax=1.0)
     middle.set_title("saliency |d score / d spectrogram|, share of its peak", fontsize=TEXT_PT)
-    bar = fig.colorbar(heat, ax=side, fraction=0.25, pad=0.0, location="right")
+    bar = fig.colorbar(heat, cax=legend)
     bar.ax.tick_params(labelsize=TEXT_PT - 1)
     per_frame, per_band = saliency.sum(axis=1), saliency.sum(axis=0)
     bottom.plot(np.arange(len(per_frame)), per_frame / max(float(per_frame.max()), 1e-12), color=WRONG)
     bottom.set_xlim(-0.5, len(per_frame) - 0.5)
+    bottom.set_ylim(0.0, 1.05)  # shares of the peak frame: from zero, so a flat profile reads as flat
     bottom.set_xlabel("frame (time)", fontsize=TEXT_PT)
     bottom.set_ylabel("per frame", fontsize=TEXT_PT)
     side.plot(per_band / max(float(per_band.max()), 1e-12), np.arange(len(per_band)), color=WRONG)
     side.set_ylim(-0.5, len(per_band) - 0.5)
+    side.set_xlim(0.0, 1.05)
     side.set_xlabel("per band", fontsize=TEXT_PT)
     side.set_yticks([])
     for ax in (top, middle):
@@ -96,3 +99,8 @@ def _show(ax, values: np.ndarray, cmap: str, **limits):
     """``[frames, bands]`` drawn with time to the right and the lowest band at the bottom."""
     return ax.imshow(np.asarray(values, np.float64).T, origin="lower", aspect="auto", cmap=cmap,
                      interpolation="nearest", **limits)
+
+
+def _short(text: str, width: int = 40) -> str:
+    """A caption that fits under its tile (long transcripts end in an ellipsis)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
