@@ -216,6 +216,7 @@ def _headline(metrics: Mapping[str, float]) -> list[str]:
                         "rmse", "mae", "r2") if k in metrics]
     keys += [k for k in metrics if k.startswith(("recall_at_", "ndcg_at_"))]  # recommenders' ranking view
     keys += [k for k in ("token_accuracy", "exact_match", "bleu", "chrf") if k in metrics]  # text pairs, decoded
+    keys += [k for k in ("cer", "wer") if k in metrics]  # speech to text: error rates of the greedy transcripts
     return keys or list(metrics)
 
 
@@ -265,7 +266,7 @@ def print_next_steps(run_dir: str, status: str) -> None:
     if status == "completed":
         # A text-pair run (it alone exports text_model.keras) reads texts, not files.
         texts = os.path.isfile(os.path.join(run_dir, "model", "text_model.keras"))
-        inputs = '--text "..." | --file lines.txt' if texts else "<inputs.npy | images | rows.csv>"
+        inputs = '--text "..." | --file lines.txt' if texts else "<inputs.npy | images | clips.wav | rows.csv>"
         steps += [f"compare   bmrun-report {parent}",
                   f"predict   bmrun-predict {run_dir} {inputs}",
                   f"explain   bmrun-explain {run_dir}",

@@ -62,20 +62,22 @@ def test_bad_clips_are_one_paragraph(tmp_path):
         read_wav(tmp_path / "empty.wav", RATE)
 
 
-def test_a_bad_clip_in_the_folder_stops_the_run_or_is_skipped(tmp_path):
+@pytest.mark.parametrize("budget", ["2GiB", "1KiB"])  # resident, and streamed from disk
+def test_a_bad_clip_in_the_folder_stops_the_run_or_is_skipped(tmp_path, budget):
     from conftest import validated
 
     from bmrun.data.audio_folder import DATASET
 
     root = make_clips(tmp_path / "clips", per_class=5)
     (root / "low" / "broken.wav").write_bytes(b"RIFF\x00\x00")
-    config = validated([*AUDIO, f"data.path={root}"])
+    config = validated([*AUDIO, f"data.path={root}", f"data.memory_budget={budget}"])
     with pytest.raises(DataError, match=r"broken\.wav: not a readable WAV.*data\.on_bad_file=skip"):
         DATASET.load(config.data, 0)
-    config = validated([*AUDIO, f"data.path={root}", "data.on_bad_file=skip"])
+    config = validated([*AUDIO, f"data.path={root}", "data.on_bad_file=skip", f"data.memory_budget={budget}"])
     raw = DATASET.load(config.data, 0)
     assert len(raw.x_train) + len(raw.x_test) == 10 and raw.x_train.shape[1] == 2000
     assert "skipped 1 unreadable clips" in raw.notes
+    assert np.asarray(raw.x_test).shape == (len(raw.x_test), 2000)  # streamed clips read back as arrays
 
 
 def test_folder_without_clips_and_missing_path_are_refused(tmp_path):

@@ -1,10 +1,10 @@
 """``bmrun-explain <run dir> [--method M] [--n N] [inputs...]``: why the run's model predicts what it does.
 
-Without inputs it explains the first ``--n`` examples of the run's own test split (tables: every
-test row, for the global importance; forecasts: the last test windows, by lag and column; text
-pairs: the cross-attention map of the first test source, or of the one ``--text``). Writes
-``<run dir>/explain/`` (see :mod:`bmrun.explain.report` and :mod:`bmrun.explain.attention`) and
-the same pictures to TensorBoard.
+Without inputs it explains the first ``--n`` examples of the run's own test split (images, WAV
+clips; tables: every test row, for the global importance; forecasts: the last test windows, by lag
+and column; text pairs: the cross-attention map of the first test source, or of the one
+``--text``). Writes ``<run dir>/explain/`` (see :mod:`bmrun.explain.report` and
+:mod:`bmrun.explain.attention`) and the same pictures to TensorBoard.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from bmrun import console
 from bmrun.cli.guard import console_script, finished_run_parser
-from bmrun.cli.predict import _class_names, read_inputs
+from bmrun.cli.predict import _class_names, read_clips, read_inputs
 from bmrun.data.catalog import IMAGE, TABLE, TEXT, TOKENS
 from bmrun.errors import DataError
 from bmrun.explain import METHODS
@@ -23,7 +23,7 @@ from bmrun.run_dir import require_finished_run
 from bmrun.data import load_prepared
 from bmrun.cli.predict_rows import raw_column_batch
 from bmrun.data.arrays import take
-from bmrun.specs import MULTIMODAL, SEGMENTATION, SERIES, TOKEN_PAIRS
+from bmrun.specs import AUDIO, MULTIMODAL, SEGMENTATION, SERIES, TOKEN_PAIRS
 
 MAX_WINDOWS = 1024  # forecasts: the last test windows explained (integrated gradients on each)
 
@@ -82,6 +82,10 @@ def explain(run_dir: str, method: Optional[str] = None, n: int = 16, inputs: Seq
         return result
     if kind in (TOKENS, TEXT):
         return _explain_text(run, n, inputs, texts, out)
+    if kind == AUDIO:
+        result = _explain_clips(run, n, inputs, out)
+        log_to_tensorboard(run.run_dir, "saliency", result.pop("picture_array"))
+        return result
     if kind == MULTIMODAL:
         result = _explain_modalities(run, inputs, out)
         log_to_tensorboard(run.run_dir, "modality_importance", result.pop("picture_array"))
@@ -203,6 +207,21 @@ def _explain_region(run, n: int, inputs: Sequence[str], region: Optional[str], c
     return explain_regions(run.model, x, labels, _class_names(run.cfg) or [], region, class_name, out)
 
 
+def _explain_clips(run, n: int, inputs: Sequence[str], out) -> dict:
+    """WAV clips (or the first ``n`` test clips): their spectrograms' saliency."""
+    # bmrun.explain.audio loads TensorFlow: only when this runs, never at --help or config composition
+    from bmrun.explain.audio import explain_clips
+
+    if inputs:
+        waves, labels = read_clips(inputs, run.model.columns["audio"]["sample_rate"], run.example_shape[0])
+    else:
+        test = _test_split(run).test
+        count = min(n, len(test))
+        waves, labels = np.asarray(take(test.x, slice(0, count)), np.float32), [f"test[{i}]" for i in range(count)]
+    names = run.model.columns.get("class_names") or _class_names(run.cfg)
+    return explain_clips(run.model, waves, run.task_kind, labels, names, out)
+
+
 def _explain_text(run, n: int, inputs: Sequence[str], texts: Sequence[str], out) -> dict:
     # bmrun.explain.inner loads TensorFlow: only when this runs, never at --help or config composition
     from bmrun.explain.inner import as_model_input
@@ -228,8 +247,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console-script entry point of ``bmrun-explain``."""
     parser = finished_run_parser(
         "bmrun-explain", "Attribution maps (images), feature importance (tables), lag and column importance "
-        "(forecasts), token attributions (text) or the cross-attention map of one source (text pairs) "
-        "of a finished run's model, "
+        "(forecasts), token attributions (text), the cross-attention map of one source (text pairs) "
+        "or spectrogram saliency (audio) of a finished run's model, "
         "written to <run dir>/explain/ and TensorBoard.", "--method gradcam --n 8")
     parser.add_argument("--method", default=None, choices=METHODS,
                         help="how each input's share of the prediction is measured (default: integrated_gradients; "
@@ -240,8 +259,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--class", dest="class_name", default=None, metavar="NAME|INDEX",
                         help="segmentation runs: the class followed (default: each image's most frequent predicted "
                         "foreground class in the region)")
-    parser.add_argument("--n", type=int, default=16, help="test examples to explain (images; default 16)")
-    parser.add_argument("inputs", nargs="*", help="instead of the test split: image files or .npy arrays; for "
+    parser.add_argument("--n", type=int, default=16, help="test examples to explain (images, clips; default 16)")
+    parser.add_argument("inputs", nargs="*", help="instead of the test split: image files, .wav clips or .npy arrays; for "
                         "data=csv runs, CSV files with the training columns")
     parser.add_argument("--text", action="append", default=[], metavar="TEXT",
                         help="a text to explain (runs trained with data.text=...; repeatable), or the one source "

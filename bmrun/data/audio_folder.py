@@ -4,7 +4,8 @@ The folder's layout and split are those of an image folder (:func:`bmrun.data.im
 ``train/``/``test/`` (and ``val/``) folders, or a fixed stratified split); class names are the
 subfolder names. Every clip is read once (:mod:`bmrun.data.wav`: mixed down to mono, resampled
 to ``data.sample_rate``, padded with silence or cut to ``data.duration`` seconds) and kept
-resident as float32 waveforms. The examples are raw waveforms: the model computes its own
+resident as float32 waveforms, or, when they would take more than ``data.memory_budget``, read
+again from disk in the tf.data pipeline every epoch (:mod:`bmrun.data.audio_stream`). The examples are raw waveforms: the model computes its own
 log-mel spectrogram (:mod:`bmrun.models.audio`), so a saved model takes audio samples.
 
 An unreadable clip (not a WAV, no samples, a compressed encoding) stops the run naming it,
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bmrun.data.arrays import RawData
+from bmrun.data.audio_stream import FileClips
 from bmrun.data.catalog import BINARY, IMAGE, MULTICLASS, InputSpec
 from bmrun.data.dataset import DataConfig
 from bmrun.data.image_files import FileKind, scan_folder
@@ -46,8 +48,8 @@ class AudioFolderConfig(DataConfig):
         n_mels: Mel bands of the log-mel spectrogram the model computes from the waveform.
         frame_ms, hop_ms: Length and step of the spectrogram's analysis frames (milliseconds).
         test_fraction: Share of each class set aside as the test split (folders without ``test/``).
-        memory_budget: Largest size of the float32 waveforms of all splits; above it the run
-            stops and says how much a shorter ``data.duration`` or lower rate would hold.
+        memory_budget: Largest size of the float32 waveforms of all splits held in memory; above
+            it the clips are read from disk every epoch (streaming).
         on_bad_file: ``error`` (stop, naming the file) or ``skip`` (leave it out and count it).
         task: ``auto`` (two class folders: binary; more: multiclass), ``binary`` or ``multiclass``.
         transcripts: A CSV of ``file``, ``text`` rows (relative to ``data.path``): speech to text,
@@ -125,29 +127,36 @@ def layout_of(cfg):
     return _layouts[key]
 
 
-def read_clips(paths, cfg) -> tuple[np.ndarray, list]:
+def read_clips(paths, cfg, keep: bool = True) -> tuple[Optional[np.ndarray], list]:
     """Every clip of ``paths`` as a ``(clips, samples)`` float32 array, and the unreadable ones.
 
+    Args:
+        keep: False: only check that every clip reads (a streamed folder); no array is returned.
+
     Returns:
-        The waveforms of the readable clips (in order) and ``[(index, message), ...]`` of the rest.
+        The waveforms of the readable clips (in order; None unless ``keep``) and
+        ``[(index, message), ...]`` of the rest.
     """
 
     def one(path):
         try:
-            return fit_length(read_wav(path, cfg.sample_rate), clip_samples(cfg))
+            wave = fit_length(read_wav(path, cfg.sample_rate), clip_samples(cfg))
+            return wave if keep else None
         except BadClip as error:
             return error
 
     with ThreadPoolExecutor(max_workers=4) as pool:  # FFT resampling and file reads release the GIL
         results = list(pool.map(one, paths))
     bad = [(i, str(r)) for i, r in enumerate(results) if isinstance(r, BadClip)]
+    if not keep:
+        return None, bad
     good = [r for r in results if not isinstance(r, BadClip)]
     waves = np.stack(good).astype(np.float32) if good else np.zeros((0, clip_samples(cfg)), np.float32)
     return waves, bad
 
 
 def load(cfg, seed: int) -> RawData:
-    """Read every clip once, resident as float32 waveforms."""
+    """Read every clip once: resident float32 waveforms, or :class:`FileClips` to stream above the budget."""
     layout = layout_of(cfg)
     names = list(layout.splits)
     paths = np.concatenate([layout.splits[s][0] for s in names])
@@ -160,9 +169,13 @@ def load(cfg, seed: int) -> RawData:
     else:
         labels = np.concatenate([layout.splits[s][1] for s in names])
         what = f"clips of {len(layout.classes)} classes"
-    _check_budget(len(paths), cfg)
-    waves, bad = read_clips(paths, cfg)
+    size = len(paths) * clip_samples(cfg) * 4  # the float32 waveforms of every split
+    stream = size > parse_bytes(cfg.memory_budget)
+    waves, bad = read_clips(paths, cfg, keep=not stream)
     notes = [f"{len(paths)} {what} from {layout.root} ({cfg.duration} s at {cfg.sample_rate} Hz)"]
+    if stream:
+        notes.append(f"streamed from disk (decoded size {size / 2**20:.0f} MiB > data.memory_budget="
+                     f"{cfg.memory_budget})")
     if cfg.transcripts and layout.skipped:
         notes.append(f"skipped {len(layout.skipped)} transcript rows (data.on_bad_file=skip)")
     ok = np.ones(len(paths), bool)
@@ -170,6 +183,8 @@ def load(cfg, seed: int) -> RawData:
         skip_bad(bad, cfg, notes)
         ok[[i for i, _ in bad]] = False
     split_of = np.concatenate([[i] * len(layout.splits[s][0]) for i, s in enumerate(names)])[ok]
+    if stream:
+        waves = FileClips(paths[ok], int(cfg.sample_rate), clip_samples(cfg))
     kept = labels[ok]
     arrays = {}
     for i, name in enumerate(names):
@@ -179,14 +194,6 @@ def load(cfg, seed: int) -> RawData:
         arrays[name] = (waves[mask], kept[mask])
     val = arrays.get("val", (None, None))
     return RawData(*arrays["train"], *arrays["test"], val[0], val[1], notes="; ".join(notes))
-
-
-def _check_budget(count: int, cfg) -> None:
-    size = count * clip_samples(cfg) * 4
-    if size > parse_bytes(cfg.memory_budget):
-        raise DataError(f"{count} clips of {clip_samples(cfg)} samples take {size / 2**20:.0f} MiB as float32, more than "
-                        f"data.memory_budget={cfg.memory_budget}; audio folders are held in memory. Raise "
-                        f"data.memory_budget, or shorten data.duration or lower data.sample_rate.")
 
 
 def skip_bad(bad: list, cfg, notes: list) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.data.arrays import PreparedData, Split, take
+from bmrun.data.audio_stream import FileClips, clip_dataset
 from bmrun.data.augment import Augmenter
 from bmrun.data.image_decode import cached_dataset, column_dataset, file_dataset
 
@@ -53,7 +54,7 @@ class DataPipeline:
         self.batch_plan = batch_plan
         full = math.ceil(len(data.train) / batch_size)
         self.steps_per_epoch = min(full, limit_train_batches) if limit_train_batches else full
-        # Image files too big to hold (data=image_folder over data.memory_budget) are read from
+        # Image or audio files too big to hold (image or audio folders over data.memory_budget) are read from
         # disk every epoch instead: train_dataset and eval_dataset decode them, batch_at cannot.
         # A table's image columns over data.memory_budget likewise (bmrun.data.image_column).
         self.streaming = _streamed(data.train.x)
@@ -120,6 +121,8 @@ class DataPipeline:
     def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
         if isinstance(part.x, dict):  # a table whose image columns are streamed: the other columns gathered
             dataset = column_dataset(part.x, part.y, order, batch)
+        elif isinstance(part.x, FileClips):  # audio folders: WAV clips read and resampled
+            dataset = clip_dataset(part.x, part.y, order, batch)
         elif part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
             dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
         else:

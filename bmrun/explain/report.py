@@ -8,7 +8,8 @@ gradient| over the rows) and its bar chart. Forecasts: ``explain/lag_importance.
 ``explain/column_importance.csv`` and their chart ``explain/series_importance.png``. Fused
 models (``model=multimodal``): ``explain/modality_importance.csv`` and
 ``explain/column_importance.csv`` by occlusion, and their chart. Text: ``explain/tokens.csv``, ``top_tokens.csv``,
-``tokens.html`` and the top tokens in TensorBoard's Text tab.
+``tokens.html`` and the top tokens in TensorBoard's Text tab. Audio: one saliency picture per clip
+(``explain/saliency/<i>.png``) and the maps (``explain/saliency.npy``; see :mod:`bmrun.explain.audio`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bmrun.errors import BmrunError
 from bmrun.outputs import REGRESSION, class_probabilities_np, predicted_classes, predicted_classes_np, target_outputs
 from bmrun.explain import METHODS, attributions, figures
 from bmrun.run_dir import TENSORBOARD, atomic_write, atomic_write_bytes
-from bmrun.specs import MULTIMODAL, SERIES, TOKEN_PAIRS
+from bmrun.specs import AUDIO, MULTIMODAL, SERIES, TOKEN_PAIRS
 
 EXPLAIN = "explain"
 TITLES = {"integrated_gradients": "integrated gradients", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -69,9 +70,12 @@ def check_explainable(model, method: str) -> str:
                                "lookup; bmrun explains such a model at its token embeddings (an Embedding layer) "
                                "or its bag of words (a CategoryEncoding layer), and this model has neither. A "
                                "model=rnn, transformer, linear or mlp run on the same data can be explained.")
-    elif kind not in (IMAGE, TABULAR, TABLE, SERIES, MULTIMODAL):
-        raise ExplainError(f"bmrun-explain explains images, tables, text and forecasts; this model reads {kind} "
-                           f"inputs.")
+    elif kind == AUDIO and method != "integrated_gradients":
+        raise ExplainError(f"--method {method} is for images; a speech model is explained by the gradient of its "
+                           f"prediction on its log-mel spectrogram (leave --method out).")
+    elif kind not in (IMAGE, TABULAR, TABLE, SERIES, MULTIMODAL, AUDIO):
+        raise ExplainError(f"bmrun-explain explains images, audio, tables, text and forecasts; this model reads "
+                           f"{kind} inputs.")
     if method == "gradcam" and (kind != IMAGE or attributions.last_conv_layer(model) is None):
         raise ExplainError("--method gradcam needs a convolutional model on images (it weighs the last convolution's "
                            "feature maps); use --method integrated_gradients or smoothgrad.")

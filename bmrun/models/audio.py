@@ -81,3 +81,14 @@ def audio_front(front: dict, input_shape: tuple):
     x = layer(inputs)
     return inputs, x, InputSpec(IMAGE, (layer.frames(input_shape[0]), layer.n_mels, 1))
 
+
+
+def front_layer(model):
+    """The :class:`LogMel` layer of a model of audio inputs (searched through nested models), or None."""
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, LogMel):
+            return layer
+        found = front_layer(layer)
+        if found is not None:
+            return found
+    return None

@@ -102,6 +102,11 @@ class Task:
         :class:`~bmrun.data.arrays.Split`), for kinds that generate; ``{}`` for the others."""
         return {}
 
+    def captions(self, y, outputs) -> Optional[tuple[list[str], list[str]]]:
+        """Each example's truth and prediction as short texts (pictures of test clips), or None
+        where the kind has no such words (values, masks)."""
+        return None
+
     def needs_example_outputs(self, groups: Optional[Mapping]) -> bool:
         """Whether :meth:`example_metrics` needs each example's output on a split with ``groups``."""
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
 from bmrun.confusion import classification_metrics, per_class_metrics
@@ -29,6 +30,11 @@ class Multiclass(ConfusionTask):
 
     def per_class(self, sums) -> Optional[dict]:
         return per_class_metrics(sums["confusion"], self.spec.class_names)
+
+    def captions(self, y, outputs) -> tuple[list[str], list[str]]:
+        names = self.spec.class_names or tuple(str(i) for i in range(self.spec.num_classes))
+        predicted = predicted_classes(outputs, self.kind).numpy()
+        return [names[int(c)] for c in np.asarray(y).reshape(-1)], [names[int(c)] for c in predicted]
 
     def needs_example_outputs(self, groups) -> bool:
         return bool(groups)

@@ -32,6 +32,11 @@ class Ctc(Task):
             raise ValueError(f"a ctc head reads one feature vector per frame, got features of shape {features.shape}")
         return keras.layers.Dense(num_outputs, dtype="float32", name="head")(features)
 
+    def captions(self, y, outputs) -> tuple[list[str], list[str]]:
+        """The true and the greedy transcripts."""
+        names = self.spec.class_names
+        return [_text(row, names) for row in np.asarray(y)], decode(outputs, names)
+
     def needs_example_outputs(self, groups: Optional[Mapping]) -> bool:
         return True
 
@@ -56,6 +61,13 @@ def ctc_loss(labels, logits) -> tf.Tensor:
     label_length = tf.reduce_sum(tf.cast(labels > 0, tf.int32), axis=1)
     frames = tf.fill([tf.shape(logits)[0]], tf.shape(logits)[1])
     return tf.nn.ctc_loss(labels, logits, label_length, frames, logits_time_major=False, blank_index=0)
+
+
+def best_path_score(logits) -> tf.Tensor:
+    """Each clip's log-probability of its greedy best path: the best class's log-softmax summed
+    over frames. Its gradient says which parts of the input the transcript rests on."""
+    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    return tf.reduce_sum(tf.reduce_max(log_probs, axis=-1), axis=-1)
 
 
 def decode(outputs, names: Sequence[str], beam_width: int = 1) -> list[str]:

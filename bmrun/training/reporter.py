@@ -32,6 +32,7 @@ class Reporter:
         self.progress = console.TrainingProgress(logger.progress_bar and writes, config.trainer.max_epochs)
         self.insight = None  # set by attach_insight once the model exists
         self.decoded = None  # text pairs: the decoded-text tables (attach_insight)
+        self.audio = None  # speech: spectrograms and clips of the test split (attach_insight)
         self.mlflow = None
         if logger.mlflow and writes:  # an optional extra: MLflow is imported only when asked for
             # bmrun.tracking.mlflow_sink brings yaml: only when this runs, keeps --help light
@@ -49,6 +50,10 @@ class Reporter:
         from bmrun.tensorboard.decoded import build_decoded_texts
 
         self.decoded = build_decoded_texts(self.tensorboard, **kwargs)
+        # the speech pictures and clips: imported where the sinks are built, beside the other TensorBoard hooks
+        from bmrun.tensorboard.audio import build_audio_views
+
+        self.audio = build_audio_views(self.tensorboard, **kwargs)
 
     def start_epoch(self, epoch: int, total_steps: int, done_steps: int) -> None:
         self.progress.start_epoch(epoch, total_steps, done_steps)
@@ -70,6 +75,8 @@ class Reporter:
             self.insight.on_epoch_end(epoch, step)
         if self.decoded:
             self.decoded.on_epoch_end(step)
+        if self.audio:
+            self.audio.on_epoch_end(step)
         self.progress.epoch_line(epoch, train, val, samples_per_s or 0.0, seconds, "  *best" if improved else "")
         if self.mlflow:
             self.mlflow.on_epoch(epoch, train, val, learning_rate)
@@ -95,6 +102,8 @@ class Reporter:
             self.insight.on_test_end(step)
         if self.decoded:
             self.decoded.on_test_end(step)
+        if self.audio:
+            self.audio.on_test_end(step)
 
     def rewind(self, epochs_done: int, step: int, run_dir: Path) -> None:
         """A resumed run restarts at its checkpoint: drop history rows and events past it."""
