@@ -84,9 +84,14 @@ def gradcam(model, x: np.ndarray, kind: str) -> np.ndarray:
     with tf.GradientTape() as tape:
         features, outputs = probe(x_t, training=False)
         total = tf.reduce_sum(target_outputs(outputs, kind, classes))
-    grads = tape.gradient(total, features)
+    return cam_maps(features, tape.gradient(total, features), x.shape[1:3])
+
+
+def cam_maps(features: tf.Tensor, grads: tf.Tensor, size) -> np.ndarray:
+    """Grad-CAM from a conv layer's maps and the score's gradient: channels weighted by their pooled
+    gradient, rectified, resized to ``size`` and scaled to [0, 1] per image."""
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # pooled per channel
     cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-    cam = tf.image.resize(cam[..., None], x.shape[1:3])[..., 0].numpy()
+    cam = tf.image.resize(cam[..., None], size)[..., 0].numpy()
     peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)

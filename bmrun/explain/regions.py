@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from bmrun.explain import figures
+from bmrun.explain.attributions import cam_maps
 from bmrun.explain.report import ExplainError, write_npy
 
 Box = tuple[int, int, int, int]
@@ -92,12 +93,7 @@ def region_gradcam(model, x: np.ndarray, classes: np.ndarray, box: Box) -> np.nd
         picked = tf.gather(outputs[:, y0:y1, x0:x1, :], tf.constant(classes, tf.int32), axis=3, batch_dims=1)
         # images are independent: the gradient of the sum is each image's own gradient
         score = tf.reduce_sum(picked)
-    grads = tape.gradient(score, features)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # pooled per channel
-    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-    cam = tf.image.resize(cam[..., None], x.shape[1:3])[..., 0].numpy()
-    peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
-    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+    return cam_maps(features, tape.gradient(score, features), x.shape[1:3])
 
 
 def _outlined(tile: np.ndarray, box: Box) -> np.ndarray:
