@@ -95,8 +95,11 @@ class InputSpec:
             ((source width, target width): ids of both sides of a text pair).
         shape: Shape of one example, without the batch axis.
         vocab_size: Token vocabulary size (``tokens`` only).
+        spectrogram: An ``image`` that is the model's own log-mel spectrogram of a waveform
+            (time x mel bands x 1), so a family may read it as sound rather than as a picture.
     """
 
     kind: str
     shape: tuple[int, ...]
     vocab_size: Optional[int] = None
+    spectrogram: bool = False
