@@ -47,3 +47,15 @@ def test_cnn_over_a_spectrogram_pools_over_time_and_keeps_the_mel_bands():
     assert tuple(model.backbone.get_layer("time_max").output.shape) == (None, 1, 2, 128)
     image = BasicModel("cnn", input_shape=(8, 8, 1), input_kind="image", num_outputs=3, hidden_dims=[8])
     assert "time_max" not in {layer.name for layer in image.backbone.layers}
+
+
+def test_a_cnn_saved_before_the_pooling_key_still_flattens():
+    from bmrun.models.base import BasicModel
+
+    audio = {"audio": {"sample_rate": 8000, "frame_length": 200, "frame_step": 80, "n_mels": 16}}
+    saved = BasicModel("cnn", input_shape=(2000,), input_kind="audio", columns=audio, num_outputs=3,
+                       filters=[4], padding="valid", pooling="flatten", hidden_dims=[8]).get_config()
+    del saved["pooling"]
+    again = BasicModel.from_config(saved)
+    assert "flatten" in {layer.name for layer in again.backbone.layers}
+    assert "time_max" not in {layer.name for layer in again.backbone.layers}

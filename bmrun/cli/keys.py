@@ -20,10 +20,8 @@ from bmrun.errors import ConfigError
 from bmrun import registry
 from bmrun.config.schema import SCHEMAS
 
-# conf/data/csv.yaml's ${if_text_pairs:${data.target_text},A,B} and conf/data/audio_folder.yaml's
-# ${if_transcripts:${data.transcripts},A,B} (bmrun.config.resolvers), shown as "B (text pairs: A)"
-_TEXT_PAIRS = re.compile(r"^\$\{(if_text_pairs|if_transcripts):\$\{data\.\w+\},([^,]+),([^,}]+)\}$")
-_OTHER_KIND = {"if_text_pairs": "text pairs", "if_transcripts": "speech to text"}
+# conf/data/csv.yaml's ${if_text_pairs:${data.target_text},A,B} (bmrun.config.resolvers), shown as "B (text pairs: A)"
+_TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([^,}]+)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -137,7 +135,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     pairs = _TEXT_PAIRS.match(str(value))
-    return f"{pairs.group(3)} ({_OTHER_KIND[pairs.group(1)]}: {pairs.group(2)})" if pairs else str(value)
+    return f"{pairs.group(2)} (text pairs: {pairs.group(1)})" if pairs else str(value)
 
 
 def print_keys(group: str, option: str, summary: str = "") -> None:
