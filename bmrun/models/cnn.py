@@ -24,7 +24,7 @@ class CnnConfig(ModelConfig):
     """``model=cnn``.
 
     Attributes:
-        filters: Filters of each convolutional block (one block per entry); unset (``null``):
+        filters: Filters of each convolutional block (one block per entry). Unset (``null``):
             ``[32]`` for images, ``[32, 64, 128]`` over an audio spectrogram.
         kernel_size: Side of the square convolution kernels.
         padding: ``valid`` (each convolution trims kernel_size - 1 pixels), ``same``, or
