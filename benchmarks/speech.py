@@ -90,7 +90,7 @@ def table(rows: list[dict], rates: dict) -> str:
                      f"{row['wall_s']:.0f} |")
     step = next((r["samples_per_s"] for r in rows if r.get("name") == "keywords" and r.get("samples_per_s")), None)
     lines += ["", "| input pipeline (1 s clips) | clips/s |", "|---|---|",
-              f"| reading WAVs (22.05 kHz PCM -> 16 kHz float, padded), once per run | {rates['decode_clips_per_s']:.0f} |",
+              f"| reading WAVs (16-bit PCM at 16 kHz -> float, padded), once per run | {rates['decode_clips_per_s']:.0f} |",
               f"| log-mel front end alone (batches of 32) | {rates['features_clips_per_s']:.0f} |"]
     if step:
         lines.append(f"| the default CNN's training step, front end included (bmrun's samples/s) | {step:.0f} |")

@@ -97,9 +97,12 @@ class InputSpec:
         vocab_size: Token vocabulary size (``tokens`` only).
         dense: The body keeps its spatial features (feature maps, patch tokens) instead of
             pooling them: a dense head reads them (segmentation).
+        spectrogram: An ``image`` that is the model's own log-mel spectrogram of a waveform
+            (time x mel bands x 1), so a family may read it as sound rather than as a picture.
     """
 
     kind: str
     shape: tuple[int, ...]
     vocab_size: Optional[int] = None
     dense: bool = False
+    spectrogram: bool = False

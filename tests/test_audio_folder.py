@@ -132,7 +132,7 @@ def test_keyword_run_trains_predicts_wav_and_reloads(tmp_path):
     root = make_clips(tmp_path / "clips")
     run = tmp_path / "run"
     metrics = train_in_process(run, [*AUDIO, f"data.path={root}", "model=cnn", "model.filters=[8]",
-                                     "model.hidden_dims=[16]", "trainer.max_epochs=6", "augment=standard",
+                                     "model.hidden_dims=[16]", "trainer.max_epochs=15", "augment=standard",
                                      "logger.tensorboard=false", "optimizer.lr=0.003"])
     assert metrics["test"]["accuracy"] >= 0.8
     clip = root / "low" / "0.wav"

@@ -22,7 +22,7 @@ def test_default_config_composes_and_validates():
     assert isinstance(config, TrainConfig)
     assert isinstance(config.model, CnnConfig)
     assert config.data.name == "digits" and config.model.name == "cnn"
-    assert config.model.filters == [32] and config.model.hidden_dims == [64]
+    assert config.model.filters is None and config.model.hidden_dims == [64]  # None: [32] for images
 
 
 def test_every_group_exists_and_every_option_composes():

@@ -2,7 +2,8 @@
 
 ``${if_text_pairs:${data.target_text},A,B}`` is A for text pairs and B otherwise: one dataset
 option, ``data=csv``, reads two kinds of data, and ``conf/data/csv.yaml`` trains a table for up
-to 100 epochs but text pairs for a few large-batch ones.
+to 100 epochs but text pairs for a few large-batch ones. ``${if_transcripts:${data.transcripts},A,B}``
+does the same for ``data=audio_folder``: keyword clips or speech to text.
 
 ``${if_rnn_pairs:${model.name},${oc.select:data.target_text,null},A,B}`` is A for the RNN
 encoder–decoder (``model=rnn`` on text pairs) and B otherwise: Adam's learning rate, which the
@@ -26,10 +27,13 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("if_text_pairs", _if_text_pairs)
     if not OmegaConf.has_resolver("if_rnn_pairs"):
         OmegaConf.register_new_resolver("if_rnn_pairs", _if_rnn_pairs)
+    if not OmegaConf.has_resolver("if_transcripts"):
+        OmegaConf.register_new_resolver("if_transcripts", _if_text_pairs)
 
 
-def _if_text_pairs(target_text, pairs, other):
-    return pairs if target_text else other
+def _if_text_pairs(key, pairs, other):
+    # One rule for both resolvers: A when the key that selects the other kind of data is set.
+    return pairs if key else other
 
 
 def _if_rnn_pairs(model_name, target_text, rnn_pairs, other):

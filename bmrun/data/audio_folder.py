@@ -109,7 +109,7 @@ def front(cfg) -> dict:
 
 def spectrogram_spec(cfg) -> InputSpec:
     """The image the model's families read: ``(frames, n_mels, 1)`` (see :mod:`bmrun.models.audio`)."""
-    return InputSpec(IMAGE, (-(-clip_samples(cfg) // frame_samples(cfg)[1]), int(cfg.n_mels), 1))
+    return InputSpec(IMAGE, (-(-clip_samples(cfg) // frame_samples(cfg)[1]), int(cfg.n_mels), 1), spectrogram=True)
 
 
 _layouts: dict = {}  # (path, test_fraction) -> FolderLayout: validation and loading scan once

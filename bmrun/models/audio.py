@@ -79,7 +79,7 @@ def audio_front(front: dict, input_shape: tuple):
     inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="inputs")
     layer = LogMel(**settings, name="log_mel")
     x = layer(inputs)
-    return inputs, x, InputSpec(IMAGE, (layer.frames(input_shape[0]), layer.n_mels, 1))
+    return inputs, x, InputSpec(IMAGE, (layer.frames(input_shape[0]), layer.n_mels, 1), spectrogram=True)
 
 
 

@@ -116,7 +116,10 @@ class BasicModel(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**with_current_names(config))  # files saved before a key was renamed
+        arguments = with_current_names(config)  # files saved before a key was renamed
+        if arguments.get("family") == "cnn":  # saved before model.pooling: every cnn flattened
+            arguments.setdefault("pooling", "flatten")
+        return cls(**arguments)
 
     def backbone_layers(self) -> list:
         """The backbone's layers (kept for callers of the older name; prefer :attr:`backbone`)."""
