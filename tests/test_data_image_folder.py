@@ -147,6 +147,7 @@ def test_predict_takes_images_of_any_size(folder, tmp_path, capsys):
     assert len(records) == 2 and records[1]["name"] in CLASSES
 
 
+@pytest.mark.slow
 def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
     from test_reliability import _history
 

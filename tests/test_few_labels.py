@@ -259,6 +259,7 @@ PRETRAIN_RESUMABLE = ["pretrain=contrastive", "model=mlp", "data=digits", "data.
                       "logger.progress_bar=false", "seed=3"]
 
 
+@pytest.mark.slow
 def test_killed_pretrain_run_resumes_exactly(tmp_path):
     # Only the killed run needs a process of its own; the reference and the resume (whose CLI
     # path test_reliability's SIGKILL test runs) train here.

@@ -40,6 +40,7 @@ def _event_steps(log_dir: Path) -> dict:
     return steps
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     # The uninterrupted reference trains in this process (deterministic ops make it the same run
     # as the CLI's); the killed run and its resume are real `bmrun` processes.
@@ -57,6 +58,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
         assert steps == sorted(set(steps)), f"duplicate or out-of-order steps in {split}/{tag}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_reports_and_resumes(tmp_path, sig, code):
     run_dir = tmp_path / "run"
