@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import kill_mid_run, load_metrics, run_cli, train_in_process, validated
+from conftest import kill_mid_run, load_metrics, resume_in_process, train_in_process, validated
 
 CLASSES = ("circle", "cross", "square")
 TINY = ["model=mlp", "model.hidden_dims=[16]", "trainer.max_epochs=2", "data.batch_size=8", "trainer.deterministic=true"]
@@ -147,6 +147,7 @@ def test_predict_takes_images_of_any_size(folder, tmp_path, capsys):
     assert len(records) == 2 and records[1]["name"] in CLASSES
 
 
+@pytest.mark.slow
 def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
     from test_reliability import _history
 
@@ -155,10 +156,11 @@ def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
             "data.batch_size=4", "trainer.max_epochs=20", "trainer.steps_per_call=1",
             "trainer.checkpoint_every_n_steps=3", "trainer.deterministic=true", "logger.progress_bar=false",
             "logger.tensorboard=false"]
+    # The reference and the resume train here; only the killed run needs its own process.
     reference = tmp_path / "reference"
-    run_cli([*args, f"hydra.run.dir={reference}"], tmp_path, check=True)
-    interrupted = kill_mid_run(args, tmp_path, "killed", max_wait=2.0)
-    run_cli([f"resume={interrupted}"], tmp_path, check=True)
+    train_in_process(reference, args)
+    interrupted = kill_mid_run(args, tmp_path, "killed", max_wait=1.0)
+    resume_in_process(interrupted)
     got, expected = load_metrics(interrupted), load_metrics(reference)
     assert got["status"] == "completed" and got["test"] == expected["test"] and got["val"] == expected["val"]
     assert _history(interrupted) == _history(reference)

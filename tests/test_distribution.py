@@ -8,13 +8,17 @@ import socket
 import subprocess
 import sys
 
-from conftest import load_metrics, run_cli, run_dirs
+import pytest
+
+from conftest import load_metrics, run_cli, run_dirs, train_in_process
 
 COMMON = ["model=cnn", "data=digits", "trainer.max_epochs=6", "logger.progress_bar=false", "seed=3"]
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
-    run_cli([*COMMON, f"hydra.run.dir={tmp_path / 'single'}"], tmp_path, check=True)
+    # Logical CPUs must be set before TensorFlow starts, so only the mirrored run needs a process.
+    train_in_process(tmp_path / "single", COMMON)
     run_cli([*COMMON, "device=multi_gpu", "device.logical_cpus=2", f"hydra.run.dir={tmp_path / 'mirrored'}"],
             tmp_path, check=True)
     single, mirrored = load_metrics(tmp_path / "single"), load_metrics(tmp_path / "mirrored")
@@ -23,6 +27,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     assert mirrored["test"]["accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_mirrored_batch_norm_trains_its_statistics_on_every_replica(tmp_path):
     """The fused batch norm assigns its moving statistics from replica context, as Keras's does."""
     import numpy as np
@@ -48,6 +53,7 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_process_multi_worker_run_only_chief_writes(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

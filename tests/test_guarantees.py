@@ -18,7 +18,7 @@ from conftest import QUIET, load_metrics, run_cli, start_cli, train_in_process, 
 
 TINY = ["model=linear", "data.limit=300", "trainer.max_epochs=2", "logger.progress_bar=false"]
 # A sweep job long enough to be killed mid-run (checkpoints every 8 steps).
-SLOW_JOB = ["model=mlp", "data.batch_size=16", "trainer.max_epochs=6", "trainer.steps_per_call=4",
+SLOW_JOB = ["model=mlp", "data.batch_size=16", "trainer.max_epochs=3", "trainer.steps_per_call=4",
             "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true", "logger.progress_bar=false"]
 
 
@@ -32,6 +32,7 @@ def _lock(run_dir: Path, pid: int) -> None:
     (run_dir / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
 
 
+@pytest.mark.slow
 # ----------------------------------------------------------------------------- resumable sweeps
 def test_a_killed_sweep_rerun_with_resume_auto_skips_resumes_and_completes(tmp_path):
     sweep = tmp_path / "sweep"
@@ -47,7 +48,7 @@ def test_a_killed_sweep_rerun_with_resume_auto_skips_resumes_and_completes(tmp_p
     assert "resuming" in again.stderr
     for job in ("0", "1"):
         metrics = load_metrics(sweep / job)
-        assert metrics["status"] == "completed" and metrics["epochs"] == 6
+        assert metrics["status"] == "completed" and metrics["epochs"] == 3
     assert len((sweep / "summary.csv").read_text().strip().splitlines()) == 3  # header + both jobs
 
     finished = {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")}

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from bmrun.errors import DivergedError
-from conftest import kill_mid_run, load_metrics, run_cli, start_cli, train_in_process, wait_for_checkpoint
+from conftest import (kill_mid_run, load_metrics, resume_in_process, run_cli, start_cli, train_in_process,
+                      wait_for_checkpoint)
 
-# Long enough (~2,400 steps) to be killed mid-epoch; checkpoints every 8 steps.
-RESUMABLE = ["model=mlp", "data=digits", "data.batch_size=16", "trainer.max_epochs=30", "trainer.steps_per_call=4",
+# Long enough (~800 steps) to be killed mid-run, often mid-epoch; checkpoints every 8 steps.
+RESUMABLE = ["model=mlp", "data=digits", "data.batch_size=16", "trainer.max_epochs=10", "trainer.steps_per_call=4",
              "trainer.checkpoint_every_n_steps=8", "trainer.deterministic=true", "logger.progress_bar=false", "seed=7"]
 
 
@@ -39,15 +40,17 @@ def _event_steps(log_dir: Path) -> dict:
     return steps
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
+    # The uninterrupted reference trains in this process (deterministic ops make it the same run
+    # as the CLI's); the killed run and its resume are real `bmrun` processes.
     reference = tmp_path / "reference"
-    run_cli([*RESUMABLE, f"hydra.run.dir={reference}"], tmp_path, check=True)
-    expected = load_metrics(reference)
-    interrupted = kill_mid_run(RESUMABLE, tmp_path, "killed")
+    expected = train_in_process(reference, RESUMABLE)
+    interrupted = kill_mid_run(RESUMABLE, tmp_path, "killed", max_wait=1.0)
     resumed = run_cli([f"resume={interrupted}"], tmp_path, check=True)
     assert "resuming" in resumed.stderr
     got = load_metrics(interrupted)
-    assert got["status"] == "completed" and got["epochs"] == 30
+    assert got["status"] == "completed" and got["epochs"] == 10
     assert got["test"] == expected["test"]  # identical, not approximately equal
     assert got["val"] == expected["val"]
     assert _history(interrupted) == _history(reference)
@@ -55,10 +58,11 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
         assert steps == sorted(set(steps)), f"duplicate or out-of-order steps in {split}/{tag}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_reports_and_resumes(tmp_path, sig, code):
     run_dir = tmp_path / "run"
-    args = [*RESUMABLE, "trainer.max_epochs=6", f"hydra.run.dir={run_dir}"]
+    args = [*RESUMABLE, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"]
     proc = start_cli(args, tmp_path)
     wait_for_checkpoint(run_dir, proc)
     proc.send_signal(sig)
@@ -68,22 +72,22 @@ def test_signal_checkpoints_reports_and_resumes(tmp_path, sig, code):
     metrics = load_metrics(run_dir)
     assert metrics["status"] == "interrupted"
     assert metrics["resume_command"] == f"bmrun resume={run_dir}"
-    run_cli([f"resume={run_dir}"], tmp_path, check=True)
-    metrics = load_metrics(run_dir)
-    assert metrics["status"] == "completed" and metrics["epochs"] == 6
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3, 4, 5, 6]
+    # Resumed in this process: the CLI's resume is the SIGKILL test's.
+    metrics = resume_in_process(run_dir)
+    assert metrics["status"] == "completed" and metrics["epochs"] == 3
+    assert load_metrics(run_dir)["status"] == "completed"
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3]
 
 
 def test_resume_can_extend_training(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli(["model=linear", "trainer.max_epochs=2", "logger.progress_bar=false", f"hydra.run.dir={run_dir}"],
-            tmp_path, check=True)
+    train_in_process(run_dir, ["model=linear", "trainer.max_epochs=2"])
     first = load_metrics(run_dir)
     finished = (run_dir / "metrics.json").read_bytes()
     proc = run_cli([f"resume={run_dir}"], tmp_path)
     assert proc.returncode == 2 and "already finished 2 epochs" in proc.stderr
     assert (run_dir / "metrics.json").read_bytes() == finished  # the finished run stays completed, untouched
-    run_cli([f"resume={run_dir}", "trainer.max_epochs=4"], tmp_path, check=True)
+    resume_in_process(run_dir, ["trainer.max_epochs=4"])  # the refusal above is the CLI's
     metrics = load_metrics(run_dir)
     assert metrics["epochs"] == 4 and metrics["duration_s"] > first["duration_s"]
     assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3, 4]
