@@ -146,6 +146,23 @@ def test_masks_default_to_small_batches_and_an_explicit_size_wins(tmp_path):
     assert given.batch_size == 32
 
 
+def test_large_masked_images_get_batches_of_at_most_2_18_pixels(tmp_path):
+    """A U-Net's memory follows the pixels of a batch: 256x256 scans default to 4 and 4 (8 and 16
+    held 2.2 GiB on 2,000 scans); a size given on the command line still wins."""
+    from bmrun.data.image_folder import mask_batch_sizes
+
+    make_scans(tmp_path, count=4, size=(256, 256))
+    folder = ["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}", "model=unet"]
+    seg = validated(folder).data
+    assert (seg.batch_size, seg.eval_batch_size) == (4, 4)
+    given = validated(folder + ["data.eval_batch_size=12"]).data
+    assert (given.batch_size, given.eval_batch_size) == (4, 12)
+    assert mask_batch_sizes((128, 128)) == (8, 16)
+    assert mask_batch_sizes((200, 200)) == (6, 6)
+    assert mask_batch_sizes((2048, 2048)) == (1, 1)
+    assert mask_batch_sizes(None) == (8, 16)
+
+
 def test_results_table_shows_pixel_accuracy_mean_iou_and_dice_not_per_class(capsys):
     from bmrun.console import print_results
 
@@ -182,6 +199,29 @@ def test_segmentation_splits_are_compacted_in_place_and_equal_the_copied_ones():
     np.testing.assert_array_equal(data.train.y, y_copy[train])
     np.testing.assert_array_equal(data.val.x, x_copy[val])
     assert np.shares_memory(data.train.x, x)  # no second copy of the images
+
+
+def test_the_pipeline_holds_resident_splits_once_and_the_splits_read_its_buffers():
+    """Training arrays and the evaluation splits: the split's arrays become views of the tensors
+    made from them (one copy of 2,000 scans of 256x256 is 260 MB), with the same values."""
+    from bmrun.data.arrays import PreparedData, Split
+    from bmrun.data.pipeline import DataPipeline
+    from bmrun.specs import SEGMENTATION, InputSpec, TaskSpec
+
+    rng = np.random.default_rng(0)
+    def split(n):
+        return Split(rng.integers(0, 255, (n, 8, 8, 1), dtype=np.uint8), rng.integers(0, 3, (n, 8, 8), dtype=np.uint8))
+    data = PreparedData(train=split(40), val=split(6), test=split(10), task=TaskSpec(SEGMENTATION, 3, ("a", "b", "c")),
+                        inputs=InputSpec("image", (8, 8, 1)))
+    before = {name: (part.x.copy(), part.y.copy()) for name, part in (("train", data.train), ("test", data.test))}
+    pipe = DataPipeline(data, batch_size=8, eval_batch_size=4, shuffle=True, seed=1)
+    x, y = pipe.eval_tensors("test")
+    for part, (x_tensor, y_tensor), name in ((data.train, (pipe._train_x.read_value(), pipe._train_y.read_value()), "train"),
+                                             (data.test, (x, y), "test")):
+        assert np.shares_memory(part.x, np.asarray(x_tensor)) and np.shares_memory(part.y, np.asarray(y_tensor))
+        np.testing.assert_array_equal(part.x, before[name][0])
+        np.testing.assert_array_equal(part.y, before[name][1])
+        assert part.x.dtype == np.uint8 and part.y.dtype == np.uint8
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])

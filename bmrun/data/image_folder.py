@@ -61,8 +61,10 @@ class ImageFolderConfig(DataConfig):
             ``binary`` or ``multiclass`` (two classes as a softmax pair).
         masks: A folder of one mask per image (same file stem): segmentation instead of
             classification (:mod:`bmrun.data.masks`).
-        batch_size: Training batch; 0 (auto) is 64, or 8 with ``masks``.
-        eval_batch_size: Validation and test batch; 0 (auto) is 128, or 16 with ``masks``.
+        batch_size: Training batch; 0 (auto) is 64, or with ``masks`` 8 (fewer for images over
+            128x128: :func:`mask_batch_sizes`).
+        eval_batch_size: Validation and test batch; 0 (auto) is 128, or with ``masks`` 16 (fewer
+            for images over 128x128).
     """
 
     # 0 = auto: 64 images, or 8 with data.masks. A mask gives thousands of labelled pixels per
@@ -71,7 +73,8 @@ class ImageFolderConfig(DataConfig):
     batch_size: int = 0
     # Evaluation batches of large images cost their conv activations at once: 1024 84x84 RGB
     # images through the default CNN peaked at 3.2 GiB RSS, 128 at 1.19 GiB (BENCHMARKS.md).
-    # 0 = auto: 128, or 16 with data.masks (a U-Net keeps full-size activations per pixel).
+    # 0 = auto: 128, or 16 with data.masks (a U-Net keeps full-size activations per pixel; fewer
+    # for large masked images, see mask_batch_sizes).
     eval_batch_size: int = 0
     image_size: Optional[List[int]] = None
     color_mode: str = "auto"  # auto | rgb | grayscale
@@ -83,10 +86,13 @@ class ImageFolderConfig(DataConfig):
     masks: Optional[str] = None  # a folder of masks (same file stems): segmentation
 
     def __post_init__(self) -> None:
+        if self.masks and self.path and not (self.batch_size and self.eval_batch_size):
+            train, evaluation = mask_batch_sizes(masks.image_size(self.path))
+            self.batch_size, self.eval_batch_size = self.batch_size or train, self.eval_batch_size or evaluation
         if self.batch_size == 0:
-            self.batch_size = 8 if self.masks else 64
+            self.batch_size = 64
         if self.eval_batch_size == 0:
-            self.eval_batch_size = 16 if self.masks else 128
+            self.eval_batch_size = 128
         super().__post_init__()
         if not self.path:
             raise ConfigError("path", "data=image_folder needs data.path=<folder> (one subfolder per class, "
@@ -116,6 +122,20 @@ def layout_of(cfg) -> FolderLayout:
         _layouts.clear()  # the latest only: a sweep over folders must not hold them all
         _layouts[key] = scan_folder(cfg.path, cfg.test_fraction)
     return _layouts[key]
+
+
+# Pixels in one auto batch of masked images: a U-Net keeps several full-size feature maps per
+# pixel for the backward pass, so its memory follows pixels, not images (BENCHMARKS.md).
+BATCH_PIXELS = 2**18
+
+
+def mask_batch_sizes(size: Optional[tuple[int, int]]) -> tuple[int, int]:
+    """Auto training and evaluation batches of masked images of ``size``: 8 and 16, fewer when a
+    batch would pass :data:`BATCH_PIXELS` (4 and 4 at 256x256; 8 and 16 up to 128x128)."""
+    if size is None:  # unreadable folder: the scan reports it
+        return 8, 16
+    fit = max(BATCH_PIXELS // max(size[0] * size[1], 1), 1)
+    return min(8, fit), min(16, fit)
 
 
 def image_shape(cfg, layout: FolderLayout) -> tuple[int, int, int]:

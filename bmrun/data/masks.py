@@ -119,6 +119,21 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
     return found
 
 
+def image_size(path: str) -> Optional[tuple[int, int]]:
+    """``(height, width)`` of the first image under ``data.path`` (a header read), or None when the
+    folder cannot be read: :func:`scan` then says what is wrong."""
+    root = Path(path).expanduser()
+    for folder in (root / "images", root / "train" / "images", root / "train", root):
+        try:
+            first = _files(folder)[:1] if folder.is_dir() else []
+            if first:
+                height, width, _ = image_header(Path(first[0]))
+                return height, width
+        except (DataError, OSError, ValueError):
+            return None
+    return None
+
+
 def _mask_folder(root: Path, masks: str) -> Path:
     """``data.masks`` as given, else under ``data.path``."""
     given = Path(masks).expanduser()

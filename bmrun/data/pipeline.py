@@ -151,6 +151,7 @@ class DataPipeline:
             with tf.device("/cpu:0"):
                 x = tf.nest.map_structure(tf.constant, part.x)
                 self._eval_tensors[split] = (x, tf.constant(part.y))
+            _share(part, *self._eval_tensors[split])
         return self._eval_tensors[split]
 
     def eval_dataset(self, split: str, limit: Optional[int] = None) -> tf.data.Dataset:
@@ -174,8 +175,28 @@ def _streamed(x) -> bool:
 
 def _resident(split: Split) -> tuple[tf.Variable, tf.Variable]:
     # Table inputs are a dict of columns (strings for categories): one variable per column.
-    return (tf.nest.map_structure(lambda x: tf.Variable(x, trainable=False, name="train_x"), split.x),
-            tf.Variable(split.y, trainable=False, name="train_y"))
+    x = tf.nest.map_structure(lambda column: tf.Variable(column, trainable=False, name="train_x"), split.x)
+    y = tf.Variable(split.y, trainable=False, name="train_y")
+    # The variables are never assigned again, so reading them aliases their buffers.
+    _share(split, tf.nest.map_structure(lambda v: v.read_value(), x), y.read_value())
+    return x, y
+
+
+def _share(split: Split, x, y) -> None:
+    """Point ``split``'s arrays at the CPU buffers of the tensors made from them.
+
+    ``np.asarray`` of a CPU tensor is a read-only view of its buffer, not a copy, so the split's
+    values are held once instead of twice (2,000 masked scans of 256x256: 260 MB less). Strings
+    and other object columns are left as they are: their NumPy form is not a view of the tensor.
+    """
+    def view(array, tensor):
+        if isinstance(array, np.ndarray) and array.dtype.kind in "biuf" and tensor.device.endswith("CPU:0"):
+            return np.asarray(tensor)
+        return array
+
+    split.x = {name: view(column, x[name]) for name, column in split.x.items()} if isinstance(split.x, dict) \
+        else view(split.x, x)
+    split.y = view(split.y, y)
 
 
 def _gather(x, idx):
