@@ -59,3 +59,21 @@ def test_a_cnn_saved_before_the_pooling_key_still_flattens():
     again = BasicModel.from_config(saved)
     assert "flatten" in {layer.name for layer in again.backbone.layers}
     assert "time_max" not in {layer.name for layer in again.backbone.layers}
+
+
+def test_an_audio_cnn_config_saved_before_the_pooling_key_rebuilds_flattening(tmp_path):
+    """A run dir's config.yaml from before model.pooling (resume, bmrun-eval) keeps the flatten model it trained."""
+    from omegaconf import OmegaConf
+
+    from bmrun.config import validate
+    from test_audio_folder import make_clips
+
+    clips = f"data.path={make_clips(tmp_path / 'clips', per_class=6)}"
+    saved = OmegaConf.to_container(compose(["data=audio_folder", clips, "model=cnn", "model.filters=[32]",
+                                            "model.padding=valid"]), resolve=True)
+    del saved["model"]["pooling"]
+    OmegaConf.save(saved, tmp_path / "config.yaml")
+    old = validate(OmegaConf.load(tmp_path / "config.yaml"))
+    assert resolved(old.model, spectrogram=True) == ([32], "valid", "flatten")
+    today = validated(["data=audio_folder", clips, "model=cnn"])  # a new run still gets the auto max over time
+    assert resolved(today.model, spectrogram=True)[2] == "time_max"
