@@ -24,6 +24,8 @@ from bmrun.config.schema import SCHEMAS
 _TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([^,}]+)\}$")
 # conf/optimizer/adam.yaml's ${if_rnn_pairs:...,A,B}, shown as "B (model=rnn on text pairs: A)"
 _RNN_PAIRS = re.compile(r"^\$\{if_rnn_pairs:.*\},([^,]+),([^,}]+)\}$")
+# ${if_transcripts:${...},A,B} (conf/data/audio_folder.yaml, the optimizers' lr), shown as "B (speech to text: A)"
+_TRANSCRIPTS = re.compile(r"^\$\{if_transcripts:\$\{[^}]*\},([^,]+),(.*)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -136,6 +138,9 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    speech = _TRANSCRIPTS.match(str(value))
+    if speech:
+        return f"{_show(speech.group(2))} (speech to text: {speech.group(1)})"
     pairs = _TEXT_PAIRS.match(str(value))
     if pairs:
         return f"{pairs.group(2)} (text pairs: {pairs.group(1)})"

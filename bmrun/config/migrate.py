@@ -75,8 +75,8 @@ def current_names(overrides: Iterable[str]) -> list[str]:
 
 def migrate(cfg: DictConfig) -> DictConfig:
     """``cfg`` as today's schema reads it: removed keys at their old defaults dropped, moved keys
-    in their new group, and an older image folder run's two classes kept multiclass (a copy when
-    anything changes).
+    in their new group, an older image folder run's two classes kept multiclass, and a cnn saved
+    before ``model.pooling`` kept flattening (a copy when anything changes).
 
     Raises:
         ConfigError: A removed key holds another value, or a removed value is chosen.
@@ -90,6 +90,12 @@ def migrate(cfg: DictConfig) -> DictConfig:
         cfg = copy.deepcopy(cfg)
         with _writable(cfg.data):
             cfg.data.task = "multiclass"
+    if OmegaConf.select(cfg, "model.name", default=None) == "cnn" and "pooling" not in cfg.model:
+        # Every cnn flattened before model.pooling existed; today's auto would rebuild an audio run's
+        # model with a max over time, which its checkpoints do not fit.
+        cfg = copy.deepcopy(cfg)
+        with _writable(cfg.model):
+            cfg.model.pooling = "flatten"
     old_names = [key for key in RENAMED_MODEL_KEYS if isinstance(cfg.get("model"), DictConfig) and key in cfg.model]
     if old_names:  # a run dir written before the family keys took their current names
         cfg = copy.deepcopy(cfg)

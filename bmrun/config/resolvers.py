@@ -3,7 +3,9 @@
 ``${if_text_pairs:${data.target_text},A,B}`` is A for text pairs and B otherwise: one dataset
 option, ``data=csv``, reads two kinds of data, and ``conf/data/csv.yaml`` trains a table for up
 to 100 epochs but text pairs for a few large-batch ones. ``${if_transcripts:${data.transcripts},A,B}``
-does the same for ``data=audio_folder``: keyword clips or speech to text.
+does the same for ``data=audio_folder``: keyword clips or speech to text. Speech to text's Adam
+learning rate and recurrent cell use it too, from the optimizer's and the model's files
+(``${if_transcripts:${oc.select:data.transcripts,null},A,B}``, null for every other dataset).
 
 ``${if_rnn_pairs:${model.name},${oc.select:data.target_text,null},A,B}`` is A for the RNN
 encoder–decoder (``model=rnn`` on text pairs) and B otherwise: Adam's learning rate, which the
