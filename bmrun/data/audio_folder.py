@@ -3,7 +3,8 @@
 The folder's layout and split are those of an image folder (:func:`bmrun.data.image_files.scan_folder`:
 ``train/``/``test/`` (and ``val/``) folders, or a fixed stratified split); class names are the
 subfolder names. Every clip is read once (:mod:`bmrun.data.wav`: mixed down to mono, resampled
-to ``data.sample_rate``, padded with silence or cut to ``data.duration`` seconds) and kept
+to ``data.sample_rate``, padded with silence or cut to ``data.duration`` seconds: by default 1 s
+for class folders, and for speech to text the longest training clip, so no transcript is cut) and kept
 resident as float32 waveforms, or, when they would take more than ``data.memory_budget``, read
 again from disk in the tf.data pipeline every epoch (:mod:`bmrun.data.audio_stream`). The examples are raw waveforms: the model computes its own
 log-mel spectrogram (:mod:`bmrun.models.audio`), so a saved model takes audio samples.
@@ -15,6 +16,7 @@ unless ``data.on_bad_file=skip`` (then clips are left out and counted).
 from __future__ import annotations
 
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
@@ -32,7 +34,7 @@ from bmrun.errors import ConfigError, DataError
 from bmrun.rules import at_least, choice, in_unit_interval
 from bmrun.specs import AUDIO, CTC, TaskSpec
 from bmrun.data.transcripts import encode, read_transcripts
-from bmrun.data.wav import BadClip, fit_length, read_wav
+from bmrun.data.wav import BadClip, fit_length, header_length, read_wav
 
 log = logging.getLogger("bmrun")
 CLIPS = FileKind("clips", (".wav",), "WAV", "audio_folder", "an audio folder")
@@ -44,7 +46,9 @@ class AudioFolderConfig(DataConfig):
 
     Attributes:
         sample_rate: Every clip is resampled to this rate (Hz).
-        duration: Every clip is padded with silence or cut to this many seconds.
+        duration: Every clip is padded with silence or cut to this many seconds; null: the longest
+            training clip, rounded up to 0.1 s (the default of speech to text, whose transcripts a
+            cut would lose). Cut clips are counted in the run's notes.
         n_mels: Mel bands of the log-mel spectrogram the model computes from the waveform.
         frame_ms, hop_ms: Length and step of the spectrogram's analysis frames (milliseconds).
         test_fraction: Share of each class set aside as the test split (folders without ``test/``).
@@ -59,7 +63,7 @@ class AudioFolderConfig(DataConfig):
     batch_size: int = 32
     eval_batch_size: int = 128
     sample_rate: int = 16000
-    duration: float = 1.0
+    duration: Optional[float] = 1.0  # null: the longest training clip (speech to text's default)
     n_mels: int = 40
     frame_ms: float = 25.0
     hop_ms: float = 10.0
@@ -76,11 +80,12 @@ class AudioFolderConfig(DataConfig):
                               "holding .wav clips, optionally under train/ and test/)")
         at_least("sample_rate", self.sample_rate, 1000)
         at_least("n_mels", self.n_mels, 1)
-        if not self.duration > 0:
-            raise ConfigError("duration", f"is the length of every clip in seconds, > 0; got {self.duration}")
+        if self.duration is not None and not self.duration > 0:
+            raise ConfigError("duration", f"is the length of every clip in seconds, > 0 (or null: the longest "
+                              f"training clip); got {self.duration}")
         if not 0 < self.hop_ms <= self.frame_ms:
             raise ConfigError("hop_ms", f"must be > 0 and at most frame_ms={self.frame_ms}; got {self.hop_ms}")
-        if clip_samples(self) < frame_samples(self)[0]:
+        if self.duration is not None and clip_samples(self) < frame_samples(self)[0]:
             raise ConfigError("duration", f"{self.duration} s is shorter than one {self.frame_ms} ms frame")
         choice("on_bad_file", self.on_bad_file, ("error", "skip"))
         choice("task", self.task, ("auto", BINARY, MULTICLASS))
@@ -92,7 +97,20 @@ class AudioFolderConfig(DataConfig):
 # Functions of the config rather than properties: they also read a run dir's plain config.
 def clip_samples(cfg) -> int:
     """Samples per clip."""
-    return int(round(cfg.sample_rate * cfg.duration))
+    return int(round(cfg.sample_rate * clip_seconds(cfg)))
+
+
+def clip_seconds(cfg) -> float:
+    """``data.duration``, or when it is null the longest training clip rounded up to 0.1 s."""
+    if cfg.duration is not None:
+        return float(cfg.duration)
+    key = (*_layout_key(cfg), int(cfg.sample_rate))
+    if key not in _longest:
+        lengths = [header_length(p, cfg.sample_rate) for p in layout_of(cfg).splits["train"][0]]
+        longest = max((n for n in lengths if n), default=1) / cfg.sample_rate
+        # round() first: 1.2 s must stay 1.2, not become 1.3 through 12.000000001 tenths
+        _longest[key] = max(1, math.ceil(round(longest * 10, 6))) / 10
+    return _longest[key]
 
 
 def frame_samples(cfg) -> tuple[int, int]:
@@ -112,12 +130,17 @@ def spectrogram_spec(cfg) -> InputSpec:
     return InputSpec(IMAGE, (-(-clip_samples(cfg) // frame_samples(cfg)[1]), int(cfg.n_mels), 1), spectrogram=True)
 
 
-_layouts: dict = {}  # (path, test_fraction) -> FolderLayout: validation and loading scan once
+_layouts: dict = {}  # (path, test_fraction, ...) -> FolderLayout: validation and loading scan once
+_longest: dict = {}  # (path, ..., sample_rate) -> seconds of data.duration=null: headers read once
+
+
+def _layout_key(cfg) -> tuple:
+    return str(Path(cfg.path).expanduser().resolve()), cfg.test_fraction, cfg.transcripts, cfg.on_bad_file
 
 
 def layout_of(cfg):
     """The folder's :class:`FolderLayout`, or with ``data.transcripts`` its :class:`TranscriptLayout`."""
-    key = (str(Path(cfg.path).expanduser().resolve()), cfg.test_fraction, cfg.transcripts, cfg.on_bad_file)
+    key = _layout_key(cfg)
     if key not in _layouts:
         _layouts.clear()
         if cfg.transcripts:
@@ -172,7 +195,9 @@ def load(cfg, seed: int) -> RawData:
     size = len(paths) * clip_samples(cfg) * 4  # the float32 waveforms of every split
     stream = size > parse_bytes(cfg.memory_budget)
     waves, bad = read_clips(paths, cfg, keep=not stream)
-    notes = [f"{len(paths)} {what} from {layout.root} ({cfg.duration} s at {cfg.sample_rate} Hz)"]
+    fitted = "the longest training clip, " if cfg.duration is None else ""
+    notes = [f"{len(paths)} {what} from {layout.root} ({fitted}{clip_seconds(cfg)} s at {cfg.sample_rate} Hz)"]
+    note_cut(paths, cfg, notes)
     if stream:
         notes.append(f"streamed from disk (decoded size {size / 2**20:.0f} MiB > data.memory_budget="
                      f"{cfg.memory_budget})")
@@ -194,6 +219,24 @@ def load(cfg, seed: int) -> RawData:
         arrays[name] = (waves[mask], kept[mask])
     val = arrays.get("val", (None, None))
     return RawData(*arrays["train"], *arrays["test"], val[0], val[1], notes="; ".join(notes))
+
+
+def note_cut(paths, cfg, notes: list) -> None:
+    """Count the clips longer than ``data.duration`` (their ends are cut) in the run's notes.
+
+    Speech to text also warns: the words at the end of a cut clip are in its transcript but no
+    longer in its audio, which teaches the model to write what it never heard.
+    """
+    lengths = [header_length(p, cfg.sample_rate) or 0 for p in paths]
+    cut = sum(n > clip_samples(cfg) for n in lengths)
+    if not cut:
+        return
+    line = (f"cut {cut} clips longer than data.duration={clip_seconds(cfg)} s (the longest: "
+            f"{max(lengths) / cfg.sample_rate:.2f} s)")
+    notes.append(line)
+    if cfg.transcripts:
+        log.warning("%s: their transcripts may name words the cut audio lost; data.duration=null fits the "
+                    "longest training clip", line)
 
 
 def skip_bad(bad: list, cfg, notes: list) -> None:

@@ -76,6 +76,22 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def header_length(path, sample_rate: int):
+    """A clip's length in samples at ``sample_rate``, from its WAV header alone (None if unreadable).
+
+    What :func:`read_wav` would return, without reading the samples: ``data.duration=null`` and the
+    count of cut clips need every clip's length before (or without) decoding it.
+    """
+    try:
+        with wave.open(str(path), "rb") as handle:
+            frames, rate = handle.getnframes(), handle.getframerate()
+    except (wave.Error, EOFError, OSError):
+        return None  # read_wav names the problem when the clip is loaded
+    if rate < 1 or frames < 1:
+        return None
+    return frames if rate == sample_rate else max(1, int(round(frames * sample_rate / rate)))
+
+
 def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
     """Pad with trailing silence, or cut, to ``length`` samples."""
     if len(samples) >= length:
