@@ -32,7 +32,7 @@ def test_the_short_command_resolves_to_the_measured_one():
 
 def test_a_pooling_the_user_sets_is_still_refused_in_one_line(tmp_path):
     root = make_transcribed(tmp_path / "clips", count=6)
-    with pytest.raises(ConfigError, match="model.pooling=none"):
+    with pytest.raises(ConfigError, match="model.pooling=last pools the clip"):
         validated(["data=audio_folder", f"data.path={root}", "data.transcripts=transcripts.csv", "model=rnn",
                    "model.pooling=last"])
     with pytest.raises(ConfigError, match="duration"):

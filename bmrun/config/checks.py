@@ -230,9 +230,11 @@ def _check_ctc(config: TrainConfig) -> None:
     """CTC reads one feature vector per frame: a recurrent model that keeps every step."""
     model = config.model
     if model.name != "rnn" or getattr(model, "pooling", None) != "none":
+        # model=rnn's own default with data.transcripts is pooling=none: only a value the user set gets here
+        what = f"model.pooling={model.pooling}" if model.name == "rnn" else f"model={model.name}"
         raise ConfigError("model", f"data.transcripts trains speech to text (CTC over the frames), which needs one "
-                          f"output per frame: use model=rnn model.pooling=none (model.bidirectional=true helps); "
-                          f"model={model.name} pools the clip into one vector.")
+                          f"output per frame: use model=rnn model.pooling=none (its default with transcripts); "
+                          f"{what} pools the clip into one vector.")
     for key in ("label_smoothing",):
         if getattr(config.loss, key, 0):
             raise ConfigError(f"loss.{key}", "applies to classification only; data.transcripts trains CTC")

@@ -32,13 +32,15 @@ class RnnConfig(ModelConfig):
         cell: ``lstm`` or ``gru``.
         num_layers: Recurrent layers; all but the last return their whole sequence.
         hidden_dim: Hidden state width of each layer (each direction when bidirectional).
-        bidirectional: Read every sequence both ways and concatenate the two states.
+        bidirectional: Read every sequence both ways and concatenate the two states (speech to
+            text, ``data.transcripts``: true by default).
         dropout_rate: Dropout after each recurrent layer (between layers and before the head).
         embedding_dim: Token embedding width (``tokens`` inputs only).
         pooling: What the head reads: the ``last`` state, or the ``mean`` or ``max`` of the last
             layer's states over all steps (padding excluded from the mean). Pooling lets every
             step speak directly to the head, which helps where no step is special, such as
-            the rows of an image. ``none`` keeps every step's state (``ctc``: one output per frame).
+            the rows of an image. ``none`` keeps every step's state (``ctc``: one output per frame;
+            the default of speech to text, ``data.transcripts``).
         decoder: Text pairs: ``attention`` makes an encoder–decoder with additive attention
             (see :mod:`bmrun.models.encoder_decoder`); ``none`` for an encoder alone.
     """
