@@ -282,29 +282,5 @@ def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path, 
     assert load_metrics(run_dir)["epochs"] == 3
 
 
-def test_an_optuna_study_rerun_with_resume_auto_tells_the_recorded_trials_again(tmp_path):
-    sweep = tmp_path / "study"
-    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=0",
-            "data.limit=200", "trainer.max_epochs=1", "logger.progress_bar=false", f"hydra.sweep.dir={sweep}",
-            "resume=auto"]
-    run_cli(args, tmp_path, check=True)
-    first = {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")}
-    best = (sweep / "optimization_results.yaml").read_text()
-    again = run_cli(args, tmp_path, check=True)
-    assert again.stdout.count("already completed") == 2  # the seeded sampler proposes the same trials
-    assert {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")} == first
-    assert (sweep / "optimization_results.yaml").read_text() == best
-
-
-def test_a_joblib_sweep_rerun_with_resume_auto_reruns_only_the_failed_job(tmp_path):
-    sweep = tmp_path / "joblib"
-    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY, f"hydra.sweep.dir={sweep}",
-            "resume=auto"]
-    run_cli(args, tmp_path, check=True)
-    kept = (sweep / "0" / "metrics.json").read_text()
-    failed = json.loads((sweep / "1" / "metrics.json").read_text())
-    (sweep / "1" / "metrics.json").write_text(json.dumps({**failed, "status": "failed"}))
-    run_cli(args, tmp_path, check=True)
-    assert (sweep / "0" / "metrics.json").read_text() == kept  # completed: skipped, untouched
-    assert load_metrics(sweep / "1")["status"] == "completed"
-    assert len((sweep / "summary.csv").read_text().strip().splitlines()) == 3
+# An Optuna study rerun with resume=auto, and a joblib sweep's: tests/test_sweeps.py, with the
+# sweeper's and the launcher's own tests (one sweep each shows both).
