@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, train_in_process
 
 TINY = ["data.limit=64", "trainer.max_epochs=1", "logger.progress_bar=false"]
 
@@ -94,9 +94,10 @@ def _run_without_checkpoints(root: Path) -> Path:
 
 
 def _finished_run(root: Path) -> Path:
-    """A completed 1-epoch CNN run on digits (trained once per test that needs it)."""
+    """A completed 1-epoch CNN run on digits (trained once per test that needs it, in this process:
+    the refused command is the CLI run under test)."""
     run_dir = root / "finished"
-    run_cli([f"hydra.run.dir={run_dir}", *TINY], root, check=True)
+    train_in_process(run_dir, TINY)
     return run_dir
 
 
@@ -323,7 +324,7 @@ def test_device_gpu_without_gpu_is_refused(tmp_path):
 
 def test_resume_cannot_swap_config_groups(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli([f"hydra.run.dir={run_dir}", *TINY], tmp_path, check=True)
+    train_in_process(run_dir, TINY)
     proc = run_cli([f"resume={run_dir}", "model=rnn"], tmp_path)
     assert proc.returncode == 2 and "model" in proc.stderr and "Traceback" not in proc.stderr
 

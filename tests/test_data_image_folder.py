@@ -153,7 +153,7 @@ def test_streamed_run_killed_mid_epoch_resumes_exactly(tmp_path):
 
     root = make_folder(tmp_path / "shapes", per_class=20, test_per_class=4)
     args = ["model=mlp", "model.hidden_dims=[16]", "data=image_folder", f"data.path={root}", "data.memory_budget=1KiB",
-            "data.batch_size=4", "trainer.max_epochs=20", "trainer.steps_per_call=1",
+            "data.batch_size=4", "trainer.max_epochs=10", "trainer.steps_per_call=1",
             "trainer.checkpoint_every_n_steps=3", "trainer.deterministic=true", "logger.progress_bar=false",
             "logger.tensorboard=false"]
     # The reference and the resume train here; only the killed run needs its own process.

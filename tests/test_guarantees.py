@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUIET, load_metrics, run_cli, start_cli, train_in_process, wait_for_checkpoint
+from conftest import QUIET, load_metrics, resume_in_process, run_cli, start_cli, train_in_process, wait_for_checkpoint
 
 TINY = ["model=linear", "data.limit=300", "trainer.max_epochs=2", "logger.progress_bar=false"]
 # A sweep job long enough to be killed mid-run (checkpoints every 8 steps).
@@ -108,15 +108,17 @@ def test_checkpoint_every_n_epochs_thins_epoch_end_checkpoints_but_keeps_the_las
     assert resumed["epochs"] == 6
 
 
-def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(tmp_path):
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    run_cli([*TINY, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    train_in_process(run_dir, [*TINY, "trainer.max_epochs=3"])
     steps = sorted(int(p.name.split("-")[1].split(".")[0]) for p in (run_dir / "checkpoints").glob("ckpt-*.index"))
     latest = run_dir / "checkpoints" / f"ckpt-{steps[-1]}.data-00000-of-00001"
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # truncated, as by a full disk
-    proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=4"], tmp_path, check=True)
-    assert f"ckpt-{steps[-1]} is corrupt" in proc.stderr
-    assert f"resuming {run_dir} at epoch 3, step {steps[-2]}" in proc.stderr  # the step it goes back to
+    capsys.readouterr()
+    resume_in_process(run_dir, ["trainer.max_epochs=4"])
+    stderr = capsys.readouterr().err
+    assert f"ckpt-{steps[-1]} is corrupt" in stderr
+    assert f"resuming {run_dir} at epoch 3, step {steps[-2]}" in stderr  # the step it goes back to
     metrics = load_metrics(run_dir)
     assert metrics["status"] == "completed" and metrics["epochs"] == 4
 
@@ -124,16 +126,16 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_good_one(tmp_pat
 # ----------------------------------------------------------------------------- one owner, same experiment
 def test_a_stale_lock_does_not_block_a_resume_and_a_finished_run_leaves_no_lock(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    train_in_process(run_dir, TINY)
     assert not (run_dir / ".lock").exists()
     _lock(run_dir, _dead_pid())
-    run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path, check=True)
+    resume_in_process(run_dir, ["trainer.max_epochs=3"])
     assert load_metrics(run_dir)["epochs"] == 3 and not (run_dir / ".lock").exists()
 
 
 def test_a_busy_run_dir_is_refused_and_left_untouched(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    train_in_process(run_dir, TINY)
     before = (run_dir / "metrics.json").read_text()
     _lock(run_dir, os.getpid())
     proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path)
@@ -143,12 +145,13 @@ def test_a_busy_run_dir_is_refused_and_left_untouched(tmp_path):
 
 def test_safe_resume_changes_are_allowed_and_recorded(tmp_path):
     run_dir = tmp_path / "run"
-    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    train_in_process(run_dir, TINY)
+    # The resume goes through the CLI: it records the changed values and rewrites config.yaml.
     run_cli([f"resume={run_dir}", "trainer.max_epochs=3", "logger.tensorboard=false"], tmp_path, check=True)
     metrics = load_metrics(run_dir)
     assert metrics["resumes"][-1]["changes"] == {"trainer.max_epochs": [2, 3], "logger.tensorboard": [True, False]}
     assert metrics["resumes"][-1]["from_epoch"] == 2
-    assert metrics["overrides"] == TINY  # the run keeps the overrides it was started with
+    assert metrics["overrides"] == [*QUIET, *TINY]  # the run keeps the overrides it was started with
     assert "max_epochs: 3" in (run_dir / "config.yaml").read_text()
 
 
@@ -267,39 +270,17 @@ def test_a_training_run_piped_into_a_reader_that_closes_early_still_finishes(tmp
     assert metrics["status"] == "completed" and metrics["epochs"] == 3 and "accuracy" in metrics["test"]
 
 
-def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path):
+def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path, check=True)
+    train_in_process(run_dir, TINY)
     for record in (run_dir / "checkpoints").glob("ckpt-*.sha256"):
         record.unlink()  # as if every save had been killed between the two writes
-    proc = run_cli([f"resume={run_dir}", "trainer.max_epochs=3"], tmp_path, check=True)
-    assert "corrupt" not in proc.stderr and "at epoch 3" in proc.stderr
+    capsys.readouterr()
+    resume_in_process(run_dir, ["trainer.max_epochs=3"])
+    stderr = capsys.readouterr().err
+    assert "corrupt" not in stderr and "at epoch 3" in stderr
     assert load_metrics(run_dir)["epochs"] == 3
 
 
-def test_an_optuna_study_rerun_with_resume_auto_tells_the_recorded_trials_again(tmp_path):
-    sweep = tmp_path / "study"
-    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=0",
-            "data.limit=200", "trainer.max_epochs=1", "logger.progress_bar=false", f"hydra.sweep.dir={sweep}",
-            "resume=auto"]
-    run_cli(args, tmp_path, check=True)
-    first = {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")}
-    best = (sweep / "optimization_results.yaml").read_text()
-    again = run_cli(args, tmp_path, check=True)
-    assert again.stdout.count("already completed") == 2  # the seeded sampler proposes the same trials
-    assert {job: (sweep / job / "metrics.json").read_text() for job in ("0", "1")} == first
-    assert (sweep / "optimization_results.yaml").read_text() == best
-
-
-def test_a_joblib_sweep_rerun_with_resume_auto_reruns_only_the_failed_job(tmp_path):
-    sweep = tmp_path / "joblib"
-    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY, f"hydra.sweep.dir={sweep}",
-            "resume=auto"]
-    run_cli(args, tmp_path, check=True)
-    kept = (sweep / "0" / "metrics.json").read_text()
-    failed = json.loads((sweep / "1" / "metrics.json").read_text())
-    (sweep / "1" / "metrics.json").write_text(json.dumps({**failed, "status": "failed"}))
-    run_cli(args, tmp_path, check=True)
-    assert (sweep / "0" / "metrics.json").read_text() == kept  # completed: skipped, untouched
-    assert load_metrics(sweep / "1")["status"] == "completed"
-    assert len((sweep / "summary.csv").read_text().strip().splitlines()) == 3
+# An Optuna study rerun with resume=auto, and a joblib sweep's: tests/test_sweeps.py, with the
+# sweeper's and the launcher's own tests (one sweep each shows both).

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (compose, drop_site, fake_distribution, load_metrics, run_cli, run_dirs, train_in_process,
-                      use_site, validated)
+from conftest import (compose, drop_site, fake_distribution, load_metrics, resume_in_process, run_cli, run_dirs,
+                      train_in_process, use_site, validated)
 
 from bmrun.errors import ConfigError, DataError
 
@@ -103,15 +103,13 @@ def test_missing_facts_are_inferred_and_stated(example_plugin):
 
 
 # ----------------------------------------------------------------------------- training
-def test_train_then_resume_exactly(example_plugin, tmp_path):
+def test_train_then_resume_exactly(example_plugin, tmp_path, caplog):
+    # In-process: the plugin's CLI runs are the sweep below and the fresh-process tests.
     run = tmp_path / "run"
-    first = run_cli(BARS + DETERMINISTIC + ["trainer.max_epochs=1", "logger.progress_bar=false",
-                                            f"hydra.run.dir={run}"], tmp_path,
-                    env=example_plugin)
-    assert first.returncode == 0, first.stderr
-    assert "inferred from the" in first.stdout + first.stderr  # the run's description states the notes
-    resumed = run_cli([f"resume={run}", "trainer.max_epochs=2"], tmp_path, env=example_plugin)
-    assert resumed.returncode == 0, resumed.stderr
+    caplog.set_level(logging.INFO, logger="bmrun.console")  # what the console printed, as bmrun.log keeps it
+    train_in_process(run, BARS + DETERMINISTIC + ["trainer.max_epochs=1", "logger.print_config=compact"])
+    assert "inferred from the" in caplog.text  # the run's description states the notes
+    resume_in_process(run, ["trainer.max_epochs=2"])
     straight = train_in_process(tmp_path / "straight", BARS + DETERMINISTIC + ["trainer.max_epochs=2"])
     metrics = load_metrics(run)
     assert metrics["status"] == "completed" and metrics["epochs"] == 2

@@ -7,13 +7,14 @@ two epochs) and each test checks everything its sweep can show.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 from bmrun.sweep.callback import SweepReport
-from conftest import load_metrics, run_cli
+from conftest import load_metrics, run_cli, train_in_process
 
 TINY = ["data=digits", "data.limit=200", "trainer.max_epochs=1", "logger.progress_bar=false",
         "logger.print_config=false"]
@@ -41,8 +42,8 @@ def test_job_of_a_multirun_equals_the_same_config_run_alone(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli(["-m", "seed=1,2", *common, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    alone = run_cli(["seed=2", *common, f"hydra.run.dir={tmp_path / 'alone'}"], cwd=tmp_path)
-    assert alone.returncode == 0, alone.stderr
+    # The reference trains in this (pytest) process: it shares nothing with the sweep's process.
+    train_in_process(tmp_path / "alone", ["seed=2", *common])
 
     jobs = _job_dirs(sweep)
     assert [load_metrics(j)["status"] for j in jobs] == ["completed", "completed"]
@@ -110,12 +111,13 @@ def test_exit_status_counts_only_this_sweeps_jobs(tmp_path):
 
 
 @pytest.mark.slow
-def test_optuna_search_runs_every_trial_even_when_some_fail(tmp_path):
+def test_optuna_search_runs_every_trial_even_when_some_fail_and_a_rerun_tells_them_again(tmp_path):
     sweep = tmp_path / "optuna"
     # dropout 1.5 is invalid: with sampler seed 0, optuna 2.10's TPE picks 1.5, 0.0, 1.5 (failing
     # trials first and last). A failed trial returns -inf: Optuna records it as its worst value.
-    proc = run_cli(["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.seed=0",
-                    "model.dropout_rate=choice(0.0,1.5)", *TINY, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.seed=0",
+            "model.dropout_rate=choice(0.0,1.5)", *TINY, f"hydra.sweep.dir={sweep}", "resume=auto"]
+    proc = run_cli(args, cwd=tmp_path)
     jobs = _job_dirs(sweep)
     assert len(jobs) == 3, proc.stderr
     metrics = [load_metrics(j) for j in jobs]
@@ -131,12 +133,25 @@ def test_optuna_search_runs_every_trial_even_when_some_fail(tmp_path):
     assert results.best_value == done["objective"]["value"]
     assert len(_summary(sweep)) == 3
 
+    # resume=auto: the seeded sampler proposes the same trials; the completed one is told again
+    # from its metrics.json, untouched, and the failed ones run (and fail) again.
+    completed = (jobs[1] / "metrics.json").read_text()
+    best = (sweep / "optimization_results.yaml").read_text()
+    again = run_cli(args, cwd=tmp_path)
+    assert again.returncode == 1 and again.stdout.count("already completed") == 1, again.stderr
+    assert (jobs[1] / "metrics.json").read_text() == completed
+    assert [load_metrics(j)["status"] for j in _job_dirs(sweep)] == ["failed", "completed", "failed"]
+    assert (sweep / "optimization_results.yaml").read_text() == best
+
 
 @pytest.mark.slow
-def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
+def test_joblib_launcher_runs_jobs_in_parallel_processes_and_a_rerun_redoes_only_the_failed_job(tmp_path):
+    """One joblib sweep (its workers each pay a TensorFlow import) shows both the parallel jobs
+    and what ``resume=auto`` does when it is run again after a job failed."""
     sweep = tmp_path / "joblib"
-    proc = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY,
-                    f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY, f"hydra.sweep.dir={sweep}",
+            "resume=auto"]
+    proc = run_cli(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
     jobs = _job_dirs(sweep)
@@ -147,6 +162,14 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
         assert f"seed={seed}" in metrics["overrides"]
         assert (job / "model" / "model.keras").is_file() and (job / "history.csv").is_file()
         assert list((job / "tensorboard" / "hparams").glob("events.out.tfevents.*"))
+    assert len(_summary(sweep)) == 2
+
+    kept = (sweep / "0" / "metrics.json").read_text()
+    failed = json.loads((sweep / "1" / "metrics.json").read_text())
+    (sweep / "1" / "metrics.json").write_text(json.dumps({**failed, "status": "failed"}))
+    run_cli(args, tmp_path, check=True)
+    assert (sweep / "0" / "metrics.json").read_text() == kept  # completed: skipped, untouched
+    assert load_metrics(sweep / "1")["status"] == "completed"
     assert len(_summary(sweep)) == 2
 
 
