@@ -214,3 +214,41 @@ def test_the_study_uses_optuna_3s_distributions_where_they_exist(monkeypatch):
     importance._distribution(["cnn", "mlp"])
     assert made == [("float", (1e-4, 1e-2), {"log": True}), ("float", (0.0, 0.5), {"log": False}),
                     ("int", (32, 64), {}), ("categorical", (["cnn", "mlp"],), {})]
+
+
+def test_ranking_beside_the_picture_gives_the_sequential_result_and_its_errors(tmp_path):
+    """--importance ranks in a forked child while matplotlib loads: same numbers, same errors."""
+    pytest.importorskip("sklearn")
+    from bmrun.cli.report import ranked_beside
+    from bmrun.sweep import importance
+
+    sweep = tmp_path / "sweep"
+    write_runs(sweep, 40, sweep=True)
+    runs = index.load_runs([sweep])
+    prepared = []
+    forked = ranked_beside(importance.rank, runs, prepare=lambda: prepared.append(os.getpid()))
+    assert prepared == [os.getpid()]  # prepare() ran here, in the parent
+    alone = importance.rank(runs)
+    assert forked.keys == alone.keys and forked.by_evaluator == alone.by_evaluator
+    with pytest.raises(importance.ImportanceError, match="at least 2 completed runs"):
+        ranked_beside(importance.rank, runs[:1], prepare=lambda: None)
+
+    def missing(_runs):
+        raise ImportError("No module named 'optuna'", name="optuna")
+
+    with pytest.raises(ImportError) as raised:
+        ranked_beside(missing, runs, prepare=lambda: None)
+    assert raised.value.name == "optuna"
+
+
+def test_the_ranking_runs_in_a_child_process_where_nothing_is_threaded(tmp_path):
+    """The fork path itself (pytest-xdist's workers run threads, so it is checked in a fresh process)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the ranking is forked on Linux only")
+    import subprocess
+
+    code = ("import os; from bmrun.cli.report import ranked_beside; "
+            "print(os.getpid(), ranked_beside(lambda runs: os.getpid(), [], prepare=lambda: None))")
+    parent, ranked_in = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout.split()
+    assert parent != ranked_in

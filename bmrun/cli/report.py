@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
+import sys
+import threading
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -41,12 +45,13 @@ def _parser() -> argparse.ArgumentParser:
 def importance(root: Path, plot: Optional[str]) -> None:
     """``--importance``: the ranking table and the parallel-coordinates picture."""
     # the importance ranking and its picture: only for --importance (scikit-learn, matplotlib when drawn)
+    from bmrun.explain.figures import pyplot
     from bmrun.sweep.importance import draw, print_importance, rank
     from bmrun.tracking.index import load_runs
 
     runs = load_runs([root])
     try:
-        result = rank(runs)
+        result = ranked_beside(rank, runs, prepare=pyplot)
     except ImportError as error:
         raise ReportError(f"--importance needs Optuna and scikit-learn ({error.name} is missing): "
                           f'pip install "bmrun[sweeps]"') from None
@@ -54,6 +59,45 @@ def importance(root: Path, plot: Optional[str]) -> None:
     path = Path(plot) if plot else root / "parallel_coordinates.png"
     draw(runs, result, path)
     console.out.print(f"parallel coordinates {path}")
+
+
+def ranked_beside(rank, runs, prepare):
+    """``rank(runs)`` in a forked child while ``prepare()`` runs here.
+
+    The ranking imports scikit-learn (about a second) and the picture imports matplotlib: on a
+    second core they overlap, which keeps a 1,000-trial ``--importance`` under 2 s. Only on Linux
+    (fork after NumPy is unsafe with some BLAS builds elsewhere) and only with nothing threaded yet;
+    anything the child cannot send back is ranked again here, so errors surface as they would.
+    """
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        prepare()
+        return rank(runs)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: rank, send the result (or the error) back, leave without cleanup
+        os.close(read)
+        try:
+            payload = pickle.dumps(("ok", rank(runs)))
+        except ImportError as error:
+            payload = pickle.dumps(("import", error.name))
+        except BaseException:  # every other outcome is reproduced in the parent, which reports it
+            payload = b""
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    os.close(write)
+    prepare()
+    with os.fdopen(read, "rb") as answer:
+        payload = answer.read()
+    os.waitpid(pid, 0)
+    if not payload:
+        return rank(runs)
+    status, value = pickle.loads(payload)
+    if status == "import":
+        raise ImportError(f"No module named {value!r}", name=value)
+    return value
 
 
 @console_script

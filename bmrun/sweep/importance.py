@@ -248,6 +248,7 @@ def _why_mdi_only() -> str:
 
 def print_importance(result: Importance) -> None:
     # rich's tables: only when printing results, not for --help
+    from rich.markup import escape
     from rich.table import Table
 
 
@@ -258,8 +259,8 @@ def print_importance(result: Importance) -> None:
     for key in result.keys:
         table.add_row(key, *(f"{values[key]:.3f}" for values in result.by_evaluator.values()))
     console.out.print(table)
-    for note in result.notes:
-        console.out.print(f"[dim]{note}[/]")
+    for note in result.notes:  # escaped: a note names "bmrun[importance]", which is not markup
+        console.out.print(f"[dim]{escape(note)}[/]")
 
 
 def draw(runs: Sequence[Run], result: Importance, path: Path) -> None:
