@@ -284,3 +284,25 @@ def test_a_checkpoint_killed_before_its_checksum_record_is_still_used(tmp_path, 
 
 # An Optuna study rerun with resume=auto, and a joblib sweep's: tests/test_sweeps.py, with the
 # sweeper's and the launcher's own tests (one sweep each shows both).
+
+
+@pytest.mark.parametrize("status", ["interrupted", "completed"])
+def test_resume_asking_for_no_more_epochs_than_were_trained_is_refused_before_the_run_is_touched(tmp_path, status):
+    """An interrupted run resumed with fewer epochs than it trained stays interrupted, byte for byte."""
+    from bmrun.config import validate
+    from bmrun.config.resume import check_resumable, config_for_resume
+    from bmrun.errors import BmrunError
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    from omegaconf import OmegaConf
+
+    from conftest import compose
+
+    OmegaConf.save(compose(["trainer.max_epochs=400"]), run_dir / "config.yaml")
+    (run_dir / "metrics.json").write_text(json.dumps({"status": status, "epochs": 167}))
+    config = validate(config_for_resume(run_dir, ["trainer.max_epochs=12"])[0])
+    with pytest.raises(BmrunError, match="167 epochs; to train further pass trainer.max_epochs=<more than 167>"):
+        check_resumable(run_dir, config)
+    assert json.loads((run_dir / "metrics.json").read_text()) == {"status": status, "epochs": 167}
+    check_resumable(run_dir, validate(config_for_resume(run_dir, ["trainer.max_epochs=168"])[0]))  # more: allowed

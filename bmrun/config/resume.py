@@ -162,7 +162,10 @@ def check_resumable(run_dir: Path, config) -> None:
         previous = {}
     budget = config.trainer.max_epochs  # the same test as training's own (bmrun.training.train)
     key = "pretrain.max_epochs" if config.pretrain.max_epochs is not None else "trainer.max_epochs"
-    epochs = previous.get("epochs", 0)
-    if previous.get("status") == "completed" and epochs >= budget:
-        raise RunAlreadyFinished(f"{run_dir} already finished {epochs} epochs; to train further pass "
+    epochs = previous.get("epochs") if isinstance(previous.get("epochs"), int) else 0
+    # An interrupted run that already trained the epochs asked for is refused here too: training
+    # would refuse it only after taking the run's lock and would record the refusal as a failure.
+    if epochs >= budget > 0 and previous.get("status") in ("completed", "interrupted", "failed"):
+        done = "already finished" if previous["status"] == "completed" else f"was {previous['status']} after"
+        raise RunAlreadyFinished(f"{run_dir} {done} {epochs} epochs; to train further pass "
                                  f"{key}=<more than {epochs}> with resume=.")
