@@ -112,8 +112,8 @@ def _read_tsv(path: Path) -> tuple[list[tuple[str, str]], list[int]]:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as error:
                 raise DataError(f"{path}, line {number}: bytes that are not UTF-8 ({raw[error.start:error.end]!r}); "
-                                f"the file mixes encodings. Convert it, e.g. `iconv -f latin1 -t utf-8`, or fix "
-                                f"that line.") from None
+                                f"the file is in another encoding (such as Latin-1) or mixes encodings. Convert it, e.g. "
+                                f"`iconv -f latin1 -t utf-8`, or fix that line.") from None
             text = text.rstrip("\r\n")
             if not text.strip():
                 continue
