@@ -1,6 +1,6 @@
 """Sweeps through Hydra's own sweepers and launchers, via the real CLI.
 
-Each ``run_cli`` pays a TensorFlow import, so the sweeps are few and tiny (200 digits, one or
+Each sweep is a real ``bmrun`` process, so the sweeps are few and tiny (200 digits, one or
 two epochs) and each test checks everything its sweep can show.
 """
 
@@ -151,7 +151,8 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes_and_a_rerun_redoes_only
     sweep = tmp_path / "joblib"
     args = ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *TINY, f"hydra.sweep.dir={sweep}",
             "resume=auto"]
-    proc = run_cli(args, cwd=tmp_path)
+    # A fresh interpreter: loky's worker processes hang when their parent is a fork (forked_cli).
+    proc = run_cli(args, cwd=tmp_path, fresh=True)
     assert proc.returncode == 0, proc.stderr
     assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
     jobs = _job_dirs(sweep)
@@ -167,7 +168,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes_and_a_rerun_redoes_only
     kept = (sweep / "0" / "metrics.json").read_text()
     failed = json.loads((sweep / "1" / "metrics.json").read_text())
     (sweep / "1" / "metrics.json").write_text(json.dumps({**failed, "status": "failed"}))
-    run_cli(args, tmp_path, check=True)
+    run_cli(args, tmp_path, check=True, fresh=True)
     assert (sweep / "0" / "metrics.json").read_text() == kept  # completed: skipped, untouched
     assert load_metrics(sweep / "1")["status"] == "completed"
     assert len(_summary(sweep)) == 2
