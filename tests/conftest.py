@@ -73,7 +73,11 @@ needs_fashion_mnist = pytest.mark.skipif(fashion_mnist_missing() is not None,
 
 
 def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
-    """Train in this process (TensorFlow imported once per test session) and return metrics."""
+    """Train in this process (TensorFlow imported once per test session) and return metrics.
+
+    Without ``logger.saved_model`` or ``logger.tflite`` among the overrides the run writes
+    ``model/model.keras`` only (``logger.saved_model=false``).
+    """
     from omegaconf import OmegaConf
 
     from bmrun.run_dir import write_config
@@ -81,6 +85,10 @@ def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
     from bmrun.training.train import train
 
     overrides = list(QUIET) + list(overrides)
+    if not any(o.startswith(("logger.saved_model=", "logger.tflite=")) for o in overrides):
+        # The SavedModel export is a third of a tiny run; the tests that read one ask for it, and
+        # every CLI run (run_cli) keeps the default.
+        overrides.insert(len(QUIET), "logger.saved_model=false")
     cfg = compose(overrides)
     config = validate(cfg)
     run_dir = Path(run_dir)

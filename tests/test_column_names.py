@@ -89,7 +89,7 @@ def test_odd_names_train_save_reload_predict_explain_and_group(tmp_path):
     metrics = train_in_process(run_dir, ["data=csv", f"data.path={path}", "data.target=label", "model=linear",
                                          "optimizer.lr=0.05", "trainer.max_epochs=8",
                                          "data.sensitive=[class,'a/b']", "loss.fairness_group=class",
-                                         "loss.fairness_penalty=0.1"])
+                                         "loss.fairness_penalty=0.1", "logger.saved_model=true"])
     assert metrics["status"] == "completed" and metrics["test"]["accuracy"] > 0.8
     assert set(metrics["fairness"]) == {"class", "a/b"}  # fairness groups by the names as written
     assert set(metrics["fairness"]["class"]["groups"]) >= {"1st", "2nd", "3rd"}

@@ -1,4 +1,5 @@
-"""TFLite export (``logger.tflite``): files, sizes and the accuracy each compressed copy keeps."""
+"""Exports: TFLite (``logger.tflite``) files, sizes and the accuracy each compressed copy keeps;
+``logger.saved_model=false`` (the ``.keras`` file alone)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,20 @@ def test_a_failed_conversion_is_recorded_not_raised(tmp_path, monkeypatch):
     result = tflite.export_tflite(model, tmp_path, ["float32"], data.test.x[:3], np.zeros(3), data.task)
     entry = result["tflite_float32"]
     assert entry["bytes"] == len(b"not a flatbuffer") and entry["error"].startswith("evaluation failed")
+
+
+def test_without_the_saved_model_a_run_writes_the_keras_file_alone(tmp_path):
+    """``logger.saved_model=false``: model.keras only, recorded as such; resuming a run that had a
+    SavedModel removes it rather than leave one that no longer matches the model; TFLite, which
+    converts the SavedModel, is refused beside it."""
+    from bmrun.errors import ConfigError
+    from conftest import resume_in_process
+
+    run_dir = tmp_path / "run"
+    first = train_in_process(run_dir, [*FAST, "trainer.max_epochs=1", "data.limit=200", "logger.saved_model=true"])
+    assert (run_dir / "model" / "saved_model" / "saved_model.pb").is_file() and "saved_model" in first["export"]
+    metrics = resume_in_process(run_dir, ["trainer.max_epochs=2", "logger.saved_model=false"])
+    assert set(metrics["export"]) == {"model.keras"}
+    assert (run_dir / "model" / "model.keras").is_file() and not (run_dir / "model" / "saved_model").exists()
+    with pytest.raises(ConfigError, match="logger.saved_model=false"):
+        validated(["logger.tflite=[float32]", "logger.saved_model=false"])

@@ -151,7 +151,8 @@ def test_safe_resume_changes_are_allowed_and_recorded(tmp_path):
     metrics = load_metrics(run_dir)
     assert metrics["resumes"][-1]["changes"] == {"trainer.max_epochs": [2, 3], "logger.tensorboard": [True, False]}
     assert metrics["resumes"][-1]["from_epoch"] == 2
-    assert metrics["overrides"] == [*QUIET, *TINY]  # the run keeps the overrides it was started with
+    # the run keeps the overrides it was started with (train_in_process's default among them)
+    assert metrics["overrides"] == [*QUIET, "logger.saved_model=false", *TINY]
     assert "max_epochs: 3" in (run_dir / "config.yaml").read_text()
 
 

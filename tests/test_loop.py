@@ -133,7 +133,8 @@ def test_resident_training_and_evaluation_need_no_autograph(tmp_path, monkeypatc
         return original(entity, program_ctx)
 
     monkeypatch.setattr(api, "_convert_actual", spy)
-    metrics = train_in_process(tmp_path, [*SHORT, "trainer.max_epochs=1", "augment=standard"])
+    metrics = train_in_process(tmp_path, [*SHORT, "trainer.max_epochs=1", "augment=standard",
+                                          "logger.saved_model=true"])
     assert metrics["test"]["accuracy"] > 0.3
     assert converted, "the spy saw nothing (Keras's export signature is still converted)"
     assert [name for name in converted if name.startswith("bmrun.")] == []

@@ -105,7 +105,7 @@ def two_tower_run(tmp_path_factory):
     run_dir = root / "run"
     metrics = train_in_process(run_dir, [*SMALL, "model=two_tower", f"data.path={root / 'ratings.csv'}",
                                          "data.user=customer", "data.item=product", "data.rating=stars",
-                                         "data.timestamp=ts", "data.split=time"])
+                                         "data.timestamp=ts", "data.split=time", "logger.saved_model=true"])
     return run_dir, metrics
 
 

@@ -124,7 +124,7 @@ def test_saved_model_loads_in_safe_mode_and_predicts_like_training(tmp_path):
     from bmrun.data import load_prepared
     from conftest import validated
 
-    overrides = ["model=mlp", "trainer.max_epochs=1", "data.limit=200", "seed=5"]
+    overrides = ["model=mlp", "trainer.max_epochs=1", "data.limit=200", "seed=5", "logger.saved_model=true"]
     metrics = train_in_process(tmp_path, overrides)
     model = load_run_model(tmp_path, "test")
     test = load_prepared(validated(overrides).data, 5).test

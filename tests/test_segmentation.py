@@ -63,7 +63,7 @@ def seg_run(tmp_path_factory):
     root = make_scans(tmp_path_factory.mktemp("scans"), count=24, size=(18, 22))
     run = root / "run"
     train_in_process(run, [*scan_overrides(root), *TINY, "loss=dice_ce", "data.class_weight=balanced",
-                           "augment=standard", "logger.tensorboard=true"])
+                           "augment=standard", "logger.tensorboard=true", "logger.saved_model=true"])
     return root, run
 
 

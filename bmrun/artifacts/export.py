@@ -5,12 +5,18 @@ image columns, ``model/raw_model.keras``: image paths read inside the model)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from bmrun.run_dir import KERAS_FILE, SAVED_MODEL, atomic_path
 
-def export_model(model, model_dir: Path) -> dict[str, int]:
+def export_model(model, model_dir: Path, *, saved_model: bool = True) -> dict[str, int]:
     """Save ``model`` as a ``.keras`` file and a TensorFlow SavedModel (for serving).
+
+    Args:
+        model: The trained Keras model.
+        model_dir: The run's ``model/`` folder.
+        saved_model: Write ``saved_model/`` too (``logger.saved_model``).
 
     Returns:
         Size in bytes of each artifact, keyed by its path relative to ``model_dir``.
@@ -21,10 +27,13 @@ def export_model(model, model_dir: Path) -> dict[str, int]:
         keras_tmp = tmp.with_name(tmp.name + ".keras")  # Keras insists on the suffix
         model.save(str(keras_tmp))
         os.replace(keras_tmp, tmp)
-    with atomic_path(saved) as tmp:
-        model.export(str(tmp), format="tf_saved_model", verbose=False)
-    sizes = {KERAS_FILE: keras_path.stat().st_size,
-             SAVED_MODEL: sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())}
+    sizes = {KERAS_FILE: keras_path.stat().st_size}
+    if saved_model:
+        with atomic_path(saved) as tmp:
+            model.export(str(tmp), format="tf_saved_model", verbose=False)
+        sizes[SAVED_MODEL] = sum(f.stat().st_size for f in saved.rglob("*") if f.is_file())
+    elif saved.exists():  # a resumed run's earlier export would no longer match model.keras
+        shutil.rmtree(saved)
     if getattr(model, "task_kind", None) == "seq2seq":  # text pairs: also strings in, decoded strings out
         sizes[TEXT_MODEL] = _export_text_model(model, model_dir / TEXT_MODEL)
     if ((getattr(model, "columns", None) or {}).get("modalities") or {}).get("images"):

@@ -223,7 +223,8 @@ def _export(job: "Job") -> dict[str, dict[str, Any]]:
     """
 
     model_dir = job.run_dir / MODEL
-    result: dict[str, dict[str, Any]] = {name: {"bytes": size} for name, size in export_model(job.model, model_dir).items()}
+    sizes = export_model(job.model, model_dir, saved_model=job.config.logger.saved_model)
+    result: dict[str, dict[str, Any]] = {name: {"bytes": size} for name, size in sizes.items()}
     if job.config.logger.tflite:
         # TensorFlow side (bmrun.artifacts.tflite): kept out of --help and config composition
         from bmrun.artifacts.tflite import export_tflite
