@@ -41,7 +41,8 @@ cfg = compose(["data=image_folder", f"data.path={root}/scans", f"data.masks={roo
                "trainer.max_epochs=1", "trainer.limit_train_batches=25", "logger.progress_bar=false"] + extra)
 config = validate(cfg)
 mark("tf import")
-import tensorflow as tf
+from bmrun.runtime.tfimport import import_tensorflow  # as the command does: Keras without scikit-learn
+tf = import_tensorflow()
 import bmrun.training.train as T, bmrun.training.job as J, bmrun.training.epoch as E
 import bmrun.training.evaluator as V, bmrun.tensorboard.insight as I
 wrap(J, "build_job", "build_job")
