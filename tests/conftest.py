@@ -147,8 +147,9 @@ def _cli_env(env: Optional[dict]) -> dict:
 
 
 def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeout: float = 600,
-            check: bool = False, fresh: bool = False) -> subprocess.CompletedProcess:
-    """Run ``python -m bmrun ARGS`` in ``cwd`` and capture its output.
+            check: bool = False, fresh: bool = False, module: str = "bmrun") -> subprocess.CompletedProcess:
+    """Run ``python -m bmrun ARGS`` (or ``-m MODULE``: ``bmrun.cli.predict`` ...) in ``cwd`` and
+    capture its output.
 
     The command runs in a process forked from one that has imported TensorFlow already
     (:mod:`forked_cli`: the same entry point, exit codes and signals, 4 s less start-up);
@@ -156,14 +157,14 @@ def run_cli(args: Iterable[str], cwd: Path, *, env: Optional[dict] = None, timeo
     """
     args = list(args)
     if fresh:
-        proc = subprocess.run([sys.executable, "-m", "bmrun", *args], cwd=cwd, env=_cli_env(env),
+        proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=_cli_env(env),
                               capture_output=True, text=True, timeout=timeout)
     else:
-        forked = _cli_server().start(args, cwd, _cli_env(env))
+        forked = _cli_server().start(args, cwd, _cli_env(env), module)
         stdout, stderr = forked.communicate(timeout=timeout)
-        proc = subprocess.CompletedProcess(["bmrun", *args], forked.returncode, stdout, stderr)
+        proc = subprocess.CompletedProcess([module, *args], forked.returncode, stdout, stderr)
     if check and proc.returncode != 0:
-        raise AssertionError(f"bmrun {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"{module} {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 

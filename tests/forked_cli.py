@@ -1,4 +1,5 @@
-"""``python -m bmrun`` for tests, forked from a process that has already imported TensorFlow.
+"""``python -m bmrun`` (or another of bmrun's modules) for tests, forked from a process that has
+already imported TensorFlow.
 
 A fresh interpreter spends about 4 s importing TensorFlow, Keras and Hydra before a command does
 anything, and the suite runs well over a hundred commands. :class:`CliServer` starts one helper
@@ -36,7 +37,7 @@ _MAX = 1 << 20
 
 
 def _child(request: dict, out_fd: int, err_fd: int) -> None:
-    """In the forked child: become ``python -m bmrun ARGS`` and exit with its status."""
+    """In the forked child: become ``python -m MODULE ARGS`` and exit with its status."""
     import atexit
     import runpy
     import traceback
@@ -60,7 +61,7 @@ def _child(request: dict, out_fd: int, err_fd: int) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
-            runpy.run_module("bmrun", run_name="__main__", alter_sys=True)
+            runpy.run_module(request.get("module", "bmrun"), run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
@@ -181,11 +182,12 @@ class CliServer:
         self._buffer = b""
         self._ended: dict = {}
 
-    def start(self, args: list[str], cwd: Path, env: dict) -> ForkedProcess:
-        """``python -m bmrun ARGS`` in ``cwd`` with exactly the environment ``env``."""
+    def start(self, args: list[str], cwd: Path, env: dict, module: str = "bmrun") -> ForkedProcess:
+        """``python -m MODULE ARGS`` in ``cwd`` with exactly the environment ``env``."""
         out = open(self.scratch / f"out-{time.monotonic_ns()}", "w+b")
         err = open(self.scratch / f"err-{time.monotonic_ns()}", "w+b")
-        request = json.dumps({"argv": list(args), "cwd": str(Path(cwd).resolve()), "env": env}).encode()
+        request = json.dumps({"module": module, "argv": list(args), "cwd": str(Path(cwd).resolve()),
+                              "env": env}).encode()
         socket.send_fds(self.channel, [request], [out.fileno(), err.fileno()])
         while True:
             message = self._next(block=True, timeout=None)

@@ -132,14 +132,10 @@ def test_saved_model_takes_original_ids_and_unseen_ids_are_bias_only(two_tower_r
 
 
 def test_predict_user_top_and_pairs(two_tower_run, tmp_path):
-    import subprocess
-    import sys
-
     run_dir, _ = two_tower_run
 
     def predict(*args):
-        return subprocess.run([sys.executable, "-m", "bmrun.cli.predict", str(run_dir), *args], capture_output=True,
-                              text=True, cwd=tmp_path, env={**__import__("os").environ, "COLUMNS": "200"})
+        return run_cli([str(run_dir), *args], tmp_path, module="bmrun.cli.predict")
 
     proc = predict("--user", "c-u3", "--top", "10", "--json")
     assert proc.returncode == 0, proc.stderr
