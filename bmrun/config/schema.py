@@ -188,9 +188,7 @@ class LoggerConfig:
     segmentation: bool = True  # segmentation runs: image | truth | prediction of the first test images each epoch
     histograms_every_n_epochs: int = 0  # 0 = off
     tflite: List[str] = field(default_factory=list)  # TFLite copies to write and test: float32, int8, float16
-    # model/saved_model/ for TensorFlow Serving and TFLite beside model/model.keras; false writes the
-    # .keras file alone (a sweep of many small trials: less time and disk per trial)
-    saved_model: bool = True
+    saved_model: bool = True  # model/saved_model/ beside model.keras (Serving, TFLite); false: the .keras file alone
     mlflow: bool = False  # log params, metrics by epoch, tags and artifacts to an MLflow store
     mlflow_uri: Optional[str] = None  # default: sqlite:///<folder holding outputs/>/mlflow.db
 
@@ -202,8 +200,7 @@ class LoggerConfig:
         for kind in self.tflite:
             choice("tflite", kind, ("float32", "int8", "float16"))
         if self.tflite and not self.saved_model:
-            raise ConfigError("logger.tflite", f"converts the SavedModel, which logger.saved_model=false leaves out; "
-                                               f"drop one of them (logger.tflite={self.tflite}).")
+            raise ConfigError("logger.tflite", "converts the SavedModel, which logger.saved_model=false leaves out")
         # An optional extra: refused here, before any training, rather than after the first epoch.
         if self.mlflow and importlib.util.find_spec("mlflow") is None:
             raise ConfigError("logger.mlflow", 'needs MLflow, which is not installed: pip install "bmrun[mlflow]"')
@@ -272,15 +269,9 @@ class TrainConfig:
 
 # The groups with one schema each; model and data schemas come from the registry.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "loss": {"base": LossConfig},
-    "optimizer": {"base": OptimizerConfig},
-    "device": {"base": DeviceConfig},
-    "trainer": {"base": TrainerConfig},
-    "logger": {"base": LoggerConfig},
-    "augment": {"base": AugmentConfig},
-    "pretrain": {"base": PretrainConfig},
-    "fairness": {"base": FairnessConfig},
-    "test": {"base": TestConfig},
+    "loss": {"base": LossConfig}, "optimizer": {"base": OptimizerConfig}, "device": {"base": DeviceConfig},
+    "trainer": {"base": TrainerConfig}, "logger": {"base": LoggerConfig}, "augment": {"base": AugmentConfig},
+    "pretrain": {"base": PretrainConfig}, "fairness": {"base": FairnessConfig}, "test": {"base": TestConfig},
 }
 
 
