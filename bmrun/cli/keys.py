@@ -26,6 +26,8 @@ _TEXT_PAIRS = re.compile(r"^\$\{if_text_pairs:\$\{data\.target_text\},([^,]+),([
 _RNN_PAIRS = re.compile(r"^\$\{if_rnn_pairs:.*\},([^,]+),([^,}]+)\}$")
 # ${if_transcripts:${...},A,B} (conf/data/audio_folder.yaml, the optimizers' lr), shown as "B (speech to text: A)"
 _TRANSCRIPTS = re.compile(r"^\$\{if_transcripts:\$\{[^}]*\},([^,]+),(.*)\}$")
+# conf/device/*.yaml's ${if_model:${...},FAMILY,A,B}, shown as "B (model=FAMILY: A)"
+_MODEL = re.compile(r"^\$\{if_model:\$\{[^}]*\},(\w+),([^,]+),([^,}]+)\}$")
 _FIELD = re.compile(r"^\s+(\w+)\s*:\s*[^=#]+?(?:=.*?)?(?:#\s*(.*))?$")
 
 
@@ -138,6 +140,9 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    family = _MODEL.match(str(value))
+    if family:
+        return f"{family.group(3)} (model={family.group(1)}: {family.group(2)})"
     speech = _TRANSCRIPTS.match(str(value))
     if speech:
         return f"{_show(speech.group(2))} (speech to text: {speech.group(1)})"
