@@ -131,11 +131,10 @@ def _cli_server():
     global _server
     if _server is None:
         import atexit
-        import tempfile
 
         from forked_cli import CliServer
 
-        _server = CliServer(Path(tempfile.mkdtemp(prefix="bmrun-cli-")))
+        _server = CliServer()
         atexit.register(_server.close)
     return _server
 

@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -165,8 +166,7 @@ class ForkedProcess:
 class CliServer:
     """One helper process (see the module's docstring); :meth:`start` forks a command from it."""
 
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
+    def __init__(self):
         ours, theirs = socket.socketpair()
         code = ("import socket, sys; sys.path.insert(0, sys.argv[2]); sys.path.insert(0, sys.argv[3]); "
                 "from bmrun.runtime.tfimport import import_tensorflow; import_tensorflow(); "
@@ -184,8 +184,7 @@ class CliServer:
 
     def start(self, args: list[str], cwd: Path, env: dict, module: str = "bmrun") -> ForkedProcess:
         """``python -m MODULE ARGS`` in ``cwd`` with exactly the environment ``env``."""
-        out = open(self.scratch / f"out-{time.monotonic_ns()}", "w+b")
-        err = open(self.scratch / f"err-{time.monotonic_ns()}", "w+b")
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # nameless: gone once closed
         request = json.dumps({"module": module, "argv": list(args), "cwd": str(Path(cwd).resolve()),
                               "env": env}).encode()
         socket.send_fds(self.channel, [request], [out.fileno(), err.fileno()])
