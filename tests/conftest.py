@@ -72,6 +72,14 @@ needs_fashion_mnist = pytest.mark.skipif(fashion_mnist_missing() is not None,
                                          reason=fashion_mnist_missing() or "Fashion-MNIST is installed")
 
 
+def help_line(capsys, group: str, option: str, key: str) -> str:
+    """The line ``bmrun GROUP=OPTION --help`` prints for ``key`` (its type, default and meaning)."""
+    from bmrun.cli.keys import print_keys
+
+    print_keys(group, option)
+    return next(line for line in capsys.readouterr().out.splitlines() if f"{key} " in line)
+
+
 def train_in_process(run_dir: Path, overrides: Iterable[str] = ()) -> dict:
     """Train in this process (TensorFlow imported once per test session) and return metrics.
 

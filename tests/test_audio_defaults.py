@@ -43,14 +43,11 @@ def test_speech_to_text_has_its_own_ctc_training_settings():
 
 
 def test_help_shows_the_speech_to_text_defaults(capsys):
-    from bmrun.cli.keys import print_keys
+    from conftest import help_line
 
-    print_keys("data", "audio_folder")
-    line = next(line for line in capsys.readouterr().out.splitlines() if "data.hop_ms " in line)
-    assert "10 (speech to text: 30)" in line
-    print_keys("optimizer", "adam")
-    line = next(line for line in capsys.readouterr().out.splitlines() if "optimizer.lr " in line)
-    assert "1e-3 (model=rnn on text pairs: 3e-3) (speech to text: 1e-2)" in line
+    assert "10 (speech to text: 30)" in help_line(capsys, "data", "audio_folder", "data.hop_ms")
+    assert "1e-3 (model=rnn on text pairs: 3e-3) (speech to text: 1e-2)" in help_line(capsys, "optimizer", "adam",
+                                                                                     "optimizer.lr")
 
 
 def test_cnn_auto_settings_resolve_from_the_input():

@@ -215,13 +215,11 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_pat
 def test_unet_defaults_to_bfloat16_where_the_chip_has_it_and_help_says_so(capsys):
     """The device files give model=unet precision auto, every other family float32; the command
     line still wins, and ``bmrun device=cpu --help`` shows both defaults, not the interpolation."""
-    from bmrun.cli.keys import print_keys
-    from conftest import compose
+    from conftest import compose, help_line
 
     assert compose(["model=unet"]).device.precision == "auto"
     assert compose(["model=unet", "device=cpu"]).device.precision == "auto"
     assert compose(["model=cnn"]).device.precision == "float32"
     assert compose(["model=unet", "device.precision=float32"]).device.precision == "float32"
-    print_keys("device", "cpu")
-    line = next(line for line in capsys.readouterr().out.splitlines() if "device.precision " in line)
+    line = help_line(capsys, "device", "cpu", "device.precision")
     assert "float32 (model=unet: auto)" in line and "${" not in line

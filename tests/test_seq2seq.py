@@ -210,14 +210,10 @@ def test_the_rnn_encoder_decoder_gets_its_own_learning_rate(tmp_path):
 
 
 def test_help_shows_both_defaults(capsys):
-    from bmrun.cli.keys import print_keys
+    from conftest import help_line
 
-    print_keys("data", "csv")
-    line = next(line for line in capsys.readouterr().out.splitlines() if "data.batch_size " in line)
-    assert "64 for a table, 128 for text pairs" in line
-    print_keys("optimizer", "adam")
-    line = next(line for line in capsys.readouterr().out.splitlines() if "optimizer.lr " in line)
-    assert "1e-3 (model=rnn on text pairs: 3e-3)" in line
+    assert "64 for a table, 128 for text pairs" in help_line(capsys, "data", "csv", "data.batch_size")
+    assert "1e-3 (model=rnn on text pairs: 3e-3)" in help_line(capsys, "optimizer", "adam", "optimizer.lr")
 
 
 # ---------------------------------------------------------------------------- a run, end to end
