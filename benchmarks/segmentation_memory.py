@@ -46,6 +46,10 @@ tf = import_tensorflow()
 import bmrun.training.train as T, bmrun.training.job as J, bmrun.training.epoch as E
 import bmrun.training.evaluator as V, bmrun.tensorboard.insight as I
 wrap(J, "build_job", "build_job")
+wrap(J, "load_prepared", "load_prepared")
+wrap(J, "make_pipeline", "make_pipeline")
+wrap(J, "_build_model", "build_model")
+wrap(J, "make_evaluator", "make_evaluator")
 wrap(E.EpochLoop, "run_call", "train steps")
 wrap(V.Evaluator, "evaluate", "evaluate")
 wrap(V.Evaluator, "test", "test")

@@ -15,7 +15,7 @@ TINY = ["model=unet", "model.filters=4", "model.depth=2", "trainer.max_epochs=2"
 def scan_overrides(root) -> list[str]:
     from bmrun.data import masks
 
-    masks._cache.clear()
+    masks.forget()
     return ["data=image_folder", f"data.path={root / 'scans'}", f"data.masks={root / 'masks'}"]
 
 

@@ -13,7 +13,7 @@ def describe_scans(root, *extra):
     from bmrun.data import masks
     from bmrun.data.catalog import describe
 
-    masks._cache.clear()  # each test writes its own folder
+    masks.forget()  # each test writes its own folder
     return describe(validated(["data=image_folder", f"data.path={root / 'scans'}", f"data.masks={root / 'masks'}",
                                "model=unet", *extra]).data)
 
@@ -57,6 +57,27 @@ def test_a_missing_mask_names_the_image_or_is_skipped_and_counted(tmp_path):
     assert len(found.bad) == 1 and sum(len(p) for p, _ in found.splits.values()) == 9
 
 
+def test_a_run_reads_each_mask_once_and_the_specs_after_loading_still_refuse_bad_pairs(tmp_path, monkeypatch):
+    from bmrun.data import load_prepared, masks
+    from bmrun.errors import DataError
+
+    make_scans(tmp_path, count=10)
+    (tmp_path / "masks" / "s003.png").unlink()
+    reads = []
+    read_mask = masks.read_mask
+    monkeypatch.setattr(masks, "read_mask", lambda path: reads.append(path) or read_mask(path))
+    masks.forget()
+    overrides = ["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}",
+                 "model=unet"]
+    config = validated(overrides + ["data.on_bad_file=skip"])
+    data = load_prepared(config.data, config.seed)  # the specs are described again after the load
+    assert len(reads) == 9 and len(data.train) + len(data.val) + len(data.test) == 9
+    assert masks._cache == {}  # the loaded arrays are the only copy of the masks
+    with pytest.raises(DataError, match=r"s003\.png: has no mask"):
+        masks.folder_specs(validated(overrides).data)
+    assert len(reads) == 9
+
+
 def test_a_mask_one_pixel_off_names_both_sizes(tmp_path):
     from bmrun.errors import DataError
 
@@ -86,13 +107,13 @@ def test_bad_folders_and_formats_are_one_paragraph(tmp_path):
 def test_palette_masks_are_read_as_their_indices(tmp_path):
     from PIL import Image
 
-    from bmrun.data.masks import _read_mask
+    from bmrun.data.mask_files import read_mask
 
     indices = np.array([[0, 1], [2, 1]], np.uint8)
     image = Image.fromarray(indices, mode="P")
     image.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
     image.save(tmp_path / "m.png")
-    assert np.array_equal(_read_mask(tmp_path / "m.png"), indices)
+    assert np.array_equal(read_mask(tmp_path / "m.png"), indices)
 
 
 @pytest.mark.parametrize("overrides, key", [

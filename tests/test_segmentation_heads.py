@@ -49,7 +49,7 @@ def test_a_unet_keeps_its_one_by_one_head():
 def test_cnn_and_transformer_train_a_segmentation_run(tmp_path, family):
     from bmrun.data import masks
 
-    masks._cache.clear()
+    masks.forget()
     root = make_scans(tmp_path, count=12, size=(16, 16))
     run = tmp_path / "run"
     train_in_process(run, ["data=image_folder", f"data.path={root / 'scans'}", f"data.masks={root / 'masks'}",

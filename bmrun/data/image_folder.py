@@ -29,7 +29,6 @@ from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_
 from bmrun.errors import ConfigError, DataError
 from bmrun.specs import SEGMENTATION
 from bmrun.data.image_cache import cached_images
-from bmrun.data.masks import masked_folder
 from bmrun.data import masks
 
 log = logging.getLogger("bmrun")
@@ -228,9 +227,8 @@ class ImageFolderDataset:
 
     def specs(self, cfg) -> tuple[TaskSpec, InputSpec]:
         if cfg.masks:  # segmentation: the classes are the masks' indices
-
-            found = masked_folder(cfg)
-            return TaskSpec(SEGMENTATION, len(found.classes), found.classes), InputSpec(IMAGE, found.shape)
+            classes, shape = masks.folder_specs(cfg)
+            return TaskSpec(SEGMENTATION, len(classes), classes), InputSpec(IMAGE, shape)
         layout = layout_of(cfg)
         return class_task(layout.classes, cfg.task), InputSpec(IMAGE, image_shape(cfg, layout))
 

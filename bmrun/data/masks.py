@@ -24,13 +24,11 @@ from typing import Optional
 import numpy as np
 
 from bmrun.data.image_files import SUFFIXES, TEST_SPLIT_SEED, image_header
+from bmrun.data.mask_files import read_mask, refuse_16_bit
 from bmrun.errors import DataError
 from bmrun.data.arrays import RawData
 
 log = logging.getLogger("bmrun")
-_RGB_HINT = ("convert it to one channel of class indices (0 = background, 1, 2, ...), e.g. with Pillow: "
-             "Image.fromarray(indices.astype('uint8')).save(path), where indices maps each colour to its class; "
-             "a palette ('P' mode) PNG is read as its indices")
 
 
 @dataclass
@@ -57,25 +55,52 @@ class MaskedFolder:
 
 
 _cache: dict = {}  # (path, masks, test_fraction) -> MaskedFolder: validation and loading read masks once
+_specs: dict = {}  # the same key -> (classes, shape, bad pairs): what the specs need, kept after loading
+
+
+def _key(cfg) -> tuple:
+    return str(Path(cfg.path).expanduser().resolve()), str(cfg.masks), cfg.test_fraction
 
 
 def masked_folder(cfg) -> MaskedFolder:
     """The checked pairs of ``data.path`` and ``data.masks`` (read once per folder pair)."""
-    key = (str(Path(cfg.path).expanduser().resolve()), str(cfg.masks), cfg.test_fraction)
+    key = _key(cfg)
     if key not in _cache:
-        _cache.clear()  # the latest only: a sweep over folders must not hold them all
+        forget()  # the latest only: a sweep over folders must not hold them all
         _cache[key] = scan(cfg.path, cfg.masks, cfg.test_fraction)
     found = _cache[key]
-    if found.bad and cfg.on_bad_file == "error":
-        path, reason = found.bad[0]
-        more = f" ({len(found.bad) - 1} more image/mask pairs have problems)" if len(found.bad) > 1 else ""
-        raise DataError(f"{path}: {reason}{more}. Fix it, or pass data.on_bad_file=skip to leave such pairs out "
-                        f"(they are counted).")
+    _refuse_bad_pairs(found.bad, cfg)
     for split, (_, masks) in found.splits.items():
         if masks is None:
             raise DataError(f"no image of the {split} split of {found.root} has a usable mask ({len(found.bad)} "
                             f"image/mask pairs left out, e.g. {found.bad[0][0]}: {found.bad[0][1]}).")
+    _specs[key] = (found.classes, found.shape, found.bad)
     return found
+
+
+def folder_specs(cfg) -> tuple[tuple[str, ...], tuple[int, int, int]]:
+    """Class names and image shape of the pairs. After :func:`load` they come from what it kept,
+    not from reading every mask again (a second copy of the masks for the whole run)."""
+    key = _key(cfg)
+    if key not in _specs:
+        masked_folder(cfg)
+    classes, shape, bad = _specs[key]
+    _refuse_bad_pairs(bad, cfg)
+    return classes, shape
+
+
+def forget() -> None:
+    """Drop what was read of the last folder pair (its files changed)."""
+    _cache.clear()
+    _specs.clear()
+
+
+def _refuse_bad_pairs(bad: list, cfg) -> None:
+    if bad and cfg.on_bad_file == "error":
+        path, reason = bad[0]
+        more = f" ({len(bad) - 1} more image/mask pairs have problems)" if len(bad) > 1 else ""
+        raise DataError(f"{path}: {reason}{more}. Fix it, or pass data.on_bad_file=skip to leave such pairs out "
+                        f"(they are counted).")
 
 
 def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
@@ -194,7 +219,7 @@ def _pair(image: Path, mask: Optional[str], shape: tuple, found: MaskedFolder):
     """``(mask values, None)`` for a good pair, else ``(None, reason)``."""
     if mask is None:
         return None, f"has no mask (no {image.stem}.png in {found.masks_root})"
-    _refuse_16_bit(image)
+    refuse_16_bit(image)
     try:
         height, width, _ = image_header(image)
     except DataError:
@@ -202,7 +227,7 @@ def _pair(image: Path, mask: Optional[str], shape: tuple, found: MaskedFolder):
     if (height, width) != shape[:2]:
         return None, (f"is {height}x{width} and the first image is {shape[0]}x{shape[1]}; segmentation needs one "
                       f"size (resize images and masks alike, masks with nearest-neighbour)")
-    values = _read_mask(Path(mask))
+    values = read_mask(Path(mask))
     if values is None:
         return None, f"its mask {mask} is not a readable image"
     if values.shape != (height, width):
@@ -222,38 +247,6 @@ def _in_range(image: str, mask: np.ndarray, found: MaskedFolder) -> bool:
                              f"(classes.txt: indices 0..{len(found.classes) - 1}); add the class to classes.txt or "
                              f"fix the mask"))
     return False
-
-
-def _read_mask(path: Path) -> Optional[np.ndarray]:
-    from PIL import Image, UnidentifiedImageError  # Pillow reads palette indices as they are
-
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            values = np.asarray(image)
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-    if mode in ("RGB", "RGBA", "LA") and values.ndim == 3:
-        colour = values[..., :3] if mode != "LA" else values[..., :1]
-        if mode == "LA" or (np.array_equal(colour[..., 0], colour[..., 1])
-                            and np.array_equal(colour[..., 0], colour[..., 2])):
-            return colour[..., 0].astype(np.uint8)
-        raise DataError(f"{path} is an RGB mask (colours, not class indices); {_RGB_HINT}.")
-    if values.dtype != np.uint8 and values.size and (values.min() < 0 or values.max() > 255):
-        raise DataError(f"{path} has mask values up to {int(values.max())}; masks hold class indices 0..255 "
-                        f"(8-bit PNG).")
-    return values.astype(np.uint8)
-
-
-def _refuse_16_bit(image: Path) -> None:
-    if image.suffix.lower() != ".png":
-        return
-    with open(image, "rb") as handle:
-        head = handle.read(26)
-    if len(head) >= 25 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16:
-        raise DataError(f"{image} is a 16-bit PNG; bmrun reads 8-bit images. Convert it, e.g. with Pillow: "
-                        f"Image.fromarray((np.asarray(Image.open(p)) // 256).astype('uint8')).save(p) (or rescale "
-                        f"its own range to 0..255 first if it uses only part of 16 bits).")
 
 
 def load(cfg, budget: int):
