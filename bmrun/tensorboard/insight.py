@@ -63,12 +63,15 @@ class InsightLogger:
         pipeline: The run's data pipeline (its prepared arrays and eval datasets).
         loss_fn: Per-example loss ``loss_fn(y, outputs)``, for the gradient histograms.
         variables: The trained variables (a frozen backbone leaves some out).
+        evaluator: The run's :class:`~bmrun.training.evaluator.Evaluator`: the segmentation
+            picture's outputs come from its compiled path (None: an eager call of ``model``).
         max_examples: Cap on the examples predicted per picture.
     """
 
-    def __init__(self, logger_cfg: Any, tensorboard, *, model, pipeline, loss_fn, variables,
+    def __init__(self, logger_cfg: Any, tensorboard, *, model, pipeline, loss_fn, variables, evaluator=None,
                  max_examples: int = MAX_EXAMPLES):
         self.cfg, self.tensorboard, self.model, self.pipeline = logger_cfg, tensorboard, model, pipeline
+        self.evaluator = evaluator
         self.data = pipeline.data
         self.task = self.data.task
         self.loss_fn, self.variables = loss_fn, list(variables)
@@ -190,7 +193,11 @@ class InsightLogger:
         """Image | truth | prediction of the first test images, each with its foreground Dice."""
         n = min(SEGMENTATION_SHOWN, len(self.data.test))
         x, truth = take(self.data.test.x, slice(0, n)), np.asarray(self.data.test.y[:n])
-        outputs = np.asarray(self.model(tf.convert_to_tensor(x, tf.float32), training=False), np.float32)
+        if self.evaluator is not None and self.evaluator.model is self.model:  # compiled, in the evaluation's
+            # shapes: it reuses their memory
+            outputs = self.evaluator.outputs("test", limit=n)
+        else:
+            outputs = np.asarray(self.model(tf.convert_to_tensor(x, tf.float32), training=False), np.float32)
         predicted = outputs.argmax(axis=-1)
         foreground_t, foreground_p = truth > 0, predicted > 0
         overlap = (foreground_t & foreground_p & (truth == predicted)).sum(axis=(1, 2))

@@ -68,6 +68,7 @@ class Evaluator:
         self._sums_of_dataset = tf.function(self._dataset_sums)
         self._sums_of_tensors = None
         self._outputs_of_tensors = None
+        self._outputs_of_batch = None
 
     # ------------------------------------------------------------------ what users of it call
     def evaluate(self, split: str) -> Evaluation:
@@ -105,15 +106,23 @@ class Evaluator:
         """The per-class table of an evaluation (None for kinds without classes)."""
         return self.task.per_class(evaluation.sums) if self.classifier else None
 
-    def outputs(self, split: str) -> np.ndarray:
-        """The outputs (float32, test-time augmentation included) on every example of ``split``, in order."""
+    def outputs(self, split: str, limit: Optional[int] = None) -> np.ndarray:
+        """The outputs (float32, test-time augmentation included) on every example of ``split``, in
+        order, or on its first ``limit`` (the pictures): always compiled, in evaluation batches. An
+        eager call of a U-Net on four 256x256 images touches ~4x the memory of the compiled one,
+        which the evaluations after it cannot reuse (BENCHMARKS.md, segmentation)."""
         if self.resident:
             x, _ = self.pipeline.eval_tensors(split)
+            if limit is not None:
+                x = tf.nest.map_structure(lambda t: t[:limit], x)
             if self._outputs_of_tensors is None:
                 spec = [tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)]
                 self._outputs_of_tensors = tf.function(self._tensor_outputs, input_signature=spec, autograph=False)
             return self._outputs_of_tensors(x).numpy()
-        return np.concatenate([self._outputs(x).numpy() for x, _ in self.pipeline.eval_dataset(split)])
+        if self._outputs_of_batch is None:
+            self._outputs_of_batch = tf.function(self._outputs, reduce_retracing=True, autograph=False)
+        return np.concatenate([self._outputs_of_batch(x).numpy()
+                               for x, _ in self.pipeline.eval_dataset(split, limit=limit)])
 
     def dataset(self, split: str):
         """The split as a (distributed) tf.data dataset, made once."""

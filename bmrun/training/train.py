@@ -92,7 +92,7 @@ def _train(config: TrainConfig, run_dir: Path, device, overrides: tuple[str, ...
     phases.lap("build")
     reporter = Reporter(config, run_dir, writes=writes)
     reporter.attach_insight(config.logger, model=job.model, pipeline=job.pipeline, loss_fn=job.loss_fn,
-                            variables=job.steps.variables)
+                            variables=job.steps.variables, evaluator=job.evaluator)
     stop = StopRequest()
     loop = EpochLoop(job, reporter, stop)
     last = None  # the last epoch's EpochResult
