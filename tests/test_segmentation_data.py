@@ -235,8 +235,17 @@ def test_the_pipeline_holds_resident_splits_once_and_the_splits_read_its_buffers
     data = PreparedData(train=split(40), val=split(6), test=split(10), task=TaskSpec(SEGMENTATION, 3, ("a", "b", "c")),
                         inputs=InputSpec("image", (8, 8, 1)))
     before = {name: (part.x.copy(), part.y.copy()) for name, part in (("train", data.train), ("test", data.test))}
+    import tensorflow as tf
+
     pipe = DataPipeline(data, batch_size=8, eval_batch_size=4, shuffle=True, seed=1)
     x, y = pipe.eval_tensors("test")
+    # Training gathers batches in a compiled step and through tf.data: neither may copy the
+    # variables' buffers (a sparse access to a variable whose buffer is shared copies all of it).
+    order = pipe.order_tensor(0)
+    step = tf.function(lambda i: pipe.batch_at(order, tf.constant(0, tf.int64), i))
+    gathered = step(tf.constant(1))
+    np.testing.assert_array_equal(gathered[0].numpy()[..., 0], data.train.x[pipe.order(0)[8:16], ..., 0])
+    next(iter(pipe.train_dataset(0)))
     for part, (x_tensor, y_tensor), name in ((data.train, (pipe._train_x.read_value(), pipe._train_y.read_value()), "train"),
                                              (data.test, (x, y), "test")):
         assert np.shares_memory(part.x, np.asarray(x_tensor)) and np.shares_memory(part.y, np.asarray(y_tensor))

@@ -86,8 +86,8 @@ class DataPipeline:
 
         def gather(i):
             idx = order[i * batch:(i + 1) * batch]
-            examples = (as_model_input(_gather(x_var, idx)), tf.gather(y_var, idx))
-            return examples if groups is None else examples + (tf.gather(groups, idx),)
+            examples = (as_model_input(_gather(x_var, idx)), _gather(y_var, idx))
+            return examples if groups is None else examples + (_gather(groups, idx),)
 
         dataset = tf.data.Dataset.range(num_batches).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
         return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
@@ -138,8 +138,8 @@ class DataPipeline:
         (with its group ids when the pipeline has them)."""
         batch = self.batch_size
         idx = order[index * batch:(index + 1) * batch]
-        extra = () if self._train_groups is None else (tf.gather(self._train_groups, idx),)
-        return self.finish(as_model_input(_gather(self._train_x, idx)), tf.gather(self._train_y, idx), epoch, index,
+        extra = () if self._train_groups is None else (_gather(self._train_groups, idx),)
+        return self.finish(as_model_input(_gather(self._train_x, idx)), _gather(self._train_y, idx), epoch, index,
                            *extra)
 
     def eval_tensors(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
@@ -200,7 +200,12 @@ def _share(split: Split, x, y) -> None:
 
 
 def _gather(x, idx):
-    return tf.nest.map_structure(lambda v: tf.gather(v, idx), x)
+    """Rows ``idx`` of a variable (or a dict of them), read densely first. ``tf.gather`` on the
+    variable itself is a sparse access, and TensorFlow copies the whole buffer before the first
+    one when anything else holds it, as the split's NumPy view does (:func:`_share`): the training
+    split would be held twice from the first step on. A dense read of a variable that is never
+    assigned aliases its buffer."""
+    return tf.nest.map_structure(lambda v: tf.gather(v.read_value(), idx), x)
 
 
 def as_model_input(x):
