@@ -79,10 +79,10 @@ def otsu_scores(root: Path, test_fraction: float = 0.2) -> dict:
     from skimage.filters import threshold_otsu
 
     from bmrun.confusion import segmentation_metrics
-    from bmrun.data.masks import _image_splits
+    from bmrun.data.mask_files import image_splits
 
     confusion = np.zeros((2, 2))
-    for path in _image_splits(root / "scans", test_fraction)["test"]:
+    for path in image_splits(root / "scans", test_fraction)["test"]:
         image = np.asarray(Image.open(path), np.float32)
         truth = np.asarray(Image.open(root / "masks" / Path(path).name)) > 0
         predicted = image > threshold_otsu(image)

@@ -212,6 +212,26 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights_and_metrics(tmp_pat
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
+@pytest.mark.slow
+def test_images_over_the_memory_budget_are_streamed_or_cached_and_train_identically(tmp_path):
+    root = make_scans(tmp_path, count=24, size=(16, 16))
+    args = [*scan_overrides(root), *TINY[:3], "data.batch_size=4", "trainer.max_epochs=2", "trainer.deterministic=true",
+            "augment=standard", "logger=none", "seed=3"]
+    resident = train_in_process(tmp_path / "resident", args)
+    streamed = train_in_process(tmp_path / "streamed", args + ["data.memory_budget=1KiB"])
+    cached = train_in_process(tmp_path / "cached", args + ["data.memory_budget=1KiB", f"data.cache={tmp_path / 'cache'}"])
+    assert len(list((tmp_path / "cache").glob("images-*.npy"))) == 1
+    from bmrun.data import load_prepared
+
+    from conftest import validated
+
+    data = load_prepared(validated(args + ["data.memory_budget=1KiB"]).data, 3)
+    assert data.train.x.streamed and data.train.y.shape == (len(data.train), 16, 16)  # files; masks kept
+    assert "images streamed from disk" in data.notes
+    for run in (streamed, cached):  # the same pixels, masks, batches and augmentation
+        assert run["test"] == resident["test"] and run["val"] == resident["val"]
+
+
 def test_unet_defaults_to_bfloat16_where_the_chip_has_it_and_help_says_so(capsys):
     """The device files give model=unet precision auto, every other family float32; the command
     line still wins, and ``bmrun device=cpu --help`` shows both defaults, not the interpolation."""

@@ -146,10 +146,12 @@ def prepare(raw: RawData, task: TaskSpec, inputs: InputSpec, *, val_fraction: fl
         train_idx = slice(None)
     val = Split(raw.x_val, _labels(raw.y_val, task)) if own_val else \
         Split(take(raw.x_train, val_idx), _labels(raw.y_train[val_idx], task), groups and take(groups, val_idx))
-    if task.kind == SEGMENTATION and not isinstance(train_idx, slice) and isinstance(raw.x_train, np.ndarray):
+    if task.kind == SEGMENTATION and not isinstance(train_idx, slice):
         # The loader's image and mask arrays are this run's own (masks.load): the training rows move
-        # to their front in place instead of into a copy, which would hold both at the peak.
-        train = Split(_compact(raw.x_train, train_idx), _compact(raw.y_train, train_idx))
+        # to their front in place instead of into a copy, which would hold both at the peak
+        # (streamed images are files: only their masks move).
+        x = _compact(raw.x_train, train_idx) if isinstance(raw.x_train, np.ndarray) else take(raw.x_train, train_idx)
+        train = Split(x, _compact(raw.y_train, train_idx))
     else:
         train = Split(take(raw.x_train, train_idx), _labels(raw.y_train[train_idx], task),
                       groups and take(groups, train_idx))

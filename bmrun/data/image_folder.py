@@ -29,7 +29,7 @@ from bmrun.data.image_files import FileImages, FolderLayout, image_header, scan_
 from bmrun.errors import ConfigError, DataError
 from bmrun.specs import SEGMENTATION
 from bmrun.data.image_cache import cached_images
-from bmrun.data import masks
+from bmrun.data import mask_files, masks
 
 log = logging.getLogger("bmrun")
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -86,7 +86,7 @@ class ImageFolderConfig(DataConfig):
 
     def __post_init__(self) -> None:
         if self.masks and self.path and not (self.batch_size and self.eval_batch_size):
-            train, evaluation = mask_batch_sizes(masks.image_size(self.path))
+            train, evaluation = mask_batch_sizes(mask_files.image_size(self.path))
             self.batch_size, self.eval_batch_size = self.batch_size or train, self.eval_batch_size or evaluation
         if self.batch_size == 0:
             self.batch_size = 64

@@ -1,17 +1,96 @@
-"""One mask file read as class indices, and the 16-bit images segmentation refuses (Pillow, no TensorFlow)."""
+"""The files of a segmentation folder pair: the images of each split, the mask of each image stem,
+``classes.txt``, one mask read as class indices, and the 16-bit images refused (Pillow, no
+TensorFlow). :mod:`bmrun.data.masks` pairs and checks them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from bmrun.data.image_files import SUFFIXES, TEST_SPLIT_SEED, image_header
 from bmrun.errors import DataError
 
 _RGB_HINT = ("convert it to one channel of class indices (0 = background, 1, 2, ...), e.g. with Pillow: "
              "Image.fromarray(indices.astype('uint8')).save(path), where indices maps each colour to its class; "
              "a palette ('P' mode) PNG is read as its indices")
+
+
+def image_size(path: str) -> Optional[tuple[int, int]]:
+    """``(height, width)`` of the first image under ``data.path`` (a header read), or None when the
+    folder cannot be read: :func:`bmrun.data.masks.scan` then says what is wrong."""
+    root = Path(path).expanduser()
+    for folder in (root / "images", root / "train" / "images", root / "train", root):
+        try:
+            first = files_in(folder)[:1] if folder.is_dir() else []
+            if first:
+                height, width, _ = image_header(Path(first[0]))
+                return height, width
+        except (DataError, OSError, ValueError):
+            return None
+    return None
+
+
+def mask_folder(root: Path, masks: str) -> Path:
+    """``data.masks`` as given, else under ``data.path``."""
+    given = Path(masks).expanduser()
+    for candidate in (given, root / masks):
+        if candidate.is_dir():
+            return candidate
+    raise DataError(f"data.masks={masks}: no such folder (looked at {given.resolve()} and {root / masks}). It is "
+                    f"the folder of one mask per image, with the image's file stem (scan_01.png -> "
+                    f"{masks}/scan_01.png).")
+
+
+def files_in(folder: Path) -> list[str]:
+    """The image files directly in ``folder`` (no hidden ones), sorted."""
+    with os.scandir(folder) as entries:
+        return sorted(e.path for e in entries
+                      if not e.name.startswith(".") and e.name.lower().endswith(SUFFIXES) and e.is_file())
+
+
+def image_splits(root: Path, test_fraction: float) -> dict:
+    """``{"train": paths, "test": paths}``: ``train/`` and ``test/`` as given, else a seeded
+    ``test_fraction`` of the images set aside (the split image folders use)."""
+    def images(folder: Path) -> list[str]:
+        return files_in(folder / "images" if (folder / "images").is_dir() else folder)
+
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        splits = {"train": images(root / "train"), "test": images(root / "test")}
+    else:
+        pool = np.array(images(root))
+        order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(pool))
+        n_test = int(round(len(pool) * test_fraction))
+        splits = {"train": sorted(pool[order[n_test:]].tolist()), "test": sorted(pool[order[:n_test]].tolist())}
+    for split, paths in splits.items():
+        if not paths:
+            raise DataError(f"{root}: no images for the {split} split (PNG, JPEG, BMP or GIF files in images/, "
+                            f"directly, or in train/ and test/); add some or lower data.test_fraction's rounding "
+                            f"to zero by adding images.")
+    return splits
+
+
+def mask_files(masks_root: Path) -> dict:
+    """``{(split or None, stem): path}``: masks directly in the folder and in its split subfolders."""
+    found = {(None, Path(p).stem): p for p in files_in(masks_root)}
+    for split in ("train", "val", "test"):
+        if (masks_root / split).is_dir():
+            found.update({(split, Path(p).stem): p for p in files_in(masks_root / split)})
+    return found
+
+
+def declared_classes(masks_root: Path, root: Path) -> Optional[tuple[str, ...]]:
+    """The class names of ``classes.txt`` (in the mask folder, else in ``data.path``), or None."""
+    for folder in (masks_root, root):
+        if (folder / "classes.txt").is_file():
+            names = [line.strip() for line in (folder / "classes.txt").read_text().splitlines() if line.strip()]
+            if len(names) < 2:
+                raise DataError(f"{folder / 'classes.txt'} names {len(names)} class; segmentation needs the "
+                                f"background and at least one class, one name per line.")
+            return tuple(names)
+    return None
 
 
 def read_mask(path: Path) -> Optional[np.ndarray]:

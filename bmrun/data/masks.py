@@ -16,15 +16,15 @@ loading reuses.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from bmrun.data.image_files import SUFFIXES, TEST_SPLIT_SEED, image_header
-from bmrun.data.mask_files import read_mask, refuse_16_bit
+from bmrun.data.image_files import FileImages, image_header
+from bmrun.data.mask_files import (declared_classes, image_splits, mask_files, mask_folder, read_mask,
+                                    refuse_16_bit)
 from bmrun.errors import DataError
 from bmrun.data.arrays import RawData
 
@@ -113,15 +113,15 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
     if not root.is_dir():
         raise DataError(f"data.path={path} does not exist; data=image_folder data.masks=... needs a folder of "
                         f"images (in images/, or train/ and test/).")
-    masks_root = _mask_folder(root, masks)
-    image_splits = _image_splits(root, test_fraction)
-    mask_of = _mask_files(masks_root)
-    first = Path(image_splits["train"][0])
+    masks_root = mask_folder(root, masks)
+    listed = image_splits(root, test_fraction)
+    mask_of = mask_files(masks_root)
+    first = Path(listed["train"][0])
     shape = image_header(first)
-    classes = _declared_classes(masks_root, root)
+    classes = declared_classes(masks_root, root)
     found = MaskedFolder(root, masks_root, classes or (), shape=shape)
     read: dict = {}
-    for split, paths in image_splits.items():
+    for split, paths in listed.items():
         good, arrays = [], []
         for image in paths:
             mask = mask_of.get((split, Path(image).stem)) or mask_of.get((None, Path(image).stem))
@@ -142,77 +142,6 @@ def scan(path: str, masks: str, test_fraction: float) -> MaskedFolder:
                                np.stack([arrays[i] for i in keep]) if keep else None)  # uint8 already
         del arrays
     return found
-
-
-def image_size(path: str) -> Optional[tuple[int, int]]:
-    """``(height, width)`` of the first image under ``data.path`` (a header read), or None when the
-    folder cannot be read: :func:`scan` then says what is wrong."""
-    root = Path(path).expanduser()
-    for folder in (root / "images", root / "train" / "images", root / "train", root):
-        try:
-            first = _files(folder)[:1] if folder.is_dir() else []
-            if first:
-                height, width, _ = image_header(Path(first[0]))
-                return height, width
-        except (DataError, OSError, ValueError):
-            return None
-    return None
-
-
-def _mask_folder(root: Path, masks: str) -> Path:
-    """``data.masks`` as given, else under ``data.path``."""
-    given = Path(masks).expanduser()
-    for candidate in (given, root / masks):
-        if candidate.is_dir():
-            return candidate
-    raise DataError(f"data.masks={masks}: no such folder (looked at {given.resolve()} and {root / masks}). It is "
-                    f"the folder of one mask per image, with the image's file stem (scan_01.png -> "
-                    f"{masks}/scan_01.png).")
-
-
-def _files(folder: Path) -> list[str]:
-    with os.scandir(folder) as entries:
-        return sorted(e.path for e in entries
-                      if not e.name.startswith(".") and e.name.lower().endswith(SUFFIXES) and e.is_file())
-
-
-def _image_splits(root: Path, test_fraction: float) -> dict:
-    def images(folder: Path) -> list[str]:
-        return _files(folder / "images" if (folder / "images").is_dir() else folder)
-
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        splits = {"train": images(root / "train"), "test": images(root / "test")}
-    else:
-        pool = np.array(images(root))
-        order = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(pool))
-        n_test = int(round(len(pool) * test_fraction))
-        splits = {"train": sorted(pool[order[n_test:]].tolist()), "test": sorted(pool[order[:n_test]].tolist())}
-    for split, paths in splits.items():
-        if not paths:
-            raise DataError(f"{root}: no images for the {split} split (PNG, JPEG, BMP or GIF files in images/, "
-                            f"directly, or in train/ and test/); add some or lower data.test_fraction's rounding "
-                            f"to zero by adding images.")
-    return splits
-
-
-def _mask_files(masks_root: Path) -> dict:
-    """``{(split or None, stem): path}``: masks directly in the folder and in its split subfolders."""
-    found = {(None, Path(p).stem): p for p in _files(masks_root)}
-    for split in ("train", "val", "test"):
-        if (masks_root / split).is_dir():
-            found.update({(split, Path(p).stem): p for p in _files(masks_root / split)})
-    return found
-
-
-def _declared_classes(masks_root: Path, root: Path) -> Optional[tuple[str, ...]]:
-    for folder in (masks_root, root):
-        if (folder / "classes.txt").is_file():
-            names = [line.strip() for line in (folder / "classes.txt").read_text().splitlines() if line.strip()]
-            if len(names) < 2:
-                raise DataError(f"{folder / 'classes.txt'} names {len(names)} class; segmentation needs the "
-                                f"background and at least one class, one name per line.")
-            return tuple(names)
-    return None
 
 
 def _pair(image: Path, mask: Optional[str], shape: tuple, found: MaskedFolder):
@@ -250,38 +179,42 @@ def _in_range(image: str, mask: np.ndarray, found: MaskedFolder) -> bool:
 
 
 def load(cfg, budget: int):
-    """The pairs as resident arrays: uint8 images (decoded once) and uint8 masks.
+    """The pairs: uint8 images decoded once and kept, or, when they would take more than
+    ``data.memory_budget``, kept as files (:class:`~bmrun.data.image_files.FileImages`, read again
+    every epoch, or from ``data.cache``); the uint8 masks are kept either way.
 
     Args:
         cfg: The ``image_folder`` config.
         budget: ``data.memory_budget`` in bytes.
 
     Raises:
-        DataError: The images do not fit ``data.memory_budget`` (masks are not streamed), or an
-            image cannot be decoded (without ``data.on_bad_file=skip``).
+        DataError: An image cannot be decoded (without ``data.on_bad_file=skip``).
     """
     from bmrun.data.image_decode import check_files  # TensorFlow: only when loading
 
     found = masked_folder(cfg)
     total = sum(len(paths) for paths, _ in found.splits.values())
     size = total * int(np.prod(found.shape))
-    if size > budget:
-        raise DataError(f"{total} images of {found.shape[0]}x{found.shape[1]}x{found.shape[2]} take {size / 2**20:.0f} "
-                        f"MiB decoded, over data.memory_budget={cfg.memory_budget}; segmentation keeps images and "
-                        f"masks in memory (they are not streamed from disk). Raise data.memory_budget (e.g. "
-                        f"data.memory_budget={int(size / 2**20 * 1.1) + 1}MiB) or use fewer images (data.limit).")
+    stream = size > budget
     notes = [f"{total} images with masks of {len(found.classes)} classes from {found.root} and {found.masks_root}"]
     if found.binary:
         notes.append(f"{found.binary} binary masks (0/255) read as 0/1")
+    if stream:
+        notes.append(f"images streamed from disk (decoded size {size / 2**20:.0f} MiB > data.memory_budget="
+                     f"{cfg.memory_budget}), masks kept")
     arrays = {}
     for split, (paths, masks) in found.splits.items():
-        check = check_files(paths, found.shape, keep_pixels=True)
+        check = check_files(paths, found.shape, keep_pixels=not stream)
         if len(check.bad):
             if cfg.on_bad_file == "error":
                 raise DataError(f"{paths[check.bad[0]]}: not a readable image (corrupt or truncated). Fix or remove "
                                 f"it, or pass data.on_bad_file=skip to leave unreadable files out.")
             found.bad += [(p, "is not a readable image") for p in paths[check.bad]]
-        arrays[split] = (check.images, masks if len(check.ok) == len(masks) else masks[check.ok])
+        images = FileImages(paths[check.ok], found.shape, check.sums, check.squares) if stream else check.images
+        arrays[split] = (images, masks if len(check.ok) == len(masks) else masks[check.ok])
+    if stream and cfg.cache:
+        arrays = _cached(arrays, cfg.cache, found.shape)
+        notes.append(f"decoded once into the cache in {cfg.cache}")
     # The scan's masks now live in the returned arrays: the cache must not keep a second hold on
     # them for the whole run (a later look at the folder scans it again).
     _cache.clear()
@@ -291,3 +224,16 @@ def load(cfg, budget: int):
         notes.append(f"skipped {len(found.bad)} image/mask pairs (data.on_bad_file=skip): {shown}")
         log.warning("skipped %d image/mask pairs: %s", len(found.bad), shown)
     return RawData(*arrays["train"], *arrays["test"], notes="; ".join(notes))
+
+
+def _cached(arrays: dict, cache_dir: str, shape: tuple) -> dict:
+    """The streamed splits read from one memory-mapped file of every split's decoded images."""
+    from bmrun.data.image_cache import cached_images  # TensorFlow: only when loading
+
+    cache = cached_images(cache_dir, np.concatenate([images.paths for images, _ in arrays.values()]), shape)
+    start, cached = 0, {}
+    for split, (images, masks) in arrays.items():
+        rows = np.arange(start, start + len(images))
+        cached[split] = (FileImages(images.paths, shape, images.sums, images.squares, cache, rows), masks)
+        start += len(images)
+    return cached

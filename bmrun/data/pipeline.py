@@ -66,6 +66,7 @@ class DataPipeline:
                     self._train_groups = tf.Variable(np.asarray(train_groups, np.int32), trainable=False,
                                                      name="train_groups")
         self._eval_tensors: dict = {}
+        self._label_tensors: dict = {}  # streamed splits' labels (see _labels)
 
     def order(self, epoch: int) -> np.ndarray:
         """The training example order of ``epoch`` (0-based)."""
@@ -93,7 +94,7 @@ class DataPipeline:
         return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
 
     def _streamed_train(self, order: np.ndarray, epoch: int, skip_batches: int) -> tf.data.Dataset:
-        dataset = self._file_batches(self.data.train, order, self.batch_size)
+        dataset = self._file_batches(self.data.train, self._labels("train"), order, self.batch_size)
         return self._finished(dataset, epoch, skip_batches).prefetch(AUTOTUNE).with_options(_options())
 
     def _finished(self, dataset: tf.data.Dataset, epoch: int, skip_batches: int) -> tf.data.Dataset:
@@ -117,16 +118,29 @@ class DataPipeline:
             return tuple(self.batch_plan(x, y, tf.cast(epoch, tf.int64), tf.cast(index, tf.int64))) + extra
         return (x, y, *extra)
 
+    def _labels(self, split: str):
+        """A streamed split's labels as one CPU tensor, made once; its NumPy array becomes a view of
+        it. Every epoch's dataset captures that tensor instead of copying the labels again, which
+        for segmentation are masks, as large as the images' grey channel."""
+        if split not in self._label_tensors:
+            part: Split = getattr(self.data, split)
+            if not (isinstance(part.y, np.ndarray) and part.y.dtype.kind in "biuf"):
+                return part.y  # strings or ragged texts: each dataset converts them itself
+            with tf.device("/cpu:0"):
+                self._label_tensors[split] = tf.constant(part.y)
+            part.y = np.asarray(self._label_tensors[split])
+        return self._label_tensors[split]
+
     @staticmethod
-    def _file_batches(part: Split, order: np.ndarray, batch: int) -> tf.data.Dataset:
+    def _file_batches(part: Split, labels, order: np.ndarray, batch: int) -> tf.data.Dataset:
         if isinstance(part.x, dict):  # a table whose image columns are streamed: the other columns gathered
-            dataset = column_dataset(part.x, part.y, order, batch)
+            dataset = column_dataset(part.x, labels, order, batch)
         elif isinstance(part.x, FileClips):  # audio folders: WAV clips read and resampled
-            dataset = clip_dataset(part.x, part.y, order, batch)
+            dataset = clip_dataset(part.x, labels, order, batch)
         elif part.x.cache is not None:  # data.cache: decoded rows from one memory-mapped file
-            dataset = cached_dataset(part.x.cache, part.x.rows, part.y, part.x.shape, order, batch)
+            dataset = cached_dataset(part.x.cache, part.x.rows, labels, part.x.shape, order, batch)
         else:
-            dataset = file_dataset(part.x.paths, part.y, part.x.shape, order, batch)
+            dataset = file_dataset(part.x.paths, labels, part.x.shape, order, batch)
         return dataset.map(lambda x, y: (as_model_input(x), y), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def order_tensor(self, epoch: int) -> tf.Tensor:
@@ -159,7 +173,7 @@ class DataPipeline:
         part: Split = getattr(self.data, split)
         if self.streaming:  # never cached: a split too big to hold is read again each time
             count = len(part) if limit is None else min(limit, len(part))
-            dataset = self._file_batches(part, np.arange(count), self.eval_batch_size)
+            dataset = self._file_batches(part, self._labels(split), np.arange(count), self.eval_batch_size)
             return dataset.prefetch(AUTOTUNE).with_options(_options())
         x, y = (part.x, part.y) if limit is None else (take(part.x, slice(0, limit)), part.y[:limit])
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.eval_batch_size)
