@@ -192,7 +192,8 @@ class InsightLogger:
     def _segmentation(self, step: int, title: str) -> None:
         """Image | truth | prediction of the first test images, each with its foreground Dice."""
         n = min(SEGMENTATION_SHOWN, len(self.data.test))
-        x, truth = take(self.data.test.x, slice(0, n)), np.asarray(self.data.test.y[:n])
+        # np.asarray: streamed images are files, decoded here (only these n)
+        x, truth = np.asarray(take(self.data.test.x, slice(0, n))), np.asarray(self.data.test.y[:n])
         if self.evaluator is not None and self.evaluator.model is self.model:  # compiled, in the evaluation's
             # shapes: it reuses their memory
             outputs = self.evaluator.outputs("test", limit=n)
