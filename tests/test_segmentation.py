@@ -62,9 +62,25 @@ def seg_run(tmp_path_factory):
     """A tiny run on 20x20 scans (not a multiple of the U-Net's stride 4: padded and cropped back)."""
     root = make_scans(tmp_path_factory.mktemp("scans"), count=24, size=(18, 22))
     run = root / "run"
+    # bfloat16 on every CPU (emulated where the chip lacks it): what model=unet computes in where it has it
     train_in_process(run, [*scan_overrides(root), *TINY, "loss=dice_ce", "data.class_weight=balanced",
-                           "augment=standard", "logger.tensorboard=true", "logger.saved_model=true"])
+                           "augment=standard", "logger.tensorboard=true", "logger.saved_model=true",
+                           "device.precision=mixed_bfloat16"])
     return root, run
+
+
+@pytest.mark.slow
+def test_bmrun_eval_gives_back_a_bfloat16_runs_own_test_metrics(seg_run):
+    """The loaded model is rebuilt in the run's precision: in float32 its outputs differ slightly."""
+    import keras
+
+    from bmrun.cli.eval import evaluate_run
+
+    _, run = seg_run
+    keras.mixed_precision.set_global_policy("float32")
+    result, _ = evaluate_run(str(run))
+    assert result["test"] == load_metrics(run)["test"]
+    assert keras.mixed_precision.global_policy().name == "float32"  # the process's policy is restored
 
 
 @pytest.mark.slow

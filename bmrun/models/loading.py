@@ -6,6 +6,8 @@ mode runs no code from the file: every class in it must be one Keras or bmrun re
 
 from __future__ import annotations
 
+import contextlib
+
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,5 +143,29 @@ def open_run(run_dir: str, what: str) -> OpenRun:
     tf = import_tensorflow()
     with quiet_native_logs():  # the runtime's start-up lines (no GPU driver, ...) are noise here
         tf.constant(0.0)
-        model = load_run_model(path, what)
+        with _run_precision(tf, cfg):
+            model = load_run_model(path, what)
     return OpenRun(path.resolve(), cfg, model)
+
+
+@contextlib.contextmanager
+def _run_precision(tf, cfg):
+    """Build the loaded model in the precision its run computed in: ``device.precision`` resolved as
+    training resolves it on this machine (``auto``: bfloat16 where the chip has it). A bfloat16
+    run's model rebuilt in float32 gives slightly other outputs, and ``bmrun-eval`` would not give
+    back the run's own test metrics. The global policy is restored afterwards; the layers keep
+    theirs."""
+    # TensorFlow side: only when a run is opened, never at --help or config composition
+    import keras
+
+    from bmrun.runtime.device import resolve_precision
+
+    requested = str(OmegaConf.select(cfg, "device.precision", default="float32"))
+    on_cpu = OmegaConf.select(cfg, "device.name", default="auto") == "cpu"
+    gpus = [] if on_cpu else tf.config.list_physical_devices("GPU")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(resolve_precision(requested, "gpu" if gpus else "cpu", tf, gpus))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
