@@ -167,19 +167,20 @@ def test_masks_default_to_small_batches_and_an_explicit_size_wins(tmp_path):
     assert given.batch_size == 32
 
 
-def test_large_masked_images_get_batches_of_at_most_2_18_pixels(tmp_path):
-    """A U-Net's memory follows the pixels of a batch: 256x256 scans default to 4 and 4 (8 and 16
+def test_large_masked_images_get_batches_of_at_most_2_17_pixels(tmp_path):
+    """A U-Net's memory follows the pixels of a batch: 256x256 scans default to 2 and 2 (8 and 16
     held 2.2 GiB on 2,000 scans); a size given on the command line still wins."""
     from bmrun.data.image_folder import mask_batch_sizes
 
     make_scans(tmp_path, count=4, size=(256, 256))
     folder = ["data=image_folder", f"data.path={tmp_path / 'scans'}", f"data.masks={tmp_path / 'masks'}", "model=unet"]
     seg = validated(folder).data
-    assert (seg.batch_size, seg.eval_batch_size) == (4, 4)
+    assert (seg.batch_size, seg.eval_batch_size) == (2, 2)
     given = validated(folder + ["data.eval_batch_size=12"]).data
-    assert (given.batch_size, given.eval_batch_size) == (4, 12)
-    assert mask_batch_sizes((128, 128)) == (8, 16)
-    assert mask_batch_sizes((200, 200)) == (6, 6)
+    assert (given.batch_size, given.eval_batch_size) == (2, 12)
+    assert mask_batch_sizes((128, 128)) == (8, 8)
+    assert mask_batch_sizes((90, 90)) == (8, 16)
+    assert mask_batch_sizes((200, 200)) == (3, 3)
     assert mask_batch_sizes((2048, 2048)) == (1, 1)
     assert mask_batch_sizes(None) == (8, 16)
 

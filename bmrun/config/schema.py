@@ -88,7 +88,7 @@ class DeviceConfig:
     memory_growth: bool = True
     logical_cpus: int = 0  # split the CPU into N logical devices (tests, multi-device on CPU)
     intra_op_threads: int = 0  # 0 = TensorFlow's choice
-    inter_op_threads: int = 0
+    inter_op_threads: int = 0  # 0 = 2 on a CPU (bmrun.runtime.device.cpu_inter_op_threads), else TensorFlow's choice
 
     def __post_init__(self) -> None:
         choice("name", self.name, ("auto", "cpu", "gpu", "multi_gpu", "multi_worker"))

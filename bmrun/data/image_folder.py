@@ -124,13 +124,15 @@ def layout_of(cfg) -> FolderLayout:
 
 
 # Pixels in one auto batch of masked images: a U-Net keeps several full-size feature maps per
-# pixel for the backward pass, so its memory follows pixels, not images (BENCHMARKS.md).
-BATCH_PIXELS = 2**18
+# pixel for the backward pass, so its memory follows pixels, not images. Two scans of 256x256
+# train as well as four and hold 90 to 200 MiB less (BENCHMARKS.md, "Under the bar").
+BATCH_PIXELS = 2**17
 
 
 def mask_batch_sizes(size: Optional[tuple[int, int]]) -> tuple[int, int]:
     """Auto training and evaluation batches of masked images of ``size``: 8 and 16, fewer when a
-    batch would pass :data:`BATCH_PIXELS` (4 and 4 at 256x256; 8 and 16 up to 128x128)."""
+    batch would pass :data:`BATCH_PIXELS` (2 and 2 at 256x256, 8 and 8 at 128x128, 8 and 16 up
+    to 90x90)."""
     if size is None:  # unreadable folder: the scan reports it
         return 8, 16
     fit = max(BATCH_PIXELS // max(size[0] * size[1], 1), 1)

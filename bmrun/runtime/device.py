@@ -68,9 +68,18 @@ def _configure_process(tf, device_cfg) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * device_cfg.logical_cpus)
     if device_cfg.intra_op_threads:
         tf.config.threading.set_intra_op_parallelism_threads(device_cfg.intra_op_threads)
-    if device_cfg.inter_op_threads:
-        tf.config.threading.set_inter_op_parallelism_threads(device_cfg.inter_op_threads)
+    on_cpu = device_cfg.name == "cpu" or not gpus
+    if device_cfg.inter_op_threads or on_cpu:
+        tf.config.threading.set_inter_op_parallelism_threads(device_cfg.inter_op_threads or cpu_inter_op_threads())
     _PROCESS_SETTINGS = settings
+
+
+def cpu_inter_op_threads() -> int:
+    """``device.inter_op_threads=0`` on a CPU: 2 ops at once (1 on one core), not TensorFlow's one
+    per core. oneDNN already spreads each op over every core, and every op running beside another
+    holds its own buffers: a U-Net at 256x256 peaked 500 MiB higher with 16 ops at once than with
+    2 (BENCHMARKS.md). TensorFlow's own oneDNN builds with OpenMP pick 2 the same way."""
+    return min(2, os.cpu_count() or 1)
 
 
 def _strategy(tf, device_cfg, gpus: list):
