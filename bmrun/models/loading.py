@@ -158,6 +158,7 @@ def _run_precision(tf, cfg):
     # TensorFlow side: only when a run is opened, never at --help or config composition
     import keras
 
+    # bmrun.runtime.device brings the device setup: only when a run is opened, keeps --help light
     from bmrun.runtime.device import resolve_precision
 
     requested = str(OmegaConf.select(cfg, "device.precision", default="float32"))

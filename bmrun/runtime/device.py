@@ -68,9 +68,13 @@ def _configure_process(tf, device_cfg) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * device_cfg.logical_cpus)
     if device_cfg.intra_op_threads:
         tf.config.threading.set_intra_op_parallelism_threads(device_cfg.intra_op_threads)
-    on_cpu = device_cfg.name == "cpu" or not gpus
-    if device_cfg.inter_op_threads or on_cpu:
-        tf.config.threading.set_inter_op_parallelism_threads(device_cfg.inter_op_threads or cpu_inter_op_threads())
+    if device_cfg.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(device_cfg.inter_op_threads)
+    elif device_cfg.name == "cpu" or not gpus:
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(cpu_inter_op_threads())
+        except RuntimeError:  # the runtime already runs (TensorFlow used before train() in this process)
+            pass
     _PROCESS_SETTINGS = settings
 
 
