@@ -7,7 +7,6 @@ mode runs no code from the file: every class in it must be one Keras or bmrun re
 from __future__ import annotations
 
 import contextlib
-
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
